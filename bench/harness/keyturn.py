@@ -1,0 +1,198 @@
+"""Keyturn under test: find the CLI, give each database a fresh store, provision through the CLI.
+
+Provisioning uses Keyturn's own commands (`keyturn users|credentials|accounts|api-keys create`),
+the same path an operator uses. A step that fails is recorded with its command, exit status and
+output, and only the scenarios that need it are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test"]
+BENCH_EMAIL = "bench-owner@example.com"
+SCOPE = "payments:read payments:write"
+
+
+def keyturn_command(override: str | None) -> list[str]:
+    """`--keyturn CMD` if given, else the `keyturn` beside this interpreter, the repo venv's, or PATH's."""
+    if override:
+        return shlex.split(override)
+    for candidate in (Path(sys.executable).with_name("keyturn"), REPO / ".venv" / "bin" / "keyturn"):
+        if candidate.exists():
+            return [str(candidate)]
+    found = shutil.which("keyturn")
+    return [found] if found else [sys.executable, "-m", "keyturn"]
+
+
+def keyturn_python(cmd: list[str]) -> str:
+    """The interpreter that runs Keyturn (from the console script's shebang), for the report."""
+    try:
+        first = Path(cmd[0]).read_text(errors="replace").splitlines()[0]
+        if first.startswith("#!") and "python" in first:
+            return first[2:].strip().split()[0]
+    except (OSError, IndexError):
+        pass
+    return sys.executable
+
+
+def keyturn_env(database_url: str, port: int) -> dict[str, str]:
+    """Production-like settings: info logging with access logs, no debug, no reload.
+
+    `development` is only what lets the issuer be plain http on loopback.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYTURN_")}
+    env.update(
+        {
+            "KEYTURN_DATABASE_URL": database_url,
+            "KEYTURN_ISSUER": f"http://127.0.0.1:{port}",
+            "KEYTURN_LOG_LEVEL": "info",
+            "KEYTURN_ENVIRONMENT": "development",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _redact(argv: list[str]) -> str:
+    out, hide = [], False
+    for arg in argv:
+        out.append("***" if hide else arg)
+        hide = arg in ("--password", "--secret")
+    return shlex.join(out)
+
+
+class StepFailed(RuntimeError):
+    """A provisioning command failed; str() says the command, exit status and output."""
+
+
+def run_step(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> str:
+    try:
+        done = subprocess.run(
+            argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StepFailed(f"`{_redact(argv)}` could not run: {exc}") from exc
+    if done.returncode != 0:
+        raise StepFailed(
+            f"`{_redact(argv)}` exited {done.returncode}: "
+            f"stdout={done.stdout.strip()[-600:]!r} stderr={done.stderr.strip()[-900:]!r}"
+        )
+    return done.stdout
+
+
+def parse_json(argv: list[str], out: str) -> dict[str, object]:
+    """The command's JSON object (the whole output, else its last line that parses)."""
+    candidates = [out] + [line for line in reversed(out.splitlines()) if line.lstrip().startswith("{")]
+    for text in candidates:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise StepFailed(f"`{_redact(argv)}` printed no JSON object: {out.strip()[-600:]!r}")
+
+
+def reset_sqlite(path: Path) -> str:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def reset_postgres(database: str) -> str:
+    """Drop and recreate the dedicated benchmark database (never the shared `test` one)."""
+    if not database.replace("_", "").isalnum() or database in ("test", "postgres"):
+        raise ValueError(f"refusing to recreate database {database!r}")
+    for sql in (f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', f'CREATE DATABASE "{database}"'):
+        run_step(["psql", *PG_ADMIN, "-v", "ON_ERROR_STOP=1", "-qc", sql], dict(os.environ), REPO)
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+
+
+@dataclass
+class Provisioned:
+    client_id: str = ""
+    client_secret: str = ""
+    api_key: str = ""
+    refresh_client_id: str = ""
+    refresh_client_secret: str = ""
+    errors: dict[str, str] = field(default_factory=dict)  # what -> StepFailed text
+
+
+def provision(kt: list[str], env: dict[str, str], cwd: Path) -> Provisioned:
+    """Migrate, then create the owner, the client-credentials credential and the API key.
+
+    Raises StepFailed if migration, the user or the credential fails (nothing can run then);
+    the API key and the refresh-capable credential only fill `errors`.
+    """
+    got = Provisioned()
+
+    def step(*args: str) -> dict[str, object]:
+        argv = [*kt, *args]
+        return parse_json(argv, run_step(argv, env, cwd))
+
+    run_step([*kt, "migrate"], env, cwd)
+    step("users", "create", "--email", BENCH_EMAIL, "--password", "bench-Passw0rd-not-secret", "--json")
+    cred = step(
+        "credentials",
+        "create",
+        "--user",
+        BENCH_EMAIL,
+        "--name",
+        "bench-cc",
+        "--scope",
+        SCOPE,
+        "--refresh",
+        "none",
+        "--json",
+    )
+    data = cred.get("data") if isinstance(cred.get("data"), dict) else cred
+    assert isinstance(data, dict)
+    got.client_id, got.client_secret = str(data["username"]), str(data["password"])
+    try:
+        account = step(
+            "accounts", "create", "--name", "Bench Org", "--type", "org", "--owner", BENCH_EMAIL, "--json"
+        )
+        key = step(
+            "api-keys",
+            "create",
+            "--account",
+            str(account["id"]),
+            "--name",
+            "bench-key",
+            "--role",
+            "merchant-terminal",
+            "--json",
+        )
+        got.api_key = str(key["key"])
+    except (StepFailed, KeyError) as exc:
+        got.errors["api_key"] = f"{type(exc).__name__}: {exc}"
+    try:  # scenario 6b hook: a credential whose grants carry refresh tokens
+        cred = step(
+            "credentials",
+            "create",
+            "--user",
+            BENCH_EMAIL,
+            "--name",
+            "bench-refresh",
+            "--scope",
+            SCOPE,
+            "--refresh",
+            "1d",
+            "--json",
+        )
+        data = cred.get("data") if isinstance(cred.get("data"), dict) else cred
+        assert isinstance(data, dict)
+        got.refresh_client_id, got.refresh_client_secret = str(data["username"]), str(data["password"])
+    except (StepFailed, KeyError) as exc:
+        got.errors["refresh"] = f"{type(exc).__name__}: {exc}"
+    return got

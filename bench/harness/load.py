@@ -1,0 +1,112 @@
+"""Loading one endpoint with wrk: a fixed request described by `Request`, bounded in time.
+
+wrk runs one thread, pinned with taskset when asked; its own CPU comes from wait4()'s rusage,
+the server's and PostgreSQL's from /proc (see system.CpuMeter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .servers import HOST, Server, http_call
+from .system import CpuMeter, pids_named
+
+LUA_DIR = Path(__file__).resolve().parents[1] / "lua"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    script: str = "request.lua"
+    # Per run, before wrk starts, given the connection count: extra environment for the script.
+    prepare: Callable[[int], dict[str, str]] | None = None
+
+
+class CheckFailed(RuntimeError):
+    pass
+
+
+def check(server: Server, req: Request, expect: Callable[[str], bool] | None = None) -> str:
+    """Send the request once; raise CheckFailed (with status and body) unless 2xx and `expect` holds."""
+    status, body = http_call(server.port, req.method, req.path, req.headers, req.body)
+    if not 200 <= status < 300 or (expect is not None and not expect(body)):
+        raise CheckFailed(f"{req.method} {req.path} -> {status} {body[:500]!r}")
+    return body
+
+
+def _wait(proc: subprocess.Popen[bytes], limit: float) -> tuple[int, float]:
+    """Reap proc within `limit` seconds (killing it past that); (exit code, CPU seconds)."""
+    deadline = time.monotonic() + limit
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            proc.kill()
+        time.sleep(0.05)
+
+
+def run_wrk(
+    server: Server,
+    req: Request,
+    *,
+    conns: int,
+    seconds: float,
+    label: str,
+    wrk_cpus: str | None,
+    out_dir: Path,
+    db: bool = False,
+) -> dict[str, object]:
+    """One bounded wrk run against `server`; wrk's JSON line plus CPU figures."""
+    env = {
+        **os.environ,
+        "METHOD": req.method,
+        "BODY": req.body,
+        "LABEL": label,
+        "HEADERS": "\n".join(f"{k}: {v}" for k, v in req.headers.items()),
+    }
+    if req.prepare is not None:
+        env.update(req.prepare(conns))
+    url = f"http://{HOST}:{server.port}{req.path}"
+    argv = (["taskset", "-c", wrk_cpus] if wrk_cpus else []) + [
+        "wrk",
+        "-t1",
+        f"-c{conns}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(LUA_DIR / req.script),
+        url,
+    ]
+    groups: dict[str, Callable[[], list[int]]] = {"server": server.pids}
+    if db:
+        groups["db"] = lambda: pids_named("postgres")
+    meter = CpuMeter(groups)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = out_dir / f"{label}.txt"
+    with open(raw, "wb") as out:
+        meter.start()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        code, wrk_cpu_s = _wait(proc, seconds + 15)
+        wall = time.monotonic() - t0
+        cpu = meter.stop()
+    text = raw.read_text(errors="replace")
+    lines = [line[5:] for line in text.splitlines() if line.startswith("JSON ")]
+    if code != 0 or not lines:
+        raise RuntimeError(f"wrk exited {code} without a result line: {' '.join(argv)}\n{text[-800:]}")
+    result: dict[str, object] = json.loads(lines[-1])
+    result.update(cpu)
+    result["wrk_cpu_pct"] = round(100.0 * wrk_cpu_s / wall, 1)
+    result["errors"] = int(result["non2xx"]) + int(result["sock_errors"])  # type: ignore[call-overload]
+    return result

@@ -1,0 +1,130 @@
+"""The markdown report of one benchmark run (printed, and written to bench/results/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .report import Row, main_table, ratio, ratio_table, table
+from .scenarios import LABELS, TITLES
+
+KEYTURNS = {"kt-sqlite": "Keyturn SQLite", "kt-pg": "Keyturn PostgreSQL"}
+PEER_PAIRS = [
+    ("1 client_secret_basic vs peer JWT ES256", "cc_basic", "peer-jwt", "cc_basic"),
+    ("1 client_secret_basic vs peer opaque", "cc_basic", "peer-opaque", "cc_basic"),
+    ("2a client_secret_post vs peer JWT ES256 (basic)", "cc_post", "peer-jwt", "cc_basic"),
+    ("2b JSON body vs peer JWT ES256 (basic)", "cc_json", "peer-jwt", "cc_basic"),
+    ("3 introspection vs peer opaque introspection", "introspect", "peer-opaque", "introspect"),
+]
+
+
+def _rps(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
+    found = [r["rps"] for r in rows if (r["target"], r["scenario"], r["conns"]) == (target, scenario, conns)]
+    return found[0] if found else None
+
+
+def render(bench: Any, rows: list[Row]) -> str:
+    a, m = bench.args, getattr(bench, "machine", {})
+    main = [r for r in rows if r["phase"] == "main"]
+    labels = LABELS
+    out = [
+        f"# Keyturn benchmark, {m.get('date', '?')} ({'quick' if a.quick else 'full'} mode)",
+        "",
+        f"Command: `{a.command.strip()}`",
+        "",
+        "## Machine",
+        "",
+    ]
+    for key in (
+        "nproc",
+        "cpu_model",
+        "memory_gib",
+        "kernel",
+        "python",
+        "node",
+        "wrk",
+        "oidc_provider",
+        "postgres",
+        "loadavg_at_start",
+    ):
+        out.append(f"- {key}: {m.get(key)}")
+    out += [
+        "",
+        "## Method",
+        "",
+        "- Each server pinned to CPU 0 (`taskset -c 0`), wrk (`-t1`) pinned to CPU 1; all servers stay "
+        "up for the whole run (idle when not loaded) and the cells are interleaved, the pass order "
+        "alternating, so drift on this shared machine hits every server alike.",
+        f"- Per cell a discarded {a.warmup:g} s warm-up, then {a.passes} pass(es) of {a.duration:g} s; "
+        "medians across passes; `errors` = non-2xx (wrk counts status ≥ 400) + socket errors, summed "
+        "over passes, out of all requests sent.",
+        "- CPU% is CPU time over wall time (100 = one core busy): `server` = the server's processes, "
+        "`wrk` = the load generator, `db` = every postgres process on the machine (PostgreSQL is not "
+        "pinned and may share either core).",
+        "- Keyturn: `keyturn serve` (uvicorn, uvloop + httptools), no debug, no reload, log level info "
+        "with access logs to a file; `KEYTURN_ENVIRONMENT=development` only so the issuer may be http "
+        "on loopback. Peer: node-oidc-provider with its in-memory store, `NODE_ENV=production`.",
+        "- Introspection tokens are issued just before each run (the peer's in-memory store keeps only "
+        "the last 1,000 tokens).",
+        "",
+        f"## Results (req/s and latencies: medians of {a.passes} pass(es))",
+        "",
+        main_table(main, TITLES, labels) if main else "(no runs)",
+        "",
+        "## Keyturn / peer (req/s ratio; > 1 means Keyturn is faster)",
+        "",
+        ratio_table(main, PEER_PAIRS, KEYTURNS, bench.conns),
+        "",
+        "## Share of the framework ceiling (req/s ÷ the same server's GET /health)",
+        "",
+    ]
+    body = []
+    for scenario in ("cc_basic", "cc_post", "cc_json", "introspect", "api_key", "refresh", "auth_code"):
+        for c in bench.conns:
+            cells = [ratio(_rps(main, t, scenario, c), _rps(main, t, "health", c)) for t in KEYTURNS]
+            if any(x != "–" for x in cells):
+                body.append([TITLES[scenario], c, *cells])
+    out += [table(["scenario", "conns", *KEYTURNS.values()], body), ""]
+    out += [
+        "## 1 worker vs 2 workers (scenario 1, SQLite)",
+        "",
+        "`keyturn serve --workers 2` and `--workers 1` with **nothing pinned** (neither the server nor "
+        "wrk), so workers and wrk share both cores; the pinned 1-worker row from the main table is "
+        "repeated for reference.",
+        "",
+    ]
+    wrows = [r for r in rows if r["phase"] == "workers"] + [
+        r for r in main if r["target"] == "kt-sqlite" and r["scenario"] == "cc_basic"
+    ]
+    out += [main_table(wrows, TITLES, labels) if wrows else "(not run)", ""]
+    for c in bench.conns:
+        one, two = _rps(wrows, "kt-sqlite-1w", "cc_basic", c), _rps(wrows, "kt-sqlite-2w", "cc_basic", c)
+        out.append(f"- c{c}: 2 workers / 1 worker = {ratio(two, one)}")
+    out += ["", "## Memory (Keyturn server processes, from /proc)", ""]
+    mem_rows = []
+    for target, mem in bench.memory.items():
+        if isinstance(mem, dict) and "per_process" in mem:
+            for pid, p in mem["per_process"].items():
+                mem_rows.append([labels.get(target, target), pid, p["rss_mib"], p["peak_rss_mib"]])
+    out += [table(["server (after its runs)", "pid", "RSS MiB", "peak RSS (VmHWM) MiB"], mem_rows), ""]
+    soak = bench.memory.get("soak")
+    if soak:
+        res = soak["result"]
+        out += [
+            f"Soak: scenario 1, Keyturn SQLite, c{soak['conns']}, {soak['seconds']} s: "
+            f"{res.get('rps', 0):,.0f} req/s, errors {res.get('errors', res.get('error'))}; "
+            f"RSS {soak['rss_start_mib']} → {soak['rss_end_mib']} MiB (growth {soak['growth_mib']:+} MiB, "
+            f"min {soak['rss_min_mib']}, max {soak['rss_max_mib']}, peak VmHWM {soak['peak_rss_mib']} MiB; "
+            f"{len(soak['samples'])} samples)."
+        ]
+    if "soak_note" in bench.memory:
+        out.append(f"Note: {bench.memory['soak_note']}.")
+    out += ["", "## Servers", ""]
+    for target, notes in bench.notes.items():
+        out.append(f"- {labels.get(target, target)}: " + "; ".join(f"{k}: `{v}`" for k, v in notes.items()))
+    out += ["", "## Skipped or failed", ""]
+    out += [
+        f"- {labels.get(s['target'], s['target'])} / {TITLES.get(s['scenario'], s['scenario'])}: "
+        f"{s['reason']}".replace("\n", " ")
+        for s in bench.skips
+    ] or ["- nothing"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,132 @@
+"""Turning runs into the report: medians over passes, Keyturn/peer and ceiling ratios, markdown."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+
+class Jsonl:
+    """The results file, written a line at a time so an interrupted run keeps what it measured."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def write(self, kind: str, **fields: Any) -> None:
+        with open(self.path, "a") as out:
+            out.write(json.dumps({"type": kind, **fields}, sort_keys=False) + "\n")
+
+
+def summarise(runs: Iterable[Row]) -> list[Row]:
+    """One row per (phase, target, scenario, conns): medians over passes, errors summed."""
+    groups: dict[tuple[str, str, str, int], list[Row]] = {}
+    for run in runs:
+        groups.setdefault((run["phase"], run["target"], run["scenario"], run["conns"]), []).append(run)
+    out = []
+    for (phase, target, scenario, conns), rows in groups.items():
+
+        def med(key: str, rows: list[Row] = rows) -> float | None:
+            values = [r[key] for r in rows if r.get(key) is not None]
+            return round(statistics.median(values), 3) if values else None
+
+        out.append(
+            {
+                "phase": phase,
+                "target": target,
+                "scenario": scenario,
+                "conns": conns,
+                "passes": len(rows),
+                "rps": med("rps"),
+                "rps_min": min(r["rps"] for r in rows),
+                "rps_max": max(r["rps"] for r in rows),
+                "p50_ms": med("p50_ms"),
+                "p99_ms": med("p99_ms"),
+                "errors": sum(r["errors"] for r in rows),
+                "requests": sum(r["requests"] for r in rows),
+                "server_cpu_pct": med("server_cpu_pct"),
+                "wrk_cpu_pct": med("wrk_cpu_pct"),
+                "db_cpu_pct": med("db_cpu_pct"),
+            }
+        )
+    return out
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    def cell(v: object) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) -> str:
+    order = list(titles)
+    rows = sorted(
+        rows, key=lambda r: (order.index(r["scenario"]), r["conns"], list(labels).index(r["target"]))
+    )
+    return table(
+        [
+            "scenario",
+            "server",
+            "conns",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "server CPU%",
+            "wrk CPU%",
+            "db CPU%",
+            "req/s min–max",
+        ],
+        [
+            [
+                titles[r["scenario"]],
+                labels[r["target"]],
+                r["conns"],
+                r["rps"],
+                r["p50_ms"],
+                r["p99_ms"],
+                f"{r['errors']} / {r['requests']:,}",
+                r["server_cpu_pct"],
+                r["wrk_cpu_pct"],
+                r["db_cpu_pct"],
+                f"{r['rps_min']:,.0f}–{r['rps_max']:,.0f}",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _rps(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
+    for r in rows:
+        if (r["target"], r["scenario"], r["conns"]) == (target, scenario, conns):
+            return float(r["rps"]) if r["rps"] else None
+    return None
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+def ratio_table(
+    rows: list[Row], pairs: list[tuple[str, str, str, str]], keyturns: dict[str, str], conns: Sequence[int]
+) -> str:
+    """pairs: (title, keyturn scenario, reference target, reference scenario)."""
+    body = []
+    for title, scenario, ref_target, ref_scenario in pairs:
+        for c in conns:
+            ref = _rps(rows, ref_target, ref_scenario, c)
+            body.append([title, c, ref] + [ratio(_rps(rows, kt, scenario, c), ref) for kt in keyturns])
+    return table(["Keyturn scenario / reference", "conns", "reference req/s", *keyturns.values()], body)

@@ -1,0 +1,168 @@
+"""``keyturn serve | migrate | users | tokens | credentials | keys`` (and the access/OIDC groups)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+import typer
+
+from keyturn.cli import access as access_cli
+from keyturn.cli import oidc as oidc_cli
+from keyturn.cli.common import output, require_user, run, user_principal
+from keyturn.services import credentials as credentials_service
+from keyturn.services.context import Context, build_context
+from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
+from keyturn.services.users import create_user
+from keyturn.settings import load_settings
+from keyturn.storage.db import migrate, pending_migrations
+
+app = typer.Typer(help="Keyturn: OAuth 2.0 / OpenID Connect authorization server for payment platforms.",
+                  no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Mint tokens as the operator.", no_args_is_help=True)
+credentials_app = typer.Typer(help="Manage credentials (client-credentials clients).", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage signing keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(keys_app, name="keys")
+access_cli.register(app)
+oidc_cli.register(app)
+
+JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending database migrations."""
+    async def go(ctx: Context) -> None:
+        return None
+    run(go)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
+          port: int = typer.Option(8000, help="Port to bind."),
+          workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+          demo: bool = typer.Option(False, "--demo", help="Create demo data and print it.")) -> None:
+    """Apply pending migrations, then serve HTTP with uvicorn (uvloop + httptools)."""
+    import uvicorn
+
+    # The issuer defaults to the address served (workers read the same environment).
+    os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def prepare() -> dict[str, Any] | None:
+        ctx = build_context(settings)
+        try:
+            pending = await pending_migrations(ctx.engine)
+            if pending:
+                logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
+            await migrate(ctx.engine)
+            await ctx.keys.ensure(ctx.clock())
+            if demo:
+                from keyturn.services.demo import create_demo_data
+                return await create_demo_data(ctx, f"http://{host}:{port}")
+            return None
+        finally:
+            await ctx.close()
+
+    demo_data = asyncio.run(prepare())
+    if demo_data is not None:
+        typer.echo(json.dumps(demo_data, indent=2))
+    uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=settings.access_log,
+                log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+
+
+@users_app.command("create")
+def users_create(email: str = typer.Option(None, help="Email address."),
+                 phone: str = typer.Option(None, help="Phone number, E.164 (+6421234567890)."),
+                 password: str = typer.Option(..., help="Password (min 8 characters).",
+                                              envvar="KEYTURN_NEW_USER_PASSWORD"),
+                 given_name: str = typer.Option(None), family_name: str = typer.Option(None),
+                 username: str = typer.Option(None, help="preferred_username."),
+                 verified: bool = typer.Option(False, "--verified", help="Mark email/phone verified."),
+                 as_json: bool = JSON_OPT) -> None:
+    """Create a user and their individual account."""
+    async def go(ctx: Context) -> dict[str, Any]:
+        user, account_id = await create_user(
+            ctx, email=email, phone_number=phone, password=password, given_name=given_name,
+            family_name=family_name, preferred_username=username,
+            email_verified=verified and email is not None, phone_number_verified=verified and phone is not None)
+        return {"id": user.id, "email": user.email, "phone_number": user.phone_number,
+                "preferred_username": user.preferred_username, "individualAccountId": account_id}
+    data = run(go)
+    output(data, as_json, f"created user {data['id']}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(user: str = typer.Option(..., help="Email, phone or id of the user."),
+                 scope: str = typer.Option("", help="Scope of the token."),
+                 lifetime: int = typer.Option(None, min=60, max=86400, help="Lifetime in seconds."),
+                 as_json: bool = JSON_OPT) -> None:
+    """Mint a user access token (the USER-TOKEN of seed 000)."""
+    async def go(ctx: Context) -> dict[str, Any]:
+        u = await require_user(ctx, user)
+        token, expires_in = mint_access_token(ctx, sub=u.id, client_id=OPERATOR_CLIENT_ID, scope=scope,
+                                              kind="user", now=ctx.clock(), lifetime=lifetime)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope}
+    data = run(go)
+    output(data, as_json, data["access_token"])
+
+
+@credentials_app.command("create")
+def credentials_create(user: str = typer.Option(..., help="Email, phone or id of the owner."),
+                       name: str = typer.Option(..., help="Name, e.g. my.app.cu."),
+                       domain: str = typer.Option(None, help="Allowed-origin patterns, space-separated."),
+                       scope: str = typer.Option(None, help="Scopes, space-separated."),
+                       refresh: str = typer.Option(None, help="Refresh lifetime: 1d, 12h, or none."),
+                       account: str = typer.Option(None, help="Account id (default: the user's own)."),
+                       role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
+                       as_json: bool = JSON_OPT) -> None:
+    """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
+    async def go(ctx: Context) -> dict[str, Any]:
+        u = await require_user(ctx, user)
+        body: dict[str, Any] = {"name": name}
+        for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
+                     ("role", role)):
+            if v is not None:
+                body[k] = v
+        return {"status": "OK", "data": await credentials_service.create(ctx, user_principal(u), body)}
+    data = run(go)
+    output(data, as_json, f"client_id={data['data']['username']}\nclient_secret={data['data']['password']}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(alg: str = typer.Option(None, help="Algorithm to rotate (default: the access-token one)."),
+                as_json: bool = JSON_OPT) -> None:
+    """Introduce a new signing key; the old one stays published until its tokens expire."""
+    async def go(ctx: Context) -> dict[str, Any]:
+        a = alg or ctx.settings.access_token_alg
+        if a not in ("ES256", "RS256", "EdDSA"):
+            raise typer.BadParameter("alg must be ES256, RS256 or EdDSA")
+        kid = await ctx.keys.rotate(a, ctx.clock())
+        return {"kid": kid, "alg": a, "keys": ctx.keys.describe(ctx.clock())}
+    data = run(go)
+    output(data, as_json, f"new key {data['kid']} ({data['alg']})")
+
+
+@keys_app.command("list")
+def keys_list(as_json: bool = JSON_OPT) -> None:
+    """List signing keys (public data only)."""
+    async def go(ctx: Context) -> list[dict[str, Any]]:
+        return ctx.keys.describe(ctx.clock())
+    data = run(go)
+    output(data, as_json, "\n".join(
+        f"{k['kid']} {k['alg']} signing={k['signing']} published={k['published']}" for k in data))
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,141 @@
+"""The error tree. Each ``OAuthError`` subclass is exactly one RFC error code.
+
+    KeyturnError                 base of everything we raise on purpose
+    ├── OAuthError               RFC 6749 §5.2 / §4.1.2.1 errors, rendered as JSON or a redirect
+    │   ├── InvalidRequest       malformed or repeated parameter, bad content type (400)
+    │   ├── InvalidClient        client authentication failed (401, WWW-Authenticate)
+    │   ├── InvalidGrant         code / refresh token invalid, expired, used or not the client's (400)
+    │   ├── UnauthorizedClient   client may not use this grant type (400)
+    │   ├── UnsupportedGrantType grant type unknown or disabled (400)
+    │   ├── InvalidScope         scope malformed or beyond what is allowed (400)
+    │   ├── UnsupportedTokenType RFC 7009 §2.2.1 (400)
+    │   ├── AccessDenied         resource owner or policy refused (authorization endpoint)
+    │   ├── UnsupportedResponseType, LoginRequired, ConsentRequired, InteractionRequired
+    │   ├── SlowDown             rate limited (429 + Retry-After)
+    │   ├── ServerError          unexpected failure (500), never with details
+    │   └── TemporarilyUnavailable  dependency down (503)
+    ├── InvalidToken             bearer token missing or bad at a protected API (401, RFC 6750 §3.1)
+    └── ApiError                 management API error: {"status": "ERROR", "error": {code, message}}
+
+``description`` is public; ``detail`` is private and only logged.
+"""
+
+from __future__ import annotations
+
+
+class KeyturnError(Exception):
+    pass
+
+
+class OAuthError(KeyturnError):
+    error: str = "invalid_request"
+    status_code: int = 400
+
+    def __init__(self, description: str | None = None, *, detail: str | None = None,
+                 auth_scheme: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(description or self.error)
+        self.description = description
+        self.detail = detail
+        self.auth_scheme = auth_scheme
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 403
+
+
+class LoginRequired(OAuthError):
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
+
+
+class InteractionRequired(OAuthError):
+    error = "interaction_required"
+
+
+class SlowDown(OAuthError):
+    error = "invalid_request"
+    status_code = 429
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+class InvalidToken(KeyturnError):
+    """RFC 6750 §3.1: the access token / API key is missing, malformed, expired or revoked."""
+
+    def __init__(self, description: str = "The access token is missing, invalid, expired or revoked",
+                 *, detail: str | None = None, missing: bool = False) -> None:
+        super().__init__(description)
+        self.description = description
+        self.detail = detail
+        self.missing = missing
+
+
+class ApiError(KeyturnError):
+    """A management-API error: one JSON shape, rendered in one place."""
+
+    def __init__(self, status_code: int, code: str, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "NOT_FOUND", f"{what} not found")
+
+
+def forbidden(permission: str) -> ApiError:
+    return ApiError(403, "PERMISSION_DENIED", f"missing permission {permission}")

@@ -1,0 +1,140 @@
+"""Domain records: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ClientKind = Literal["credential", "oidc"]
+PrincipalKind = Literal["user", "api_key", "credential"]
+
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str | None
+    phone_number: str | None
+    given_name: str | None
+    family_name: str | None
+    preferred_username: str | None
+    email_verified: bool
+    phone_number_verified: bool
+    password_hash: str | None
+    disabled: bool
+    created_at: float
+    updated_at: float
+    password_changed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    kind: ClientKind
+    name: str
+    owner_id: str | None
+    account_id: str | None
+    role: str | None
+    secret_digest: str | None
+    prev_secret_digest: str | None
+    prev_secret_expires_at: float | None
+    is_public: bool
+    public_id: str | None
+    domain: str | None
+    scope: str
+    refresh: str | None
+    status: int
+    grant_types: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    first_party: bool
+    refresh_enabled: bool
+    id_token_alg: str | None
+    revoke_refresh_on_logout: bool
+    expiration: float | None
+    created_at: float
+    updated_at: float
+    deleted_at: float | None = None
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.scope.split())
+
+    def active(self, now: float) -> bool:
+        return (self.status == 0 and self.deleted_at is None
+                and (self.expiration is None or now < self.expiration))
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    type: str
+    test: bool
+    flags: tuple[str, ...]
+    subscriptions: tuple[str, ...]
+    created_at: float
+    created_by: str | None
+    updated_at: float
+    updated_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    account_id: str
+    user_id: str
+    role: str
+    account_name: str = ""
+    account_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    account_id: str
+    name: str
+    role: str
+    hint: str
+    enabled: bool
+    created_at: float
+    created_by: str | None
+    updated_at: float
+    last_used_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    id: str
+    client_id: str
+    user_id: str | None
+    account_id: str | None
+    grant_type: str
+    scope: str
+    session_id: str | None
+    auth_time: float | None
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (access token), an API key, or a credential (client-credentials token)."""
+
+    kind: PrincipalKind
+    id: str  # user id, api key id, or client_id
+    account_id: str | None = None  # bound account (keys, credentials) or the selected one (users)
+    role: str | None = None  # bound role (keys, credentials)
+    scopes: tuple[str, ...] | None = None  # None: not narrowed by a token
+    client_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resource_name(self) -> str:
+        """A string naming who did something, for created_by/updated_by and audit events."""
+        prefix = {"user": "user", "api_key": "api-key", "credential": "credential"}[self.kind]
+        return f"{prefix}:{self.id}"

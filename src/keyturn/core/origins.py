@@ -1,0 +1,123 @@
+"""Allowed-origin patterns of a credential (seed 000's ``domain`` field).
+
+The language (documented in docs/domain-patterns.md), chosen so that every
+pattern in the seed means what its author meant and nothing more:
+
+- A pattern names a host. ``www.my.app.cu`` matches that host exactly.
+- A leading ``*.`` or ``.*`` means "this domain or any subdomain of it", anchored
+  at a DNS label boundary: ``.*tropipay.com`` matches ``tropipay.com`` and
+  ``api.tropipay.com`` but never ``eviltropipay.com`` or ``tropipay.com.evil.test``.
+- A trailing ``.*`` or ``:*`` means "any port" (an Origin has no path); without
+  it only the default port of the scheme matches, or the port written (``:8080``).
+- ``scheme://`` may be written; without it ``https`` is required, except for
+  ``localhost``/``*.localhost`` and loopback IPs, where ``http`` is also accepted.
+- Over-broad patterns are refused at registration: a bare ``*``, a wildcard
+  over a single label (``*.com``), or a ``*`` anywhere else (``*example.com``).
+
+Matching is plain string comparison on the parsed Origin: linear time, no regex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+_LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.[]:")
+
+
+class PatternError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPattern:
+    scheme: str | None  # None: https (and http for loopback hosts)
+    host: str
+    subdomains: bool
+    any_port: bool
+    port: int | None
+
+    def matches(self, scheme: str, host: str, port: int | None) -> bool:
+        if self.subdomains:
+            if not (host == self.host or host.endswith("." + self.host)):
+                return False
+        elif host != self.host:
+            return False
+        if self.scheme is not None:
+            if scheme != self.scheme:
+                return False
+        elif scheme != "https" and not (scheme == "http" and _is_loopback(host)):
+            return False
+        if self.any_port:
+            return True
+        return port == self.port if self.port is not None else port is None
+
+
+def _is_loopback(host: str) -> bool:
+    return host in _LOOPBACK or host.endswith(".localhost")
+
+
+def parse_pattern(text: str) -> OriginPattern:
+    raw = text.strip().lower()
+    if not raw:
+        raise PatternError("empty domain pattern")
+    scheme: str | None = None
+    if "://" in raw:
+        scheme, raw = raw.split("://", 1)
+        if scheme not in ("http", "https"):
+            raise PatternError(f"domain pattern {text!r}: scheme must be http or https")
+    any_port = False
+    if raw.endswith(".*") or raw.endswith(":*"):
+        any_port, raw = True, raw[:-2]
+    subdomains = False
+    if raw.startswith("*.") or raw.startswith(".*"):
+        subdomains, raw = True, raw[2:]
+    port: int | None = None
+    if ":" in raw and not raw.endswith("]"):
+        raw, _, port_text = raw.rpartition(":")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise PatternError(f"domain pattern {text!r}: bad port")
+        port = int(port_text)
+    if "*" in raw:
+        raise PatternError(f"domain pattern {text!r}: '*' is allowed only as a leading '*.' or trailing '.*'")
+    if not raw or any(c not in _HOST_CHARS for c in raw) or ".." in raw or raw.startswith(".") or raw.endswith("."):
+        raise PatternError(f"domain pattern {text!r}: not a host name")
+    if subdomains and "." not in raw and raw != "localhost":
+        raise PatternError(f"domain pattern {text!r}: wildcard over a top-level domain is too broad")
+    return OriginPattern(scheme, raw, subdomains, any_port, port)
+
+
+def parse_patterns(text: str | None) -> tuple[OriginPattern, ...]:
+    if not text:
+        return ()
+    if len(text) > 2048:
+        raise PatternError("domain is too long")
+    return tuple(parse_pattern(p) for p in text.split())
+
+
+def split_origin(origin: str) -> tuple[str, str, int | None] | None:
+    """Parse an Origin header value into (scheme, host, port); None if malformed or ``null``."""
+    if len(origin) > 512 or origin == "null":
+        return None
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, host, (None if port in (None, default) else port)
+
+
+def origin_allowed(origin: str, patterns: tuple[OriginPattern, ...]) -> bool:
+    parsed = split_origin(origin)
+    if parsed is None:
+        return False
+    return any(p.matches(*parsed) for p in patterns)

@@ -1,0 +1,93 @@
+"""High-entropy secrets that say what they are, and their digests.
+
+Every opaque value carries a prefix naming its kind, so introspection, log
+redaction and secret scanners can tell them apart. API keys also carry a
+CRC32 checksum so a scanner (or support staff) can tell a real key from
+noise without a database call. Only SHA-256 digests are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import zlib
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+PREFIX_CLIENT_SECRET = "ktcs_"
+PREFIX_REFRESH = "ktrt_"
+PREFIX_CODE = "ktac_"
+PREFIX_API_KEY_LIVE = "kt_live_"
+PREFIX_API_KEY_TEST = "kt_test_"
+API_KEY_BODY = 32  # base62 characters ≈ 190 bits
+API_KEY_CHECK = 6
+
+
+def digest(value: str) -> str:
+    """SHA-256 hex digest: what we store instead of any server-generated secret."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_digest(value: str, stored_digest: str) -> bool:
+    """Constant-time check of a presented secret against a stored digest."""
+    return hmac.compare_digest(digest(value), stored_digest)
+
+
+def _base62(n: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        n, r = divmod(n, 62)
+        out.append(ALPHABET[r])
+    return "".join(reversed(out))
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def new_client_id() -> str:
+    """32 hex characters (128 bits), the shape of seed 000's `username`."""
+    return secrets.token_hex(16)
+
+
+def new_client_secret() -> str:
+    return PREFIX_CLIENT_SECRET + secrets.token_urlsafe(32)
+
+
+def new_refresh_token() -> str:
+    return PREFIX_REFRESH + secrets.token_urlsafe(32)
+
+
+def new_code() -> str:
+    return PREFIX_CODE + secrets.token_urlsafe(32)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_api_key(test: bool = False) -> str:
+    body = random_base62(API_KEY_BODY)
+    prefix = PREFIX_API_KEY_TEST if test else PREFIX_API_KEY_LIVE
+    return prefix + body + _base62(zlib.crc32(body.encode()), API_KEY_CHECK)
+
+
+def looks_like_api_key(value: str) -> bool:
+    """Offline check of an API key's shape and checksum (no database call)."""
+    for prefix in (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST):
+        if value.startswith(prefix):
+            rest = value[len(prefix):]
+            if len(rest) != API_KEY_BODY + API_KEY_CHECK or any(c not in ALPHABET for c in rest):
+                return False
+            body, check = rest[:API_KEY_BODY], rest[API_KEY_BODY:]
+            return hmac.compare_digest(_base62(zlib.crc32(body.encode()), API_KEY_CHECK), check)
+    return False
+
+
+def redact(value: str) -> str:
+    """What may appear in a log line for a secret: its kind prefix and a short digest."""
+    for prefix in (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST, PREFIX_CLIENT_SECRET, PREFIX_REFRESH, PREFIX_CODE):
+        if value.startswith(prefix):
+            return f"{prefix}…#{digest(value)[:8]}"
+    return f"…#{digest(value)[:8]}"

@@ -1,0 +1,60 @@
+"""RFC 6749 §6: refresh, with rotation and reuse detection (RFC 9700 §4.14.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyturn.core.errors import InvalidGrant, InvalidRequest, InvalidScope
+from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
+from keyturn.core.scopes import format_scope, parse_scope
+from keyturn.grants.base import AUTH_PARAMS, TokenRequest, require_grant_type
+from keyturn.services.context import Context
+from keyturn.services.tokens import mint_access_token, rotate_refresh_token
+
+GRANT_TYPE = GRANT_REFRESH_TOKEN
+PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
+
+# User grants (authorization code) are re-evaluated by a hook the OIDC provider installs in
+# ``ctx.extras["user_refresh_hook"]``: ``await hook(ctx, conn, grant, scope, req)`` returns
+# ``(scope, sub, account_id, id_token_factory or None)``; the factory takes the new access token.
+
+
+async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
+    client = req.client
+    token = req.params.get("refresh_token")
+    if not token:
+        raise InvalidRequest("refresh_token is required")
+    require_grant_type(client, GRANT_TYPE)
+    requested = parse_scope(req.params.get("scope"))
+    async with ctx.engine.begin() as conn:
+        result = await rotate_refresh_token(conn, token=token, client_id=client.client_id, now=req.now,
+                                            idle=ctx.settings.refresh_idle_ttl, ip=req.ip)
+        if isinstance(result, InvalidGrant):
+            pass  # commit the family revocation, then raise below
+        else:
+            granted = tuple(result.scope.split())
+            if requested and any(s not in granted for s in requested):
+                # OAuth 2.1 §4.3.1: never more than the original grant.
+                raise InvalidScope("requested scope exceeds the original grant")
+            grant = result.grant
+            if grant.grant_type == GRANT_CLIENT_CREDENTIALS:
+                # R65: re-evaluate what the client may have now.
+                current = client.scopes
+                scope = format_scope(tuple(s for s in (requested or granted) if s in current))
+                id_token_factory = None
+                sub, kind, account_id, role = client.client_id, "credential", client.account_id, client.role
+            else:
+                hook = ctx.extras.get("user_refresh_hook")
+                if hook is None:
+                    raise InvalidGrant("refresh token is invalid, expired or revoked")
+                scope, sub, account_id, id_token_factory = await hook(ctx, conn, grant, requested or granted, req)
+                kind, role = "user", None
+    if isinstance(result, InvalidGrant):
+        raise result
+    access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
+                                           now=req.now, account_id=account_id, role=role, grant_id=grant.id)
+    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                            "scope": scope, "refresh_token": result.refresh_token}
+    if id_token_factory is not None:
+        body["id_token"] = id_token_factory(access)
+    return body

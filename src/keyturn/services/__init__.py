@@ -1,0 +1,1 @@
+"""Use cases: the operations the HTTP API and the CLI share. They own transactions."""

@@ -1,0 +1,127 @@
+"""Client authentication at the token, introspection and revocation endpoints.
+
+Methods: client_secret_basic (RFC 6749 §2.3.1, id and secret form-urlencoded
+before base64), client_secret_post, the same fields in a JSON body (seed 000),
+and ``none`` for public clients (PKCE-only code flow). Exactly one method per
+request (RFC 6749 §2.3). Failures are ``invalid_client`` (401). Repeated
+failures for one client_id within a minute get 429 (OAuth 2.1 §2.4.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from keyturn.core.errors import InvalidClient, InvalidRequest, SlowDown
+from keyturn.core.models import Client
+from keyturn.core.secrets import digest
+from keyturn.services.context import Context
+
+_DUMMY_DIGEST = digest("keyturn-no-such-client")
+WINDOW = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuth:
+    client: Client
+    method: str  # client_secret_basic | client_secret_post | none
+
+
+class FailureCounter:
+    """Per-worker sliding window of failed authentications per client_id."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._fails: dict[str, deque[float]] = {}
+
+    def blocked(self, key: str, now: float) -> int | None:
+        q = self._fails.get(key)
+        if not q:
+            return None
+        while q and q[0] <= now - WINDOW:
+            q.popleft()
+        if len(q) >= self.limit:
+            return max(1, int(q[0] + WINDOW - now) + 1)
+        return None
+
+    def fail(self, key: str, now: float) -> None:
+        if len(self._fails) > 50000:
+            self._fails.clear()
+        self._fails.setdefault(key, deque()).append(now)
+
+
+def _basic(header: str) -> tuple[str, str]:
+    try:
+        raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidClient("malformed Basic credentials", auth_scheme="Basic") from None
+    if ":" not in raw:
+        raise InvalidClient("malformed Basic credentials", auth_scheme="Basic")
+    cid, _, secret = raw.partition(":")
+    return unquote_plus(cid), unquote_plus(secret)
+
+
+def _secret_ok(client: Client, secret: str, now: float) -> bool:
+    presented = digest(secret)
+    ok = hmac.compare_digest(presented, client.secret_digest or _DUMMY_DIGEST)
+    if client.prev_secret_digest and client.prev_secret_expires_at and now < client.prev_secret_expires_at:
+        ok = hmac.compare_digest(presented, client.prev_secret_digest) or ok
+    return ok and client.secret_digest is not None
+
+
+async def authenticate_client(ctx: Context, authorization: str | None, params: dict[str, str],
+                              now: float, *, allow_public: bool) -> ClientAuth:
+    scheme: str | None = None
+    if authorization:
+        if authorization[:6].lower() != "basic ":
+            raise InvalidClient("unsupported client authentication scheme", auth_scheme="Basic")
+        scheme = "Basic"
+        if "client_secret" in params or "client_assertion" in params:
+            raise InvalidRequest("use exactly one client authentication method")
+        client_id, secret = _basic(authorization)
+        if "client_id" in params and params["client_id"] != client_id:
+            raise InvalidRequest("client_id in the body differs from the authenticated client")
+        method = "client_secret_basic"
+    else:
+        if "client_assertion" in params:
+            raise InvalidClient("client assertions are not supported")
+        client_id = params.get("client_id", "")
+        secret = params.get("client_secret", "")
+        method = "client_secret_post" if secret else "none"
+        if not client_id:
+            raise InvalidClient("client authentication is required")
+    counter: FailureCounter = ctx.extras.setdefault(  # type: ignore[assignment]
+        "client_failures", FailureCounter(ctx.settings.client_auth_max_failures))
+    retry = counter.blocked(client_id, now)
+    if retry is not None:
+        raise SlowDown("too many failed client authentications; retry later", retry_after=retry)
+    client = await ctx.client(client_id, now)
+    if method == "none":
+        if client is not None and client.is_public and client.active(now) and allow_public:
+            return ClientAuth(client, "none")
+        if client is not None and client.is_public and client.active(now):
+            raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
+        counter.fail(client_id, now)
+        raise InvalidClient("client authentication failed", auth_scheme=scheme)
+    if client is None or client.is_public:
+        _secret_ok_dummy(secret)
+        counter.fail(client_id, now)
+        raise InvalidClient("client authentication failed", auth_scheme=scheme,
+                            detail="unknown client" if client is None else "public client sent a secret")
+    if not _secret_ok(client, secret, now) or not client.active(now):
+        counter.fail(client_id, now)
+        raise InvalidClient("client authentication failed", auth_scheme=scheme,
+                            detail="bad secret or client disabled")
+    return ClientAuth(client, method)
+
+
+def _secret_ok_dummy(secret: str) -> None:
+    """Same work for an unknown client as for a known one (no enumeration by timing)."""
+    hmac.compare_digest(digest(secret), _DUMMY_DIGEST)
+
+

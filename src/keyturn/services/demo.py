@@ -1,0 +1,50 @@
+"""Demo data for `keyturn serve --demo`: idempotent; secrets are re-issued on each run (shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyturn.core.models import Principal
+from keyturn.services import credentials
+from keyturn.services.context import Context
+from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
+from keyturn.services.users import create_user, find_user
+from keyturn.storage import clients as clients_repo
+
+DEMO_EMAIL = "demo@keyturn.test"
+DEMO_PHONE = "+6421234567890"
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - published demo data, development only
+
+
+async def create_demo_data(ctx: Context, base_url: str) -> dict[str, Any]:
+    user = await find_user(ctx, DEMO_EMAIL)
+    if user is None:
+        user, _ = await create_user(ctx, email=DEMO_EMAIL, phone_number=DEMO_PHONE, password=DEMO_PASSWORD,
+                                    given_name="Demo", family_name="User", preferred_username="demo",
+                                    email_verified=True, phone_number_verified=True, actor="demo")
+    owner = Principal(kind="user", id=user.id)
+    async with ctx.engine.connect() as conn:
+        existing = [c for c in await clients_repo.list_by_owner(conn, user.id, "credential") if c.name == "my.app.cu"]
+    if existing:
+        credential = await credentials.rotate_secret(ctx, owner, existing[0].client_id)
+    else:
+        credential = await credentials.create(ctx, owner, {
+            "name": "my.app.cu", "domain": ".*tropipay.com.* www.my.app.cu *.localhost.*",
+            "scope": "ALLOW_EXTERNAL_CHARGE BLOCKED_MONEY_OUT ALLOW_OTA_CHARGE"})
+    user_token, _ = mint_access_token(ctx, sub=user.id, client_id=OPERATOR_CLIENT_ID, scope="", kind="user",
+                                      now=ctx.clock())
+    data: dict[str, Any] = {
+        "user": {"email": DEMO_EMAIL, "phone_number": DEMO_PHONE, "password": DEMO_PASSWORD, "id": user.id},
+        "user_access_token": user_token,
+        "credential": {"client_id": credential["username"], "client_secret": credential["password"]},
+        "try": {
+            "discovery": f"{base_url}/.well-known/oauth-authorization-server",
+            "jwks": f"{base_url}/.well-known/jwks.json",
+            "token": f"curl -s -X POST {base_url}/api/v2/access/token -H 'Content-Type: application/json' "
+                     f"-d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{credential['username']}\","
+                     f"\"client_secret\":\"{credential['password']}\"}}'",
+        },
+    }
+    for extend in ctx.extras.get("demo_steps", []):  # type: ignore[attr-defined]
+        await extend(ctx, user, data, base_url)
+    return data

@@ -1,0 +1,116 @@
+"""Signing keys: generated on first start, stored in the database, rotated by `keyturn keys rotate`.
+
+A rotated key is published at once and signs from ``activates_at`` (now plus
+``key_prepublish_seconds``); the key it replaces keeps being published until
+every token it signed has expired (retirement + access/id token lifetime).
+Workers reload the set every ``RELOAD_SECONDS`` and whenever they meet an unknown ``kid``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keyturn.core.jose import SigningKey, generate_private_key, load_private_pem, private_pem, public_jwk
+from keyturn.settings import Settings
+from keyturn.storage import keys as keys_repo
+
+log = logging.getLogger("keyturn.keys")
+RELOAD_SECONDS = 30.0
+
+
+class KeyRing:
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._rows: list[dict[str, Any]] = []
+        self._keys: dict[str, SigningKey] = {}
+        self._loaded_at = 0.0
+        self._signing: dict[str, SigningKey] = {}
+        secret = settings.key_encryption_secret
+        self._password = base64.b64encode(hashlib.sha256(secret.encode()).digest()) if secret else None
+
+    @property
+    def needed_algs(self) -> set[str]:
+        return {self.settings.access_token_alg, self.settings.id_token_alg, "RS256"}
+
+    async def ensure(self, now: float | None = None) -> None:
+        """Load keys; create any algorithm's first key that is missing (first start)."""
+        now = time.time() if now is None else now
+        await self.reload(now)
+        missing = self.needed_algs - {r["alg"] for r in self._rows}
+        if missing:
+            async with self.engine.begin() as conn:
+                for alg in sorted(missing):
+                    await self._insert(conn, alg, now, now)
+            await self.reload(now)
+
+    async def _insert(self, conn: Any, alg: str, now: float, activates_at: float) -> str:
+        key = generate_private_key(alg)
+        jwk = public_jwk(key, alg)
+        await keys_repo.insert(conn, kid=jwk["kid"], alg=alg, private_pem=private_pem(key, self._password),
+                               public_jwk=jwk, created_at=now, activates_at=activates_at)
+        log.info("signing key created kid=%s alg=%s activates_at=%s", jwk["kid"], alg, activates_at)
+        return str(jwk["kid"])
+
+    async def rotate(self, alg: str, now: float | None = None) -> str:
+        """Introduce a new key for ``alg``; the previous one retires when the new one activates."""
+        now = time.time() if now is None else now
+        activates = now + self.settings.key_prepublish_seconds
+        async with self.engine.begin() as conn:
+            kid = await self._insert(conn, alg, now, activates)
+            await keys_repo.retire_others(conn, alg, kid, activates)
+        await self.reload(now)
+        return kid
+
+    async def reload(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        async with self.engine.connect() as conn:
+            rows = await keys_repo.all_keys(conn)
+        keys: dict[str, SigningKey] = {}
+        for r in rows:
+            if r["kid"] in self._keys:
+                keys[r["kid"]] = self._keys[r["kid"]]
+            else:
+                priv = load_private_pem(r["private_pem"], self._password)
+                keys[r["kid"]] = SigningKey(r["kid"], r["alg"], priv, r["public_jwk"])
+        self._rows = [{k: v for k, v in r.items() if k != "private_pem"} for r in rows]
+        self._keys = keys
+        self._loaded_at = now
+        self._signing = {}
+        for r in self._rows:  # ordered by activates_at: the newest active key signs
+            if r["activates_at"] <= now:
+                self._signing[r["alg"]] = keys[r["kid"]]
+
+    async def maybe_reload(self, now: float) -> None:
+        if now - self._loaded_at > RELOAD_SECONDS or any(
+            r["activates_at"] > self._loaded_at and r["activates_at"] <= now for r in self._rows
+        ):
+            await self.reload(now)
+
+    def signing_key(self, alg: str) -> SigningKey:
+        return self._signing[alg]
+
+    @property
+    def verification_keys(self) -> dict[str, SigningKey]:
+        return self._keys
+
+    def published(self, now: float) -> list[dict[str, Any]]:
+        grace = max(self.settings.access_token_ttl, 3600) + 300
+        out = []
+        for r in self._rows:
+            if r["retired_at"] is None or r["retired_at"] + grace > now:
+                out.append(dict(r["public_jwk"]))
+        return out
+
+    def describe(self, now: float) -> list[dict[str, Any]]:
+        published = {k["kid"] for k in self.published(now)}
+        signing = {k.kid for k in self._signing.values()}
+        return [{"kid": r["kid"], "alg": r["alg"], "created_at": r["created_at"],
+                 "activates_at": r["activates_at"], "retired_at": r["retired_at"],
+                 "published": r["kid"] in published, "signing": r["kid"] in signing} for r in self._rows]

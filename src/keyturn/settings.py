@@ -1,0 +1,129 @@
+"""One frozen, typed settings object for the whole server.
+
+Values come from environment variables prefixed ``KEYTURN_`` and, optionally,
+a TOML/env file named by ``KEYTURN_SETTINGS_FILE``. Nothing reads the
+environment at import time: call :func:`load_settings` at the composition root.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("keyturn.settings")
+
+SigningAlg = Literal["ES256", "RS256", "EdDSA"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYTURN_", frozen=True, extra="ignore")
+
+    environment: Literal["production", "development"] = Field(
+        "production",
+        description="`development` allows an http issuer (loopback demos and tests) and warns loudly.",
+    )
+    issuer: str = Field(
+        "http://127.0.0.1:8000",
+        description="The issuer URL (`iss`); every endpoint in discovery derives from it, never from Host.",
+    )
+    audience: str | None = Field(
+        None, description="`aud` of access tokens (the payments API's identifier); default: the issuer."
+    )
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./keyturn.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per worker.")
+    database_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a DB connection.")
+    log_level: str = Field("INFO", description="Python logging level name.")
+    access_log: bool = Field(True, description="Log one line per HTTP request (uvicorn access log).")
+
+    access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
+    access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")
+    id_token_alg: SigningAlg = Field("RS256", description="Default signing algorithm of ID tokens.")
+    user_refresh_ttl: int = Field(
+        60 * 86400, ge=60, description="Absolute lifetime of a user's refresh-token family, seconds."
+    )
+    refresh_idle_ttl: int = Field(
+        30 * 86400, ge=60, description="A refresh token unused this many seconds expires (RFC 9700 4.14.2)."
+    )
+    default_credential_refresh: str | None = Field(
+        "1d", description="Refresh lifetime of a new credential when none is given (seed 000 shows `1d`)."
+    )
+    code_ttl: int = Field(60, ge=10, le=600, description="Authorization code lifetime, seconds.")
+    session_idle_ttl: int = Field(8 * 3600, ge=60, description="Login session idle timeout, seconds.")
+    session_max_ttl: int = Field(7 * 86400, ge=60, description="Login session absolute lifetime, seconds.")
+    secret_rotation_overlap: int = Field(
+        86400, ge=0, description="Seconds a rotated client secret keeps working beside the new one."
+    )
+    key_prepublish_seconds: int = Field(
+        0, ge=0, description="A rotated signing key is published this long before it signs (cache TTL of RSs)."
+    )
+    allowed_scopes: tuple[str, ...] | None = Field(
+        None, description="If set, credential scopes must come from this list (space-separated in env)."
+    )
+    allow_plain_pkce: bool = Field(False, description="Accept code_challenge_method=plain (RFC 7636); off.")
+    client_cache_ttl: float = Field(
+        1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
+    )
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
+    policy_file: Path | None = Field(None, description="Role/permission policy file; default is the seed's.")
+    redis_url: str | None = Field(None, description="Optional Redis for cross-worker throttling.")
+    login_max_failures: int = Field(5, ge=1, description="Failed logins per account before back-off grows.")
+    client_auth_max_failures: int = Field(
+        20, ge=1, description="Failed client authentications per client per minute before 429."
+    )
+    key_encryption_secret: str | None = Field(
+        None, description="If set, signing private keys are encrypted at rest with a key derived from it."
+    )
+
+    @field_validator("allowed_scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return tuple(v.split())
+        return v
+
+    @field_validator("issuer")
+    @classmethod
+    def _strip_issuer(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.issuer.startswith(("https://", "http://")):
+            raise ValueError("issuer must be an absolute http(s) URL")
+        if self.issuer.startswith("http://") and self.environment != "development":
+            raise ValueError(
+                "issuer must be https outside development (set KEYTURN_ENVIRONMENT=development for local use)"
+            )
+        return self
+
+    @property
+    def token_audience(self) -> str:
+        return self.audience or self.issuer
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``KEYTURN_SETTINGS_FILE``), then overrides."""
+    env_file = os.environ.get("KEYTURN_SETTINGS_FILE")
+    kwargs: dict[str, Any] = {}
+    if env_file:
+        kwargs["_env_file"] = env_file
+    settings = Settings(**kwargs, **overrides)
+    if settings.environment == "development":
+        log.warning("KEYTURN_ENVIRONMENT=development: http issuer allowed; never use this in production")
+    return settings

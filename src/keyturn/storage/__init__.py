@@ -1,0 +1,1 @@
+"""Storage: one SQL implementation for SQLite and PostgreSQL, named by protocol intent."""

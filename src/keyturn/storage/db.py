@@ -1,0 +1,83 @@
+"""Engine creation and migrations. No engine exists at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger("keyturn.storage")
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": timeout}, pool_size=pool_size,
+                                     max_overflow=pool_size, pool_timeout=timeout)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            # Let us emit BEGIN ourselves (below) so that writers take the lock up front and
+            # wait on busy_timeout instead of failing with "database is locked" on upgrade.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": max(timeout, 10.0)}
+    if "schema=" in url:  # test isolation: postgresql+asyncpg://.../test?schema=foo
+        base, _, schema = url.partition("?schema=")
+        connect_args["server_settings"] = {"search_path": schema}
+        url = base
+    if pool_size == 0:
+        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout,
+                               pool_pre_ping=True, connect_args=connect_args)
+
+
+def _alembic_config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _upgrade(conn: Connection) -> None:
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def _pending(conn: Connection) -> list[str]:
+    script = ScriptDirectory.from_config(_alembic_config(conn))
+    current = MigrationContext.configure(conn).get_current_heads()
+    heads = script.get_heads()
+    if set(current) == set(heads):
+        return []
+    return [rev.revision for rev in script.walk_revisions("base", "heads") if rev.revision not in current]
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply pending Alembic migrations (what ``keyturn serve`` and ``keyturn migrate`` do)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def pending_migrations(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_pending)

@@ -1,0 +1,85 @@
+"""Grants, refresh tokens and revoked access tokens, named by protocol intent.
+
+Single use and rotation are one conditional statement
+(``UPDATE … WHERE used_at IS NULL RETURNING …``): zero rows means replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from keyturn.core.models import Grant
+from keyturn.storage.rows import to_grant
+from keyturn.storage.tables import grants, refresh_tokens, revoked_tokens
+
+
+async def create_grant(conn: AsyncConnection, grant: Grant) -> None:
+    await conn.execute(grants.insert().values(**{f: getattr(grant, f) for f in Grant.__slots__}))
+
+
+async def get_grant(conn: AsyncConnection, grant_id: str) -> Grant | None:
+    row = (await conn.execute(select(grants).where(grants.c.id == grant_id))).mappings().first()
+    return to_grant(row) if row else None
+
+
+async def revoke_grant(conn: AsyncConnection, grant_id: str, now: float, reason: str) -> bool:
+    res = await conn.execute(update(grants).where(grants.c.id == grant_id, grants.c.revoked_at.is_(None))
+                             .values(revoked_at=now, revoked_reason=reason))
+    return bool(res.rowcount)
+
+
+async def revoke_grants_of_client(conn: AsyncConnection, client_id: str, now: float, reason: str) -> None:
+    await conn.execute(update(grants).where(grants.c.client_id == client_id, grants.c.revoked_at.is_(None))
+                       .values(revoked_at=now, revoked_reason=reason))
+
+
+async def revoke_grants_of_session(conn: AsyncConnection, session_id: str, now: float, reason: str,
+                                   client_ids: list[str] | None = None) -> None:
+    q = update(grants).where(grants.c.session_id == session_id, grants.c.revoked_at.is_(None))
+    if client_ids is not None:
+        q = q.where(grants.c.client_id.in_(client_ids))
+    await conn.execute(q.values(revoked_at=now, revoked_reason=reason))
+
+
+async def revoke_grants_of_user(conn: AsyncConnection, user_id: str, now: float, reason: str) -> None:
+    await conn.execute(update(grants).where(grants.c.user_id == user_id, grants.c.revoked_at.is_(None))
+                       .values(revoked_at=now, revoked_reason=reason))
+
+
+async def insert_refresh_token(conn: AsyncConnection, *, digest: str, grant_id: str, generation: int,
+                               scope: str, issued_at: float, expires_at: float) -> None:
+    await conn.execute(refresh_tokens.insert().values(
+        digest=digest, grant_id=grant_id, generation=generation, scope=scope,
+        issued_at=issued_at, expires_at=expires_at, used_at=None))
+
+
+async def consume_refresh_token(conn: AsyncConnection, digest: str, now: float) -> dict[str, Any] | None:
+    """Mark a refresh token used, atomically. None: unknown or already used (replay)."""
+    q = (update(refresh_tokens).where(refresh_tokens.c.digest == digest, refresh_tokens.c.used_at.is_(None))
+         .values(used_at=now)
+         .returning(refresh_tokens.c.grant_id, refresh_tokens.c.generation, refresh_tokens.c.scope,
+                    refresh_tokens.c.expires_at))
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def find_refresh_token(conn: AsyncConnection, digest: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(refresh_tokens).where(refresh_tokens.c.digest == digest))).mappings().first()
+    return dict(row) if row else None
+
+
+async def revoke_access_token(conn: AsyncConnection, jti: str, expires_at: float) -> None:
+    exists = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))).first()
+    if not exists:
+        await conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
+
+
+async def access_token_revoked(conn: AsyncConnection, jti: str) -> bool:
+    return (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))).first() is not None
+
+
+async def purge_expired(conn: AsyncConnection, now: float) -> None:
+    await conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))

@@ -1,0 +1,100 @@
+"""The composition root: ``create_app(settings)`` wires storage, keys, use cases and endpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyturn import __version__
+from keyturn.core.errors import ApiError, InvalidToken, OAuthError
+from keyturn.services.context import Context, build_context
+from keyturn.settings import Settings
+from keyturn.storage.db import migrate
+from keyturn.web import access_api, credential_api, discovery, errors, introspection, oidc, token
+from keyturn.web.responses import json_response
+
+log = logging.getLogger("keyturn")
+
+class SecurityHeaders:
+    """Baseline headers on every response (ASGI, so the hot path pays almost nothing)."""
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        if hsts:
+            self.extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + self.extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"}, no_store=False)
+
+
+def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> FastAPI:
+    context = ctx or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate(context.engine)
+        await context.keys.ensure(context.clock())
+        hooks = context.extras.get("startup_hooks", [])
+        for hook in hooks:  # type: ignore[attr-defined]
+            await hook(context)
+        yield
+        for hook in context.extras.get("shutdown_hooks", []):  # type: ignore[attr-defined]
+            await hook(context)
+        await context.close()
+
+    app = FastAPI(title="Keyturn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json",
+                  description="Management API of Keyturn. OAuth endpoints are described by discovery.")
+    app.state.ctx = context
+    app.state.settings = settings
+
+    handlers: dict[Any, Any] = {
+        ApiError: errors.on_api_error, InvalidToken: errors.on_invalid_token, OAuthError: errors.on_oauth_error,
+        RequestValidationError: errors.on_validation_error, HTTPException: errors.on_http_exception,
+        Exception: errors.on_unexpected,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)
+
+    r = app.router
+    r.add_route("/health", health, methods=["GET"], include_in_schema=False)
+    for path in ("/token", "/api/v2/access/token"):
+        r.add_route(path, token.token_endpoint, methods=["POST"], include_in_schema=False)
+    r.add_route("/introspect", introspection.introspect_endpoint, methods=["POST"], include_in_schema=False)
+    r.add_route("/revoke", introspection.revoke_endpoint, methods=["POST"], include_in_schema=False)
+    for path in ("/token", "/api/v2/access/token", "/revoke", "/introspect"):
+        r.add_route(path, token.oauth_preflight, methods=["OPTIONS"], include_in_schema=False)
+    for path in ("/.well-known/jwks.json", "/jwks.json", "/jwks"):
+        r.add_route(path, discovery.jwks, methods=["GET"], include_in_schema=False)
+    r.add_route("/.well-known/oauth-authorization-server", discovery.oauth_metadata, methods=["GET"],
+                include_in_schema=False)
+    app.include_router(credential_api.router)
+    access_api.install(app, context)  # accounts, memberships, API keys, decision + forward-auth
+    oidc.install(app, context)  # authorization endpoint, login, consent, userinfo, logout
+    app.add_middleware(SecurityHeaders, hsts=settings.issuer.startswith("https://"))
+    return app
+

@@ -1,0 +1,64 @@
+"""One authentication layer for every management endpoint (seed 001 "Authenticating API Calls").
+
+``X-Api-Key: <key>`` or ``Authorization: <access token>`` with or without the
+``Bearer `` prefix (seed 001's curl sends none). Both at once is refused as
+ambiguous (400). Failures are 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from keyturn.core.errors import ApiError, InvalidToken
+from keyturn.core.models import Principal
+from keyturn.services.context import Context
+from keyturn.services.introspection import verify_access_token
+
+ACCOUNT_HEADER = "x-keyturn-account"
+
+
+def bearer_value(header: str) -> str:
+    value = header.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    if not value or " " in value:
+        raise InvalidToken("malformed Authorization header")
+    return value
+
+
+async def principal_from_token(ctx: Context, token: str, now: float) -> Principal:
+    claims = await verify_access_token(ctx, token, now)
+    if claims is None:
+        raise InvalidToken()
+    scopes = tuple(str(claims.get("scope", "")).split())
+    if claims.get("kind") == "credential":
+        return Principal(kind="credential", id=claims["client_id"], account_id=claims.get("account_id"),
+                         role=claims.get("role"), scopes=scopes, client_id=claims["client_id"], claims=claims)
+    return Principal(kind="user", id=claims["sub"], scopes=scopes, client_id=claims.get("client_id"), claims=claims)
+
+
+async def authenticate(ctx: Context, request: Request) -> Principal:
+    now = ctx.clock()
+    api_key = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization")
+    if api_key is not None and authorization is not None:
+        raise ApiError(400, "AMBIGUOUS_CREDENTIALS", "send either X-Api-Key or Authorization, not both")
+    if api_key is not None:
+        check = ctx.extras.get("api_key_authenticator")
+        if check is None:
+            raise InvalidToken("API keys are not enabled")
+        principal: Principal = await check(ctx, api_key.strip(), now)  # type: ignore[operator]
+        return principal
+    if authorization is None:
+        raise InvalidToken("authentication required", missing=True)
+    return await principal_from_token(ctx, bearer_value(authorization), now)
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller (cached on the request)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    principal = await authenticate(request.app.state.ctx, request)
+    request.state.principal = principal
+    return principal

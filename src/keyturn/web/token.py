@@ -1,0 +1,68 @@
+"""The token endpoint (RFC 6749 §3.2): ``POST /token`` and seed 000's ``POST /api/v2/access/token``."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyturn.core.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from keyturn.grants import PARAMS, REGISTRY, TokenRequest
+from keyturn.services.client_auth import authenticate_client
+from keyturn.services.context import Context
+from keyturn.web import cors
+from keyturn.web.params import parse_body
+from keyturn.web.responses import json_response, oauth_error_response
+
+log = logging.getLogger("keyturn.token")
+PUBLIC_GRANTS = frozenset({"authorization_code", "refresh_token"})
+
+
+async def token_endpoint(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    now = ctx.clock()
+    origin = request.headers.get("origin")
+    cors_headers: dict[str, str] = {}
+    try:
+        if origin and await cors.any_client_allows(ctx, origin, now):
+            cors_headers = cors.allow_headers(origin)
+        params = await parse_body(request, ctx.settings.max_body_bytes)
+        grant_type = params.get("grant_type")
+        if not grant_type:
+            raise InvalidRequest("grant_type is required")
+        handler = REGISTRY.get(grant_type)
+        if handler is None:
+            raise UnsupportedGrantType("grant_type is not supported")
+        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
+                                         allow_public=grant_type in PUBLIC_GRANTS)
+        if origin is not None:
+            # Seed 000's `domain`: a browser request must come from an origin the client allows.
+            if not cors.client_allows(auth.client, origin):
+                cors_headers = {}
+                raise UnauthorizedClient("this client is not allowed from this origin")
+            cors_headers = cors.allow_headers(origin)
+        await ctx.keys.maybe_reload(now)
+        accepted = PARAMS[grant_type]
+        req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
+                           ip=request.client.host if request.client else None, origin=origin)
+        body = await handler(ctx, req)
+        log.info("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
+                 body.get("scope", ""))
+        return json_response(body, headers=cors_headers)
+    except OAuthError as exc:
+        if exc.status_code >= 500:
+            log.error("token endpoint failure: %s", exc.detail or exc.description)
+        else:
+            log.info("token request refused error=%s detail=%s", exc.error, exc.detail or exc.description)
+        return oauth_error_response(exc, cors_headers)
+
+
+async def oauth_preflight(request: Request) -> Response:
+    """CORS preflight for the browser-facing OAuth endpoints: POST only (R96)."""
+    ctx: Context = request.app.state.ctx
+    origin = request.headers.get("origin")
+    if origin and await cors.any_client_allows(ctx, origin, ctx.clock()):
+        methods = "GET, POST, OPTIONS" if request.url.path.endswith("userinfo") else "POST, OPTIONS"
+        return Response(status_code=204, headers=cors.preflight_headers(origin, methods))
+    return Response(status_code=204, headers={"Vary": "Origin"})

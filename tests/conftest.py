@@ -1,0 +1,180 @@
+"""Shared fixtures: every storage-touching test runs on SQLite and on PostgreSQL.
+
+PostgreSQL (127.0.0.1:5432, database ``test``) is required when ``CI=true`` and
+skipped with a message otherwise. Each PostgreSQL test gets its own schema.
+"""
+
+from __future__ import annotations
+
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from keyturn.core.models import Principal
+from keyturn.services import credentials as credentials_service
+from keyturn.services.context import Context, build_context
+from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
+from keyturn.services.users import create_user
+from keyturn.settings import Settings
+from keyturn.web.app import create_app
+
+ISSUER = "http://keyturn.test"
+PG_BASE = os.environ.get("KEYTURN_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if not _port_open(host, port):
+        if IN_CI:
+            pytest.fail(f"{name} at {host}:{port} is required in CI but is unreachable")
+        pytest.skip(f"{name} at {host}:{port} is not reachable; skipping (required when CI=true)")
+
+
+class Clock:
+    """A controllable clock: tests pin and advance time instead of sleeping."""
+
+    def __init__(self, start: float | None = None) -> None:
+        import time
+        self.now = start if start is not None else time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def _pg_schema(create: bool, schema: str) -> None:
+    import asyncpg
+    dsn = PG_BASE.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        if create:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+        else:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/keyturn.db"
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = "t_" + uuid.uuid4().hex[:16]
+    await _pg_schema(True, schema)
+    try:
+        yield f"{PG_BASE}?schema={schema}"
+    finally:
+        await _pg_schema(False, schema)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {"environment": "development", "issuer": ISSUER, "database_url": database_url,
+                              "database_pool_size": 5, "client_cache_ttl": 0.0}
+    values.update(settings_overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def app_and_ctx(settings: Settings, clock: Clock) -> AsyncIterator[tuple[Any, Context]]:
+    ctx = build_context(settings, clock=clock)
+    app = create_app(settings, ctx=ctx, run_migrations=True)
+    async with app.router.lifespan_context(app):
+        yield app, ctx
+
+
+@pytest.fixture
+def ctx(app_and_ctx: tuple[Any, Context]) -> Context:
+    return app_and_ctx[1]
+
+
+@pytest.fixture
+async def client(app_and_ctx: tuple[Any, Context]) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_and_ctx[0], client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
+        yield c
+
+
+@dataclass
+class UserFixture:
+    id: str
+    email: str
+    password: str
+    account_id: str
+    token: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(kind="user", id=self.id)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_user(ctx: Context) -> Callable[..., Awaitable[UserFixture]]:
+    async def make(email: str | None = None, password: str = "correct horse battery staple",
+                   **kw: Any) -> UserFixture:
+        email = email or f"u{uuid.uuid4().hex[:10]}@example.test"
+        user, account_id = await create_user(ctx, email=email, phone_number=kw.pop("phone_number", None),
+                                             password=password, **kw)
+        token, _ = mint_access_token(ctx, sub=user.id, client_id=OPERATOR_CLIENT_ID, scope="", kind="user",
+                                     now=ctx.clock())
+        return UserFixture(user.id, email, password, account_id, token)
+    return make
+
+
+@dataclass
+class CredentialFixture:
+    client_id: str
+    client_secret: str
+    data: dict[str, Any]
+
+    @property
+    def basic(self) -> tuple[str, str]:
+        return (self.client_id, self.client_secret)
+
+
+@pytest.fixture
+def make_credential(ctx: Context, make_user: Callable[..., Awaitable[UserFixture]]
+                    ) -> Callable[..., Awaitable[CredentialFixture]]:
+    async def make(owner: UserFixture | None = None, **body: Any) -> CredentialFixture:
+        owner = owner or await make_user()
+        body.setdefault("name", "my.app.cu")
+        body.setdefault("scope", "payments:read payments:write")
+        data = await credentials_service.create(ctx, owner.principal, body)
+        return CredentialFixture(data["username"], data["password"], data)
+    return make
+
+
