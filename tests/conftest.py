@@ -178,3 +178,6 @@ def make_credential(ctx: Context, make_user: Callable[..., Awaitable[UserFixture
     return make
 
 
+
+
+from tests.server import live_server  # noqa: E402,F401  (fixture re-export)

@@ -104,8 +104,13 @@ def render(bench: Any, rows: list[Row]) -> str:
     for target, mem in bench.memory.items():
         if isinstance(mem, dict) and "per_process" in mem:
             for pid, p in mem["per_process"].items():
-                mem_rows.append([labels.get(target, target), pid, p["rss_mib"], p["peak_rss_mib"]])
-    out += [table(["server (after its runs)", "pid", "RSS MiB", "peak RSS (VmHWM) MiB"], mem_rows), ""]
+                mem_rows.append(
+                    [labels.get(target, target), pid, p["process"], p["rss_mib"], p["peak_rss_mib"]]
+                )
+    out += [
+        table(["server (after its runs)", "pid", "process", "RSS MiB", "peak RSS (VmHWM) MiB"], mem_rows),
+        "",
+    ]
     soak = bench.memory.get("soak")
     if soak:
         res = soak["result"]

@@ -71,6 +71,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def _pct(v: float | None) -> str | None:
+    return None if v is None else f"{v:.0f}"
+
+
 def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) -> str:
     order = list(titles)
     rows = sorted(
@@ -98,10 +102,10 @@ def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) 
                 r["rps"],
                 r["p50_ms"],
                 r["p99_ms"],
-                f"{r['errors']} / {r['requests']:,}",
-                r["server_cpu_pct"],
-                r["wrk_cpu_pct"],
-                r["db_cpu_pct"],
+                f"{r['errors']} / {r['requests']:,}" + (" ⚠" if r["errors"] else ""),
+                _pct(r["server_cpu_pct"]),
+                _pct(r["wrk_cpu_pct"]),
+                _pct(r["db_cpu_pct"]),
                 f"{r['rps_min']:,.0f}–{r['rps_max']:,.0f}",
             ]
             for r in rows

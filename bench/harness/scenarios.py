@@ -66,7 +66,9 @@ def has_field(key: str) -> Callable[[str], bool]:
     return expect
 
 
-def try_request(built: Built, scenario: str, server: Server, req: Request, key: str | None = None) -> str | None:
+def try_request(
+    built: Built, scenario: str, server: Server, req: Request, key: str | None = None
+) -> str | None:
     """Check req on server; store it (or the failure) under scenario; the answer body if it passed."""
     try:
         body = check(server, req, has_field(key) if key else None)
@@ -128,7 +130,9 @@ def for_keyturn(server: Server, got: Provisioned, work: Path, notes: dict[str, s
     else:
         built["introspect"] = "no access token to introspect (scenario 1 failed)"
     if got.api_key:
-        try_request(built, "api_key", server, Request("GET", "/api/account-memberships", {"X-Api-Key": got.api_key}))
+        try_request(
+            built, "api_key", server, Request("GET", "/api/account-memberships", {"X-Api-Key": got.api_key})
+        )
     else:
         built["api_key"] = f"provisioning failed: {got.errors.get('api_key')}"
     try_request(built, "health", server, Request("GET", "/health"))

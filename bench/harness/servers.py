@@ -47,6 +47,13 @@ def http_call(
         conn.close()
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
 @dataclass
 class Server:
     name: str
@@ -75,6 +82,7 @@ class Server:
             "rss_mib": round(sum(r.get("VmRSS", 0) for r in per.values()) / 1024, 1),
             "per_process": {
                 str(pid): {
+                    "process": "main" if pid == self.proc.pid else "child: " + _cmdline(pid)[-60:],
                     "rss_mib": round(r.get("VmRSS", 0) / 1024, 1),
                     "peak_rss_mib": round(r.get("VmHWM", 0) / 1024, 1),
                 }
