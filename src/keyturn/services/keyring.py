@@ -83,8 +83,8 @@ class KeyRing:
         self._keys = keys
         self._loaded_at = now
         self._signing = {}
-        for r in self._rows:  # ordered by activates_at: the newest active key signs
-            if r["activates_at"] <= now:
+        for r in self._rows:  # ordered by activates_at: the newest active, unretired key signs
+            if r["activates_at"] <= now and (r["retired_at"] is None or r["retired_at"] > now):
                 self._signing[r["alg"]] = keys[r["kid"]]
 
     async def maybe_reload(self, now: float) -> None:
