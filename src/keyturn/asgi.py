@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from keyturn.settings import load_settings
-from keyturn.web.app import create_app
+from keyturn.web.app import create_asgi
 
 
-def app_factory() -> FastAPI:
-    return create_app(load_settings())
+def app_factory() -> ASGIApp:
+    return create_asgi(load_settings())

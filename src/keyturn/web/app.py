@@ -20,6 +20,7 @@ from keyturn.services.context import Context, build_context
 from keyturn.settings import Settings
 from keyturn.storage.db import migrate
 from keyturn.web import access_api, credential_api, discovery, errors, introspection, oidc, token
+from keyturn.web.fastpath import FastPath
 from keyturn.web.responses import json_response
 
 log = logging.getLogger("keyturn")
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
         await context.close()
 
     app = FastAPI(title="Keyturn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
                   openapi_url="/openapi.json",
                   description="Management API of Keyturn. OAuth endpoints are described by discovery.")
     app.state.ctx = context
@@ -97,4 +99,16 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     oidc.install(app, context)  # authorization endpoint, login, consent, userinfo, logout
     app.add_middleware(SecurityHeaders, hsts=settings.issuer.startswith("https://"))
     return app
+
+
+def create_asgi(settings: Settings) -> ASGIApp:
+    """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints.
+
+    The front runs the very same endpoint functions as the app's routes (which the
+    in-process tests exercise); it only skips the framework layers around them.
+    """
+    app = create_app(settings)
+    hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
+           ("POST", "/introspect"): introspection.introspect_endpoint}
+    return FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra)
 
