@@ -101,13 +101,13 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     return app
 
 
-def create_asgi(settings: Settings) -> ASGIApp:
+def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> FastPath:
     """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints.
 
     The front runs the very same endpoint functions as the app's routes (which the
     in-process tests exercise); it only skips the framework layers around them.
     """
-    app = create_app(settings)
+    app = create_app(settings, ctx=ctx, run_migrations=run_migrations)
     hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
            ("POST", "/introspect"): introspection.introspect_endpoint}
     return FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra)
