@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyturn import __version__
 from keyturn.core.errors import ApiError, InvalidToken, OAuthError
+from keyturn.services import revocations
 from keyturn.services.context import Context, build_context
 from keyturn.settings import Settings
 from keyturn.storage.db import migrate
@@ -53,6 +54,7 @@ async def health(request: Request) -> Response:
 
 def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> FastAPI:
     context = ctx or build_context(settings)
+    revocations.install(context)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
