@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Account, Membership
 from keyturn.storage.rows import to_account
-from keyturn.storage.tables import accounts, individual_accounts, memberships
+from keyturn.storage.tables import accounts, individual_accounts, memberships, users
 
 
 async def insert(conn: AsyncConnection, account: Account) -> None:
@@ -50,3 +50,55 @@ async def memberships_of_user(conn: AsyncConnection, user_id: str) -> list[Membe
          .join(accounts, accounts.c.id == memberships.c.account_id)
          .where(memberships.c.user_id == user_id).order_by(memberships.c.created_at))
     return [Membership(**dict(r)) for r in (await conn.execute(q)).mappings()]
+
+
+async def update_account(conn: AsyncConnection, account_id: str, **values: object) -> None:
+    for k in ("flags", "subscriptions"):
+        if k in values:
+            values[k] = list(values[k])  # type: ignore[call-overload]
+    await conn.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
+
+
+async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Account, str]]:
+    """Every account the user is a member of, with the user's role on it."""
+    q = (select(accounts, memberships.c.role.label("member_role"))
+         .join(memberships, memberships.c.account_id == accounts.c.id)
+         .where(memberships.c.user_id == user_id).order_by(memberships.c.created_at))
+    out = []
+    for r in (await conn.execute(q)).mappings():
+        d = dict(r)
+        role = d.pop("member_role")
+        out.append((to_account(d), role))  # type: ignore[arg-type]
+    return out
+
+
+async def members_of_account(conn: AsyncConnection, account_id: str) -> list[dict[str, object]]:
+    q = (select(memberships.c.user_id, memberships.c.role, memberships.c.created_at,
+                users.c.email, users.c.preferred_username)
+         .join(users, users.c.id == memberships.c.user_id)
+         .where(memberships.c.account_id == account_id).order_by(memberships.c.created_at))
+    return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def set_member_role(conn: AsyncConnection, account_id: str, user_id: str, role: str) -> None:
+    await conn.execute(memberships.update().where(memberships.c.account_id == account_id,
+                                                  memberships.c.user_id == user_id).values(role=role))
+
+
+async def count_role(conn: AsyncConnection, account_id: str, role: str) -> int:
+    q = (select(func.count()).select_from(memberships)
+         .where(memberships.c.account_id == account_id, memberships.c.role == role))
+    return int((await conn.execute(q)).scalar() or 0)
+
+
+async def remove_member(conn: AsyncConnection, account_id: str, user_id: str) -> int:
+    res = await conn.execute(memberships.delete().where(memberships.c.account_id == account_id,
+                                                        memberships.c.user_id == user_id))
+    return int(res.rowcount or 0)
+
+
+async def lock_account(conn: AsyncConnection, account_id: str) -> Account | None:
+    """Read the account and lock its row until the transaction ends (PostgreSQL; SQLite writers are serial)."""
+    q = select(accounts).where(accounts.c.id == account_id).with_for_update()
+    row = (await conn.execute(q)).mappings().first()
+    return to_account(row) if row else None

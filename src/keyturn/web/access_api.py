@@ -1,11 +1,266 @@
-"""Accounts, memberships, API keys, the decision endpoint and forward-auth (seed 001)."""
+"""Accounts, memberships, API keys, the decision endpoint and forward-auth (seed 001).
+
+Thin HTTP: parse with pydantic (unknown fields are refused, so ids, audit fields, flags and
+subscriptions cannot be mass-assigned), call a use case, render. Every route authenticates
+through :func:`keyturn.web.auth.current_principal`.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any, Literal
 
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from starlette.responses import Response
+
+from keyturn.core.errors import ApiError, InvalidToken
+from keyturn.core.models import Principal
+from keyturn.services import access, accounts, api_keys
 from keyturn.services.context import Context
+from keyturn.web.auth import authenticate, current_principal
+from keyturn.web.credential_api import ErrorOut
+from keyturn.web.responses import json_response
+
+router = APIRouter(tags=["access"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)"},
+    401: {"model": ErrorOut, "description": "Missing, malformed, expired, revoked or disabled credential"},
+    403: {"model": ErrorOut, "description": "Authenticated, but the named permission is missing"},
+    404: {"model": ErrorOut, "description": "No such object, or not visible to the caller"},
+    409: {"model": ErrorOut, "description": "Conflict (duplicate name, already a member…)"},
+}
+Caller = Depends(current_principal)
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MembershipOut(BaseModel):
+    accountId: str
+    accountName: str | None
+    accountType: str | None
+    role: str | None
+
+
+class AccountCreate(Strict):
+    name: StrictStr = Field(max_length=200, description="Display name")
+    type: Literal["org", "individual"] = Field("org", description="org (default) or individual")
+    test: StrictBool = Field(False, description="A test account (its API keys start kt_test_)")
+
+
+class AccountUpdate(Strict):
+    name: StrictStr = Field(max_length=200)
+
+
+class AccountOut(BaseModel):
+    id: str
+    name: str
+    type: str
+    test: bool
+    flags: list[str]
+    subscriptions: list[str]
+    createdAt: str | None
+    createdBy: str | None = Field(description="Who created it: user:…, api-key:…, credential:… or operator")
+    modifiedAt: str | None
+    modifiedBy: str | None
+
+
+class MemberAdd(Strict):
+    user: StrictStr = Field(max_length=320, description="User id, email, phone number or username")
+    role: StrictStr = Field(max_length=100)
+
+
+class MemberOut(BaseModel):
+    userId: str
+    email: str | None
+    preferredUsername: str | None
+    role: str
+    createdAt: str | None
+
+
+class ApiKeyCreate(Strict):
+    name: StrictStr = Field(max_length=100)
+    role: StrictStr = Field(max_length=100, description="A role no stronger than the caller's on the account")
+
+
+class ApiKeyUpdate(Strict):
+    enabled: StrictBool
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    accountId: str
+    name: str
+    role: str
+    enabled: bool
+    hint: str = Field(description="Prefix and last characters, to recognise the key")
+    createdAt: str | None
+    createdBy: str | None
+    updatedAt: str | None
+    lastUsedAt: str | None
+    secret: str | None = Field(None, description="The key itself: only in the create answer, shown once")
+
+
+class AuthorizeIn(Strict):
+    permission: StrictStr = Field(max_length=100, description="e.g. payment-requests:create")
+    accountId: StrictStr | None = Field(None, max_length=64, description="Account owning the resource")
+
+
+class PrincipalOut(BaseModel):
+    kind: Literal["user", "api_key", "credential"]
+    id: str
+    accountId: str | None
+    role: str | None
+    clientId: str | None
+
+
+class AuthorizeOut(BaseModel):
+    allowed: bool
+    principal: PrincipalOut
+    reason: str
+    accountId: str | None
+
+
+@router.get("/api/account-memberships", response_model=list[MembershipOut], responses=ERRORS,
+            summary="The caller's memberships (seed 001: X-Api-Key, or Authorization with or without Bearer)")
+async def account_memberships(request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await accounts.memberships_of(_ctx(request), principal))
+
+
+@router.get("/api/users/{userId}/account-memberships", response_model=list[MembershipOut], responses=ERRORS,
+            summary="A user's memberships (only the user themself; `me` works)")
+async def user_memberships(userId: str, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await accounts.memberships_of_user(_ctx(request), principal, userId))
+
+
+@router.post("/api/accounts", response_model=AccountOut, status_code=201, responses=ERRORS,
+             summary="Create an account owned by the calling user (accounts:create)")
+async def create_account(body: AccountCreate, request: Request, principal: Principal = Caller) -> Response:
+    out = await accounts.create_account(_ctx(request), principal, name=body.name, type=body.type, test=body.test)
+    return json_response(out, 201)
+
+
+@router.get("/api/accounts/{accountId}", response_model=AccountOut, responses=ERRORS,
+            summary="Read an account (accounts:read)")
+async def get_account(accountId: str, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await accounts.get_account(_ctx(request), principal, accountId))
+
+
+@router.put("/api/accounts/{accountId}", response_model=AccountOut, responses=ERRORS,
+            summary="Rename an account (accounts:update)")
+async def update_account(accountId: str, body: AccountUpdate, request: Request,
+                         principal: Principal = Caller) -> Response:
+    return json_response(await accounts.update_account(_ctx(request), principal, accountId, body.name))
+
+
+@router.get("/api/accounts/{accountId}/members", response_model=list[MemberOut], responses=ERRORS,
+            summary="List members (accounts:read)")
+async def list_members(accountId: str, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await accounts.list_members(_ctx(request), principal, accountId))
+
+
+@router.post("/api/accounts/{accountId}/members", response_model=MemberOut, status_code=201, responses=ERRORS,
+             summary="Add a member with a role no stronger than yours (accounts:update)")
+async def add_member(accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await accounts.add_member(_ctx(request), principal, accountId, body.user, body.role), 201)
+
+
+@router.delete("/api/accounts/{accountId}/members/{userId}", status_code=204, responses=ERRORS,
+               summary="Remove a member; the last account-owner cannot be removed (403 LAST_OWNER)")
+async def remove_member(accountId: str, userId: str, request: Request, principal: Principal = Caller) -> Response:
+    await accounts.remove_member(_ctx(request), principal, accountId, userId)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/accounts/{accountId}/api-keys", response_model=ApiKeyOut, status_code=201, responses=ERRORS,
+             summary="Create an API key; the secret is in this answer only (api-keys:create)")
+async def create_api_key(accountId: str, body: ApiKeyCreate, request: Request,
+                         principal: Principal = Caller) -> Response:
+    return json_response(await api_keys.create(_ctx(request), principal, accountId, body.name, body.role), 201)
+
+
+@router.get("/api/accounts/{accountId}/api-keys", response_model=list[ApiKeyOut], responses=ERRORS,
+            summary="List API keys, without secrets (api-keys:list)")
+async def list_api_keys(accountId: str, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await api_keys.list_keys(_ctx(request), principal, accountId))
+
+
+@router.put("/api/accounts/{accountId}/api-keys/{name}", response_model=ApiKeyOut, responses=ERRORS,
+            summary="Enable or disable an API key (api-keys:update); a disabled key fails at once")
+async def update_api_key(accountId: str, name: str, body: ApiKeyUpdate, request: Request,
+                         principal: Principal = Caller) -> Response:
+    return json_response(await api_keys.set_enabled(_ctx(request), principal, accountId, name, body.enabled))
+
+
+@router.delete("/api/accounts/{accountId}/api-keys/{name}", status_code=204, responses=ERRORS,
+               summary="Delete an API key (api-keys:update)")
+async def delete_api_key(accountId: str, name: str, request: Request, principal: Principal = Caller) -> Response:
+    await api_keys.delete(_ctx(request), principal, accountId, name)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/authorize", response_model=AuthorizeOut, responses=ERRORS,
+             summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?")
+async def authorize(body: AuthorizeIn, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await access.authorize(_ctx(request), principal, body.permission, body.accountId))
+
+
+PERMISSION_HEADER = "x-keyturn-permission"
+
+
+@router.get("/auth/forward", status_code=200, responses={401: ERRORS[401], 403: ERRORS[403]},
+            summary="Forward-auth for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)")
+async def forward_auth(request: Request) -> Response:
+    """200 with ``X-Keyturn-*`` identity headers, else 401/403 only (a gateway treats anything else as an
+    error). The permission to check comes from ``X-Keyturn-Permission`` or ``?permission=``; the account
+    from ``X-Keyturn-Account`` or ``?account=`` (users), or the key's/credential's own."""
+    ctx = _ctx(request)
+    try:
+        principal = await authenticate(ctx, request)
+    except ApiError as exc:  # ambiguous or malformed headers: still only a 401 for the gateway
+        raise InvalidToken(exc.message) from None
+    permission = request.headers.get(PERMISSION_HEADER) or request.query_params.get("permission")
+    account_id = request.query_params.get("account") if principal.kind == "user" else None
+    account_id = principal.account_id or account_id
+    headers = {"X-Keyturn-Subject": principal.id, "X-Keyturn-Principal-Kind": principal.kind}
+    if permission:
+        try:
+            result = await access.authorize(ctx, principal, permission.strip(), account_id)
+        except ApiError as exc:
+            return json_response({"allowed": False, "reason": exc.message}, 403)
+        if not result["allowed"]:
+            return json_response({"allowed": False, "reason": result["reason"]}, 403)
+        account_id, role = result["accountId"], result["principal"]["role"]
+    else:
+        role = principal.role
+    if account_id:
+        headers["X-Keyturn-Account"] = account_id
+    if role:
+        headers["X-Keyturn-Role"] = role
+    if principal.client_id:
+        headers["X-Keyturn-Client-Id"] = principal.client_id
+    return json_response({"allowed": True, "principal": access.describe(principal)}, 200, headers)
+
+
+async def _start(ctx: Context) -> None:
+    access.policy_of(ctx)
+    await api_keys.start_flusher(ctx)
+
+
+async def _stop(ctx: Context) -> None:
+    await api_keys.stop_flusher(ctx)
 
 
 def install(app: FastAPI, ctx: Context) -> None:
-    """Add the access-model routes and hooks to the app."""
+    """Add the access-model routes and hooks to the app (the policy is loaded and checked here)."""
+    access.policy_of(ctx)  # an invalid policy file stops start-up with a message naming line and field
+    ctx.extras["api_key_authenticator"] = api_keys.authenticate
+    ctx.extras.setdefault("startup_hooks", []).append(_start)  # type: ignore[union-attr]
+    ctx.extras.setdefault("shutdown_hooks", []).append(_stop)  # type: ignore[union-attr]
+    app.include_router(router)

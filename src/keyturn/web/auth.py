@@ -3,9 +3,13 @@
 ``X-Api-Key: <key>`` or ``Authorization: <access token>`` with or without the
 ``Bearer `` prefix (seed 001's curl sends none). Both at once is refused as
 ambiguous (400). Failures are 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
+For user tokens, ``X-Keyturn-Account`` selects the account a request acts on; API keys and
+credentials are bound to one account, and naming another one is refused.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from starlette.requests import Request
 
@@ -37,7 +41,25 @@ async def principal_from_token(ctx: Context, token: str, now: float) -> Principa
     return Principal(kind="user", id=claims["sub"], scopes=scopes, client_id=claims.get("client_id"), claims=claims)
 
 
+def select_account(principal: Principal, selected: str | None) -> Principal:
+    """Apply ``X-Keyturn-Account`` (membership is checked by the decision, not here)."""
+    if selected is None:
+        return principal
+    selected = selected.strip()
+    if not selected or len(selected) > 64:
+        raise ApiError(400, "INVALID_REQUEST", "X-Keyturn-Account must be an account id")
+    if principal.kind == "user":
+        return replace(principal, account_id=selected)
+    if selected != principal.account_id:
+        raise ApiError(400, "ACCOUNT_MISMATCH", "this credential is bound to another account")
+    return principal
+
+
 async def authenticate(ctx: Context, request: Request) -> Principal:
+    return select_account(await _authenticate(ctx, request), request.headers.get(ACCOUNT_HEADER))
+
+
+async def _authenticate(ctx: Context, request: Request) -> Principal:
     now = ctx.clock()
     api_key = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization")

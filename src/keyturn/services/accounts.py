@@ -1,0 +1,188 @@
+"""Accounts and memberships (seed 001): the permission boundary that owns resources.
+
+A user belongs to at most one individual account, which has exactly one member; the last
+holder of the owner role cannot be removed. ``actor``/``creator`` None means the operator (CLI).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from keyturn.core.errors import ApiError, not_found
+from keyturn.core.models import Account, Principal
+from keyturn.core.policy import decide
+from keyturn.services import access
+from keyturn.services.context import Context
+from keyturn.services.credentials import iso
+from keyturn.storage import accounts as accounts_repo
+from keyturn.storage import audit
+from keyturn.storage import users as users_repo
+
+ACCOUNT_TYPES = ("org", "individual")
+
+
+def render(a: Account) -> dict[str, Any]:
+    return {"id": a.id, "name": a.name, "type": a.type, "test": a.test, "flags": list(a.flags),
+            "subscriptions": list(a.subscriptions), "createdAt": iso(a.created_at), "createdBy": a.created_by,
+            "modifiedAt": iso(a.updated_at), "modifiedBy": a.updated_by}
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ApiError(400, "INVALID_REQUEST", "name must be 1-200 characters")
+    return name.strip()
+
+
+async def memberships_of(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
+    """``GET /api/account-memberships``: a key or credential has its one binding; a user, all of theirs."""
+    if principal.kind == "api_key":
+        c = principal.claims
+        return [{"accountId": principal.account_id, "accountName": c.get("account_name"),
+                 "accountType": c.get("account_type"), "role": principal.role}]
+    async with ctx.engine.connect() as conn:
+        if principal.kind == "credential":
+            account = await accounts_repo.get(conn, principal.account_id) if principal.account_id else None
+            if account is None or not principal.role:
+                return []
+            return [{"accountId": account.id, "accountName": account.name, "accountType": account.type,
+                     "role": principal.role}]
+        rows = await accounts_repo.memberships_of_user(conn, principal.id)
+    return [{"accountId": m.account_id, "accountName": m.account_name, "accountType": m.account_type,
+             "role": m.role} for m in rows]
+
+
+async def memberships_of_user(ctx: Context, principal: Principal, user_id: str) -> list[dict[str, Any]]:
+    """A user reads their own memberships; anyone else's are not found (no enumeration)."""
+    if principal.kind != "user" or user_id not in (principal.id, "me"):
+        raise not_found("user")
+    return await memberships_of(ctx, principal)
+
+
+async def create_account(ctx: Context, creator: Principal | None, *, name: Any, type: Any = "org",
+                         test: bool = False, owner_id: str | None = None, flags: tuple[str, ...] = (),
+                         subscriptions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Create an account whose owner is ``creator`` (HTTP) or ``owner_id`` (operator)."""
+    name = _name(name)
+    if type not in ACCOUNT_TYPES:
+        raise ApiError(400, "INVALID_REQUEST", "type must be org or individual")
+    now = ctx.clock()
+    policy = access.policy_of(ctx)
+    actor = creator.resource_name if creator else "operator"
+    account = Account(id=str(uuid.uuid4()), name=name, type=type, test=bool(test), flags=tuple(flags),
+                      subscriptions=tuple(subscriptions), created_at=now, created_by=actor, updated_at=now,
+                      updated_by=actor)
+    try:
+        async with ctx.engine.begin() as conn:
+            if creator is not None:
+                if creator.kind != "user":
+                    raise ApiError(403, "PERMISSION_DENIED", "only a user can create accounts (they own them)")
+                subject = await access.subject_of(ctx, conn, creator)
+                if not any(decide(policy, subject, "accounts:create", h.account.id).allowed
+                           for h in subject.holdings):
+                    raise ApiError(403, "PERMISSION_DENIED", "missing permission accounts:create")
+                owner_id = creator.id
+            if type == "individual":
+                if owner_id is None:
+                    raise ApiError(400, "INVALID_REQUEST", "an individual account needs its one member (--owner)")
+                if await accounts_repo.individual_account_of(conn, owner_id) is not None:
+                    raise ApiError(409, "INDIVIDUAL_ACCOUNT_EXISTS", "the user already has an individual account")
+            if owner_id is not None and await users_repo.get(conn, owner_id) is None:
+                raise not_found("user")
+            await accounts_repo.insert(conn, account)
+            if owner_id is not None:
+                await accounts_repo.add_member(conn, account.id, owner_id, policy.owner_role, now)
+                if type == "individual":
+                    await accounts_repo.link_individual(conn, owner_id, account.id)
+            await audit.record(conn, "account.created", at=now, actor=actor, subject=account.id, type=type)
+    except IntegrityError:
+        raise ApiError(409, "CONFLICT", "the account could not be created (conflict)") from None
+    return render(account)
+
+
+async def get_account(ctx: Context, principal: Principal, account_id: str) -> dict[str, Any]:
+    async with ctx.engine.connect() as conn:
+        await access.require(ctx, conn, principal, "accounts:read", account_id)
+        account = await accounts_repo.get(conn, account_id)
+    if account is None:
+        raise not_found("account")
+    return render(account)
+
+
+async def update_account(ctx: Context, principal: Principal, account_id: str, name: Any) -> dict[str, Any]:
+    """Callers may rename; type, flags, subscriptions, ids and audit fields are the operator's."""
+    name = _name(name)
+    now = ctx.clock()
+    async with ctx.engine.begin() as conn:
+        await access.require(ctx, conn, principal, "accounts:update", account_id)
+        await accounts_repo.update_account(conn, account_id, name=name, updated_at=now,
+                                           updated_by=principal.resource_name)
+        await audit.record(conn, "account.updated", at=now, actor=principal.resource_name, subject=account_id)
+        account = await accounts_repo.get(conn, account_id)
+    assert account is not None
+    return render(account)
+
+
+def _member(row: dict[str, Any]) -> dict[str, Any]:
+    return {"userId": row["user_id"], "email": row.get("email"), "preferredUsername": row.get("preferred_username"),
+            "role": row["role"], "createdAt": iso(row["created_at"])}
+
+
+async def list_members(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+    async with ctx.engine.connect() as conn:
+        if principal is not None:
+            await access.require(ctx, conn, principal, "accounts:read", account_id)
+        return [_member(r) for r in await accounts_repo.members_of_account(conn, account_id)]
+
+
+async def add_member(ctx: Context, principal: Principal | None, account_id: str, user_ref: str,
+                     role: str) -> dict[str, Any]:
+    """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
+    access.check_role_exists(ctx, role)
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    try:
+        async with ctx.engine.begin() as conn:
+            if principal is not None:
+                subject, _ = await access.require(ctx, conn, principal, "accounts:update", account_id)
+                access.check_may_assign(ctx, subject, principal, account_id, role)
+            account = await accounts_repo.lock_account(conn, account_id)
+            if account is None:
+                raise not_found("account")
+            user = await users_repo.find(conn, user_ref) if len(user_ref) <= 320 else None
+            if user is None:
+                raise not_found("user")
+            if account.type == "individual":
+                raise ApiError(409, "INDIVIDUAL_ACCOUNT", "an individual account has exactly one member")
+            if await accounts_repo.membership(conn, account_id, user.id) is not None:
+                raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account")
+            await accounts_repo.add_member(conn, account_id, user.id, role, now)
+            await audit.record(conn, "member.added", at=now, actor=actor, subject=user.id, account_id=account_id,
+                               role=role)
+            rows = [r for r in await accounts_repo.members_of_account(conn, account_id) if r["user_id"] == user.id]
+    except IntegrityError:
+        raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account") from None
+    return _member(rows[0])
+
+
+async def remove_member(ctx: Context, principal: Principal | None, account_id: str, user_id: str) -> None:
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    policy = access.policy_of(ctx)
+    async with ctx.engine.begin() as conn:
+        subject = None
+        if principal is not None:
+            subject, _ = await access.require(ctx, conn, principal, "accounts:update", account_id)
+        if await accounts_repo.lock_account(conn, account_id) is None:
+            raise not_found("account")
+        member = await accounts_repo.membership(conn, account_id, user_id) if len(user_id) <= 64 else None
+        if member is None:
+            raise not_found("member")
+        if subject is not None and principal is not None and principal.id != user_id:
+            access.check_may_assign(ctx, subject, principal, account_id, member.role)
+        if member.role == policy.owner_role and await accounts_repo.count_role(conn, account_id, member.role) <= 1:
+            raise ApiError(403, "LAST_OWNER", f"the last {policy.owner_role} of an account cannot be removed")
+        await accounts_repo.remove_member(conn, account_id, user_id)
+        await audit.record(conn, "member.removed", at=now, actor=actor, subject=user_id, account_id=account_id)

@@ -1,0 +1,192 @@
+"""API keys (seed 001): bound to one account and one role, shown once, stored as a digest.
+
+The hot path (:func:`authenticate`) rejects noise by shape and checksum with no database call,
+finds a key by one indexed query on its digest, caches the answer per worker for
+``client_cache_ttl`` seconds (which bounds how long a disable takes to reach other workers), and
+records the last-used time in memory; a background task writes those times every few seconds.
+An unknown key and a disabled key take the same path and get the same 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from keyturn.core.errors import ApiError, InvalidToken, not_found
+from keyturn.core.models import ApiKey, Principal
+from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
+from keyturn.services import access
+from keyturn.services.cache import TTLCache
+from keyturn.services.context import Context
+from keyturn.services.credentials import iso
+from keyturn.storage import accounts as accounts_repo
+from keyturn.storage import api_keys as keys_repo
+from keyturn.storage import audit
+
+log = logging.getLogger("keyturn.api_keys")
+INVALID_KEY = "The API key is invalid or disabled"
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,99}")
+FLUSH_SECONDS = 5.0
+MAX_KEY_LENGTH = 64
+
+
+def render(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": key.id, "accountId": key.account_id, "name": key.name, "role": key.role,
+        "enabled": key.enabled, "hint": key.hint, "createdAt": iso(key.created_at), "createdBy": key.created_by,
+        "updatedAt": iso(key.updated_at), "lastUsedAt": iso(key.last_used_at),
+    }
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def _cache(ctx: Context) -> TTLCache[Principal]:
+    cache = ctx.extras.get("api_key_cache")
+    if cache is None:
+        cache = ctx.extras["api_key_cache"] = TTLCache[Principal](ctx.settings.client_cache_ttl)
+    return cache  # type: ignore[return-value]
+
+
+def _last_used(ctx: Context) -> dict[str, float]:
+    pending = ctx.extras.get("api_key_last_used")
+    if pending is None:
+        pending = ctx.extras["api_key_last_used"] = {}
+    return pending  # type: ignore[return-value]
+
+
+async def authenticate(ctx: Context, raw: str, now: float) -> Principal:
+    """``X-Api-Key`` → the key's principal, or InvalidToken (same message for noise, unknown, disabled)."""
+    if len(raw) > MAX_KEY_LENGTH or not looks_like_api_key(raw):
+        raise InvalidToken(INVALID_KEY)
+    key_digest = digest(raw)
+
+    async def load() -> Principal | None:
+        async with ctx.engine.connect() as conn:
+            found = await keys_repo.find_api_key_by_digest(conn, key_digest)
+        if found is None or not found[0].enabled:
+            return None
+        key, account = found
+        return Principal(kind="api_key", id=key.id, account_id=key.account_id, role=key.role, scopes=None,
+                         claims={"account_facts": access.facts(account), "account_name": account.name,
+                                 "account_type": account.type, "key_name": key.name})
+
+    principal = await _cache(ctx).get(key_digest, now, load)
+    if principal is None:
+        raise InvalidToken(INVALID_KEY)
+    _last_used(ctx)[principal.id] = now
+    return principal
+
+
+async def flush_last_used(ctx: Context) -> int:
+    pending = _last_used(ctx)
+    if not pending:
+        return 0
+    batch = dict(pending)
+    pending.clear()
+    try:
+        async with ctx.engine.begin() as conn:
+            await keys_repo.record_last_used(conn, batch)
+    except Exception:  # never let telemetry break serving; keep the newest times for the next flush
+        log.exception("could not record API key last-used times")
+        for k, t in batch.items():
+            pending[k] = max(t, pending.get(k, 0.0))
+        return 0
+    return len(batch)
+
+
+async def start_flusher(ctx: Context) -> None:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await flush_last_used(ctx)
+    ctx.extras["api_key_flusher"] = asyncio.create_task(loop())
+
+
+async def stop_flusher(ctx: Context) -> None:
+    task = ctx.extras.pop("api_key_flusher", None)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await flush_last_used(ctx)
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name.strip()):
+        raise ApiError(400, "INVALID_REQUEST", "name must be 1-100 letters, digits, spaces or . _ : @ -")
+    return name.strip()
+
+
+async def create(ctx: Context, creator: Principal | None, account_id: str, name: str, role: str) -> dict[str, Any]:
+    """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
+    name = _name(name)
+    access.check_role_exists(ctx, role)
+    now = ctx.clock()
+    actor = creator.resource_name if creator else "operator"
+    try:
+        async with ctx.engine.begin() as conn:
+            account = await accounts_repo.get(conn, account_id)
+            if creator is not None:
+                subject, _ = await access.require(ctx, conn, creator, "api-keys:create", account_id)
+                access.check_may_assign(ctx, subject, creator, account_id, role)
+            if account is None:
+                raise not_found("account")
+            secret = new_api_key(test=account.test)
+            key = ApiKey(id=str(uuid.uuid4()), account_id=account_id, name=name, role=role,
+                         hint=secret[:12] + "…" + secret[-4:], enabled=True, created_at=now, created_by=actor,
+                         updated_at=now, last_used_at=None)
+            await keys_repo.insert_api_key(conn, key, digest(secret))
+            await audit.record(conn, "api_key.created", at=now, actor=actor, subject=key.id,
+                               account_id=account_id, role=role, name=name)
+    except IntegrityError:
+        raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
+    return render(key, secret)
+
+
+async def list_keys(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+    async with ctx.engine.connect() as conn:
+        if principal is not None:
+            await access.require(ctx, conn, principal, "api-keys:list", account_id)
+        elif await accounts_repo.get(conn, account_id) is None:
+            raise not_found("account")
+        return [render(k) for k in await keys_repo.list_api_keys_of_account(conn, account_id)]
+
+
+async def _key(ctx: Context, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+    if principal is not None:
+        await access.require(ctx, conn, principal, "api-keys:update", account_id)
+    key = await keys_repo.get_api_key_by_name(conn, account_id, name) if len(name) <= 200 else None
+    if key is None:
+        raise not_found("API key")
+    return key
+
+
+async def set_enabled(ctx: Context, principal: Principal | None, account_id: str, name: str,
+                      enabled: bool) -> dict[str, Any]:
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    async with ctx.engine.begin() as conn:
+        key = await _key(ctx, conn, principal, account_id, name)
+        await keys_repo.set_api_key_enabled(conn, key.id, enabled, now)
+        await audit.record(conn, "api_key.enabled" if enabled else "api_key.disabled", at=now, actor=actor,
+                           subject=key.id, account_id=account_id)
+        key = await _key(ctx, conn, None, account_id, name)
+    _cache(ctx).invalidate()
+    return render(key)
+
+
+async def delete(ctx: Context, principal: Principal | None, account_id: str, name: str) -> None:
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    async with ctx.engine.begin() as conn:
+        key = await _key(ctx, conn, principal, account_id, name)
+        await keys_repo.delete_api_key(conn, key.id)
+        await audit.record(conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id)
+    _cache(ctx).invalidate()
