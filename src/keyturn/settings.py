@@ -1,7 +1,7 @@
 """One frozen, typed settings object for the whole server.
 
 Values come from environment variables prefixed ``KEYTURN_`` and, optionally,
-a TOML/env file named by ``KEYTURN_SETTINGS_FILE``. Nothing reads the
+a TOML or dotenv file named by ``KEYTURN_SETTINGS_FILE`` (docs/settings.md lists every field). Nothing reads the
 environment at import time: call :func:`load_settings` at the composition root.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per worker.")
     database_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a DB connection.")
-    log_level: str = Field("INFO", description="Python logging level name.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Python logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL)."
+    )
     access_log: bool = Field(True, description="Log one line per HTTP request (uvicorn access log).")
 
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
@@ -89,6 +92,11 @@ class Settings(BaseSettings):
             return tuple(v.split())
         return v
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
     @field_validator("issuer")
     @classmethod
     def _strip_issuer(cls, v: str) -> str:
@@ -117,13 +125,29 @@ class Settings(BaseSettings):
         return self.issuer.startswith("https://")
 
 
+def _file_values(path: str) -> dict[str, Any]:
+    """A TOML file (``*.toml``: ``issuer = "https://…"``, keys are field names, optionally under
+    ``[keyturn]``); only fields not set in the environment are taken from it."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    data = data.get("keyturn", data)
+    unknown = set(data) - set(Settings.model_fields)
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
+    return {k: v for k, v in data.items() if f"KEYTURN_{k.upper()}" not in os.environ}
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings from the environment (and ``KEYTURN_SETTINGS_FILE``), then overrides."""
+    """Build the settings: overrides, then ``KEYTURN_*`` variables, then ``KEYTURN_SETTINGS_FILE``
+    (a TOML file if it ends in ``.toml``, else a dotenv file of ``KEYTURN_*=value`` lines), then defaults."""
     env_file = os.environ.get("KEYTURN_SETTINGS_FILE")
     kwargs: dict[str, Any] = {}
-    if env_file:
+    if env_file and env_file.endswith(".toml"):
+        kwargs.update(_file_values(env_file))
+    elif env_file:
         kwargs["_env_file"] = env_file
-    settings = Settings(**kwargs, **overrides)
+    kwargs.update(overrides)
+    settings = Settings(**kwargs)
     if settings.environment == "development":
         log.warning("KEYTURN_ENVIRONMENT=development: http issuer allowed; never use this in production")
     return settings

@@ -86,8 +86,12 @@ class TokenInvalid(Exception):
 
 def verify(token: str, keys: dict[str, SigningKey], *, issuer: str, typ: str | None,
            audience: str | list[str] | None = None, leeway: int = 0,
-           require: tuple[str, ...] = ("exp", "iat", "iss", "sub")) -> dict[str, Any]:
-    """Verify a JWT signed by one of our keys. Raises TokenInvalid with a private reason."""
+           require: tuple[str, ...] = ("exp", "iat", "iss", "sub"), now: float | None = None) -> dict[str, Any]:
+    """Verify a JWT signed by one of our keys. Raises TokenInvalid with a private reason.
+
+    ``now`` (the server's clock) replaces PyJWT's wall clock for ``exp``/``nbf``: valid strictly
+    before ``exp`` (RFC 7519 §4.1.4), with the same float seconds everywhere (F15).
+    """
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
         raise TokenInvalid("not a compact JWS")
     try:
@@ -103,13 +107,21 @@ def verify(token: str, keys: dict[str, SigningKey], *, issuer: str, typ: str | N
         raise TokenInvalid("algorithm not allowed for this key")
     if typ is not None and str(header.get("typ", "")).lower() not in (typ, "application/" + typ):
         raise TokenInvalid("wrong typ")
+    options: dict[str, Any] = {"require": list(require), "verify_aud": audience is not None}
+    if now is not None:
+        options.update(verify_exp=False, verify_nbf=False, verify_iat=False)
     try:
-        return jwt.decode(
-            token, key.public, algorithms=[key.alg], issuer=issuer, leeway=leeway,
-            audience=audience, options={"require": list(require), "verify_aud": audience is not None},
-        )
+        claims: dict[str, Any] = jwt.decode(token, key.public, algorithms=[key.alg], issuer=issuer,
+                                            leeway=leeway, audience=audience, options=options)
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from None
+    if now is not None:
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if "exp" in require and (not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp + leeway):
+            raise TokenInvalid("expired")
+        if nbf is not None and (not isinstance(nbf, int | float) or now + leeway < nbf):
+            raise TokenInvalid("not yet valid")
+    return claims
 
 
 def half_hash(value: str, alg: str) -> str:

@@ -79,6 +79,8 @@ def parse_pattern(text: str) -> OriginPattern:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise PatternError(f"domain pattern {text!r}: bad port")
         port = int(port_text)
+        if (port == 443 and scheme in (None, "https")) or (port == 80 and scheme == "http"):
+            port = None  # the default port of the scheme, as an Origin header omits it
     if "*" in raw:
         raise PatternError(f"domain pattern {text!r}: '*' is allowed only as a leading '*.' or trailing '.*'")
     if not raw or any(c not in _HOST_CHARS for c in raw) or ".." in raw or raw.startswith(".") or raw.endswith("."):

@@ -49,10 +49,12 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                     raise InvalidGrant("refresh token is invalid, expired or revoked")
                 scope, sub, account_id, id_token_factory = await hook(ctx, conn, grant, requested or granted, req)
                 kind, role = "user", None
+            # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
+            access, expires_in = mint_access_token(
+                ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind, now=req.now,
+                account_id=account_id, role=role, grant_id=grant.id)
     if isinstance(result, InvalidGrant):
         raise result
-    access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
-                                           now=req.now, account_id=account_id, role=role, grant_id=grant.id)
     body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                             "scope": scope, "refresh_token": result.refresh_token}
     if id_token_factory is not None:

@@ -4,7 +4,12 @@ Methods: client_secret_basic (RFC 6749 §2.3.1, id and secret form-urlencoded
 before base64), client_secret_post, the same fields in a JSON body (seed 000),
 and ``none`` for public clients (PKCE-only code flow). Exactly one method per
 request (RFC 6749 §2.3). Failures are ``invalid_client`` (401). Repeated
-failures for one client_id within a minute get 429 (OAuth 2.1 §2.4.1).
+failures for one client_id *from one source address* within a minute get 429
+(OAuth 2.1 §2.4.1, RFC 6819 §4.3.5): an attacker guessing secrets is slowed to
+``client_auth_max_failures`` guesses per minute per address, while the legitimate
+client calling from its own address is never locked out (F18). Refused (429)
+attempts are not counted, so a block ends at most 60 s after the attack stops.
+The counter is per worker and bounded in memory (docs/client-authentication.md).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-
 from collections import deque
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -24,6 +28,8 @@ from keyturn.services.context import Context
 
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
 WINDOW = 60.0
+MAX_KEYS = 50000
+MAX_CLIENT_ID = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +56,20 @@ class FailureCounter:
         return None
 
     def fail(self, key: str, now: float) -> None:
-        if len(self._fails) > 50000:
-            self._fails.clear()
-        self._fails.setdefault(key, deque()).append(now)
+        if len(self._fails) >= MAX_KEYS and key not in self._fails:
+            self._prune(now)
+        q = self._fails.setdefault(key, deque())
+        q.append(now)
+        if len(q) > self.limit:  # only the newest `limit` failures matter
+            q.popleft()
+
+    def _prune(self, now: float) -> None:
+        """Drop windows that have fully expired; if still full, drop the oldest half."""
+        for k in [k for k, q in self._fails.items() if not q or q[-1] <= now - WINDOW]:
+            del self._fails[k]
+        if len(self._fails) >= MAX_KEYS:
+            for k in sorted(self._fails, key=lambda k: self._fails[k][-1])[: MAX_KEYS // 2]:
+                del self._fails[k]
 
 
 def _basic(header: str) -> tuple[str, str]:
@@ -74,8 +91,13 @@ def _secret_ok(client: Client, secret: str, now: float) -> bool:
     return ok and client.secret_digest is not None
 
 
+def _valid_client_id(client_id: str) -> bool:
+    """RFC 6749 Appendix A.1: client-id = *VSCHAR (%x20-7E). Anything else cannot be ours."""
+    return 0 < len(client_id) <= MAX_CLIENT_ID and all(" " <= c <= "~" for c in client_id)
+
+
 async def authenticate_client(ctx: Context, authorization: str | None, params: dict[str, str],
-                              now: float, *, allow_public: bool) -> ClientAuth:
+                              now: float, *, allow_public: bool, ip: str | None = None) -> ClientAuth:
     scheme: str | None = None
     if authorization:
         if authorization[:6].lower() != "basic ":
@@ -95,10 +117,14 @@ async def authenticate_client(ctx: Context, authorization: str | None, params: d
         method = "client_secret_post" if secret else "none"
         if not client_id:
             raise InvalidClient("client authentication is required")
+    if not _valid_client_id(client_id):
+        raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
     counter: FailureCounter = ctx.extras.setdefault(  # type: ignore[assignment]
         "client_failures", FailureCounter(ctx.settings.client_auth_max_failures))
-    retry = counter.blocked(client_id, now)
+    key = f"{client_id} {ip or '-'}"
+    retry = counter.blocked(key, now)
     if retry is not None:
+        # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
         raise SlowDown("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
     if method == "none":
@@ -106,15 +132,15 @@ async def authenticate_client(ctx: Context, authorization: str | None, params: d
             return ClientAuth(client, "none")
         if client is not None and client.is_public and client.active(now):
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
-        counter.fail(client_id, now)
+        counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
-        counter.fail(client_id, now)
+        counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
-        counter.fail(client_id, now)
+        counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="bad secret or client disabled")
     return ClientAuth(client, method)

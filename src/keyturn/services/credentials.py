@@ -6,15 +6,19 @@ returned only when created or rotated, stored only as a SHA-256 digest.
 
 from __future__ import annotations
 
-
 from datetime import UTC, datetime
 from typing import Any
 
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
 from keyturn.core.errors import ApiError, InvalidScope, not_found
-from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Client
-from keyturn.core.models import Principal
+from keyturn.core.models import (
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_REFRESH_TOKEN,
+    Client,
+    Principal,
+)
 from keyturn.core.scopes import format_scope, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.services import access
@@ -131,7 +135,9 @@ async def create(ctx: Context, creator: Principal, body: dict[str, Any]) -> dict
 
 
 async def _owned(ctx: Context, conn: Any, owner: Principal, client_id: str) -> Client:
-    client = await clients_repo.get(conn, client_id) if len(client_id) <= 64 else None
+    # Only an id we could have issued reaches the database (no NUL or non-ASCII for PostgreSQL).
+    valid = 0 < len(client_id) <= 64 and all(" " < c <= "~" for c in client_id)
+    client = await clients_repo.get(conn, client_id) if valid else None
     if client is None or client.kind != "credential" or client.owner_id != owner.id:
         raise not_found("credential")
     return client

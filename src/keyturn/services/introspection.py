@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
+
 from keyturn.core import jose
 from keyturn.core.errors import InvalidRequest
 from keyturn.core.models import Client
@@ -18,10 +20,8 @@ INACTIVE: dict[str, Any] = {"active": False}
 async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str, Any] | None:
     """Claims of a live access token, or None: signature, expiry, revocation, client and grant state."""
     await ctx.keys.maybe_reload(now)
-    try:
-        claims = jose.verify(token, ctx.keys.verification_keys, issuer=ctx.settings.issuer, typ="at+jwt",
-                             require=("exp", "iat", "iss", "sub", "jti", "client_id"))
-    except jose.TokenInvalid:
+    claims = await _verify(ctx, token, now, require=("exp", "iat", "iss", "sub", "jti", "client_id"))
+    if claims is None:
         return None
     if claims["exp"] <= now:
         return None
@@ -44,6 +44,25 @@ async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str,
                 if grant is None or grant.revoked_at is not None:
                     return None
     return claims
+
+
+async def _verify(ctx: Context, token: str, now: float, require: tuple[str, ...]) -> dict[str, Any] | None:
+    """Verify with our keys; on an unknown kid reload once (a key rotated by another process)."""
+    for attempt in (0, 1):
+        try:
+            return jose.verify(token, ctx.keys.verification_keys, issuer=ctx.settings.issuer, typ="at+jwt",
+                               require=require, now=now)
+        except jose.TokenInvalid as exc:
+            if attempt or str(exc) != "unknown kid" or not await ctx.keys.reload_for_kid(_kid(token), now):
+                return None
+    return None
+
+
+def _kid(token: str) -> object:
+    try:
+        return jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
 
 
 async def introspect(ctx: Context, caller: Client, token: str | None, hint: str | None, now: float) -> dict[str, Any]:
@@ -99,10 +118,8 @@ async def revoke(ctx: Context, caller: Client, token: str | None, now: float, ip
                 await audit.record(conn, "grant.revoked", at=now, client_id=caller.client_id, ip=ip,
                                    subject=grant.user_id, grant_id=grant.id)
         return
-    try:
-        claims = jose.verify(token, ctx.keys.verification_keys, issuer=ctx.settings.issuer, typ="at+jwt",
-                             require=("exp", "jti", "client_id"), leeway=0)
-    except jose.TokenInvalid:
+    claims = await _verify(ctx, token, now, require=("exp", "jti", "client_id"))
+    if claims is None:
         return
     if claims["client_id"] != caller.client_id:
         if caller.is_public:

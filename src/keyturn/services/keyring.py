@@ -3,7 +3,8 @@
 A rotated key is published at once and signs from ``activates_at`` (now plus
 ``key_prepublish_seconds``); the key it replaces keeps being published until
 every token it signed has expired (retirement + access/id token lifetime).
-Workers reload the set every ``RELOAD_SECONDS`` and whenever they meet an unknown ``kid``.
+Workers reload the set every ``RELOAD_SECONDS`` and when they meet an unknown ``kid``
+(at most once per ``UNKNOWN_KID_COOLDOWN`` seconds, so junk tokens cannot storm the database).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from keyturn.settings import Settings
 from keyturn.storage import keys as keys_repo
 
 log = logging.getLogger("keyturn.keys")
-RELOAD_SECONDS = 30.0
+RELOAD_SECONDS = 10.0
+UNKNOWN_KID_COOLDOWN = 2.0
 
 
 class KeyRing:
@@ -32,6 +34,7 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._loaded_at = 0.0
         self._signing: dict[str, SigningKey] = {}
+        self._unknown_kid_at = float("-inf")
         secret = settings.key_encryption_secret
         self._password = base64.b64encode(hashlib.sha256(secret.encode()).digest()) if secret else None
 
@@ -92,6 +95,14 @@ class KeyRing:
             r["activates_at"] > self._loaded_at and r["activates_at"] <= now for r in self._rows
         ):
             await self.reload(now)
+
+    async def reload_for_kid(self, kid: object, now: float) -> bool:
+        """A token names a kid we do not hold (another process just rotated): reload, rate-limited."""
+        if not isinstance(kid, str) or kid in self._keys or now - self._unknown_kid_at < UNKNOWN_KID_COOLDOWN:
+            return False
+        self._unknown_kid_at = now
+        await self.reload(now)
+        return kid in self._keys
 
     def signing_key(self, alg: str) -> SigningKey:
         return self._signing[alg]

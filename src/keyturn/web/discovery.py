@@ -31,7 +31,6 @@ def metadata(ctx: Context) -> dict[str, Any]:
         "scopes_supported": sorted(set(ctx.settings.allowed_scopes or ())) or None,
         "access_token_signing_alg_values_supported": [ctx.settings.access_token_alg],
         "response_types_supported": ["code"] if oidc else [],
-        "service_documentation": f"{iss}/docs",
     }
     extend = ctx.extras.get("discovery_extension")
     if callable(extend):

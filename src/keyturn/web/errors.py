@@ -52,8 +52,13 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    if request.url.path in OAUTH_PATHS and exc.status_code != 405:
-        return json_response({"error": "invalid_request"}, exc.status_code, headers)
+    if request.url.path in OAUTH_PATHS:
+        # OAuth 2.1 §3.2: the token endpoint takes POST only; GET gets 405 with Allow: POST,
+        # still in RFC 6749 §5.2 shape and no-store like every other answer of these endpoints.
+        if exc.status_code == 405 and request.url.path != "/userinfo":
+            headers["Allow"] = "POST"
+        return json_response({"error": "invalid_request", "error_description": "use POST"
+                              if exc.status_code == 405 else "bad request"}, exc.status_code, headers)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
     return json_response(api_error_body(code, str(exc.detail)), exc.status_code, headers, no_store=False)
 

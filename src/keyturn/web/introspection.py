@@ -19,7 +19,8 @@ async def introspect_endpoint(request: Request) -> Response:
     now = ctx.clock()
     try:
         params = await parse_body(request, ctx.settings.max_body_bytes)
-        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now, allow_public=False)
+        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
+                                         allow_public=False, ip=request.client.host if request.client else None)
         result = await introspection.introspect(ctx, auth.client, params.get("token"),
                                                 params.get("token_type_hint"), now)
         return json_response(result)
@@ -34,7 +35,8 @@ async def revoke_endpoint(request: Request) -> Response:
     headers: dict[str, str] = {}
     try:
         params = await parse_body(request, ctx.settings.max_body_bytes)
-        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now, allow_public=True)
+        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
+                                         allow_public=True, ip=request.client.host if request.client else None)
         if origin and cors.client_allows(auth.client, origin):
             headers = cors.allow_headers(origin)
         await introspection.revoke(ctx, auth.client, params.get("token"), now,

@@ -36,9 +36,27 @@ def parse_form(body: bytes) -> Params:
     return {k: v for k, v in out.items() if v != ""}
 
 
+class _Repeated(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Repeated(k)
+        out[k] = v
+    return out
+
+
 def parse_json(body: bytes) -> Params:
+    """Seed 000's axios examples send JSON; the same rules as a form apply (one value per name)."""
     try:
-        data = json.loads(body.decode("utf-8")) if body else {}
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_repeats) if body else {}
+    except _Repeated as exc:
+        raise InvalidRequest(f"parameter {_safe(exc.name)} is repeated") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidRequest("request body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -47,10 +65,22 @@ def parse_json(body: bytes) -> Params:
     for k, v in data.items():
         if v is None or v == "":
             continue
-        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
             raise InvalidRequest(f"parameter {_safe(k)} must be a string")
-        out[k] = str(v)
+        value = str(v)
+        if not _encodable(k) or not _encodable(value):
+            raise InvalidRequest("request body is not valid UTF-8")
+        out[k] = value
     return out
+
+
+def _encodable(text: str) -> bool:
+    """False for lone surrogates (JSON ``\\ud800``): not Unicode scalar values, not storable."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _safe(name: str) -> str:

@@ -34,8 +34,9 @@ async def token_endpoint(request: Request) -> Response:
         handler = REGISTRY.get(grant_type)
         if handler is None:
             raise UnsupportedGrantType("grant_type is not supported")
+        ip = request.client.host if request.client else None
         auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
-                                         allow_public=grant_type in PUBLIC_GRANTS)
+                                         allow_public=grant_type in PUBLIC_GRANTS, ip=ip)
         if origin is not None:
             # Seed 000's `domain`: a browser request must come from an origin the client allows.
             if not cors.client_allows(auth.client, origin):
@@ -45,7 +46,7 @@ async def token_endpoint(request: Request) -> Response:
         await ctx.keys.maybe_reload(now)
         accepted = PARAMS[grant_type]
         req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                           ip=request.client.host if request.client else None, origin=origin)
+                           ip=ip, origin=origin)
         body = await handler(ctx, req)
         log.info("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
                  body.get("scope", ""))
