@@ -2,8 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from keyturn.cli.common import output, run
+from keyturn.services.context import Context
+from keyturn.services.oidc import clients as oidc_clients
+
+clients_app = typer.Typer(help="Manage OpenID Connect clients (relying parties).", no_args_is_help=True)
+
+
+@clients_app.command("create")
+def clients_create(
+    name: str = typer.Option(..., "--name", help="Name shown on the login and consent pages."),
+    public: bool = typer.Option(False, "--public", help="Public client (SPA, mobile): PKCE, no secret."),
+    confidential: bool = typer.Option(False, "--confidential", help="Confidential client: gets a secret."),
+    redirect_uri: list[str] = typer.Option(..., "--redirect-uri", help="Exact redirect URI (repeatable)."),
+    post_logout_redirect_uri: list[str] = typer.Option(  # noqa: B006
+        [], "--post-logout-redirect-uri", help="Exact post-logout redirect URI (repeatable)."),
+    origin: list[str] = typer.Option(  # noqa: B006
+        [], "--origin", help="Allowed CORS origin (repeatable); default: the redirect URIs' origins."),
+    first_party: bool = typer.Option(False, "--first-party", help="Skip the consent page."),
+    scope: str = typer.Option(None, "--scope", help="Scopes the client may request (default: "
+                              "openid email phone profile offline_access)."),
+    no_refresh: bool = typer.Option(False, "--no-refresh-tokens", help="Issue no refresh tokens."),
+    keep_refresh_on_logout: bool = typer.Option(False, "--keep-refresh-on-logout",
+                                                help="Do not revoke the session's refresh tokens at logout."),
+    id_token_alg: str = typer.Option(None, "--id-token-alg", help="RS256 (default) or ES256."),
+    as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
+) -> None:
+    """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
+    if public == confidential:
+        raise typer.BadParameter("give exactly one of --public or --confidential")
+
+    async def go(ctx: Context) -> dict[str, Any]:
+        return await oidc_clients.create(
+            ctx, name=name, public=public, redirect_uris=list(redirect_uri),
+            post_logout_redirect_uris=list(post_logout_redirect_uri), origins=list(origin) or None,
+            first_party=first_party, scope=scope, refresh_tokens=not no_refresh, id_token_alg=id_token_alg,
+            revoke_refresh_on_logout=not keep_refresh_on_logout)
+    data = run(go)
+    output(data, as_json, f"client_id={data['client_id']}")
+
+
+@clients_app.command("list")
+def clients_list(as_json: bool = typer.Option(True, "--json/--text")) -> None:
+    """List OIDC clients (no secrets)."""
+    data = run(oidc_clients.list_all)
+    output(data, as_json, "\n".join(f"{c['client_id']} {c['name']} {c['type']}" for c in data))
 
 
 def register(app: typer.Typer) -> None:
     """Add the OIDC command groups."""
+    app.add_typer(clients_app, name="clients")

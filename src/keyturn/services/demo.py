@@ -47,4 +47,6 @@ async def create_demo_data(ctx: Context, base_url: str) -> dict[str, Any]:
     }
     for extend in ctx.extras.get("demo_steps", []):  # type: ignore[attr-defined]
         await extend(ctx, user, data, base_url)
+    from keyturn.services.oidc.demo import add_demo_client
+    await add_demo_client(ctx, user, data, base_url)
     return data

@@ -1,0 +1,1 @@
+"""The OpenID Connect provider's use cases: requests, sessions, claims, the authorization flow, logout."""

@@ -1,0 +1,103 @@
+"""Registering OIDC relying parties (the operator's CLI and the management API share this).
+
+Redirect URIs and post-logout redirect URIs are matched exactly later, so they are checked
+here (https, loopback http, or a reverse-domain private-use scheme; no fragment, no wildcard).
+Allowed CORS origins default to the origins of the web redirect URIs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from keyturn.core.errors import ApiError, InvalidScope
+from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, Client
+from keyturn.core.scopes import parse_scope
+from keyturn.core.secrets import digest, new_client_id, new_client_secret
+from keyturn.services.context import Context
+from keyturn.services.oidc.request import OIDC_SCOPES
+from keyturn.services.redirects import validate_redirect_uris
+from keyturn.storage import audit
+from keyturn.storage import clients as clients_repo
+
+DEFAULT_SCOPE = " ".join(OIDC_SCOPES)
+
+
+def validate_origin(origin: str) -> str:
+    parts = urlsplit(origin)
+    if (parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query
+            or parts.fragment or parts.username or origin.endswith("/")):
+        raise ApiError(400, "INVALID_ORIGIN", f"origin {origin[:100]!r} must be scheme://host[:port]")
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ApiError(400, "INVALID_ORIGIN", "http origins are allowed only for localhost/127.0.0.1")
+    return origin
+
+
+def default_origins(redirect_uris: list[str]) -> list[str]:
+    out: list[str] = []
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        if parts.scheme in ("https", "http"):
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in out:
+                out.append(origin)
+    return out
+
+
+def render(client: Client, secret: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "client_id": client.client_id, "name": client.name,
+        "type": "public" if client.is_public else "confidential",
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "allowed_origins": list(client.allowed_origins), "first_party": client.first_party,
+        "scope": client.scope, "grant_types": list(client.grant_types),
+        "refresh_tokens": client.refresh_enabled, "revoke_refresh_on_logout": client.revoke_refresh_on_logout,
+        "id_token_signed_response_alg": client.id_token_alg or "RS256",
+        "token_endpoint_auth_method": "none" if client.is_public else "client_secret_basic",
+    }
+    if secret is not None:
+        out["client_secret"] = secret
+    return out
+
+
+async def create(ctx: Context, *, name: str, public: bool, redirect_uris: list[str],
+                 post_logout_redirect_uris: list[str] | None = None, origins: list[str] | None = None,
+                 first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
+                 id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
+                 actor: str = "operator") -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
+    uris = validate_redirect_uris(redirect_uris)
+    if not uris:
+        raise ApiError(400, "INVALID_REDIRECT_URI", "at least one redirect URI is required")
+    logout_uris = validate_redirect_uris(post_logout_redirect_uris or [])
+    allowed = [validate_origin(o) for o in origins] if origins else default_origins(uris)
+    try:
+        scopes = parse_scope(scope if scope is not None else DEFAULT_SCOPE)
+    except InvalidScope:
+        raise ApiError(400, "INVALID_SCOPE", "scope must be space-separated scope tokens") from None
+    if id_token_alg not in (None, "RS256", "ES256"):
+        raise ApiError(400, "INVALID_REQUEST", "id_token_signed_response_alg must be RS256 or ES256")
+    now = ctx.clock()
+    secret = None if public else new_client_secret()
+    client = Client(
+        client_id=new_client_id(), kind="oidc", name=name, owner_id=None, account_id=None, role=None,
+        secret_digest=digest(secret) if secret else None, prev_secret_digest=None, prev_secret_expires_at=None,
+        is_public=public, public_id=None, domain=None, scope=" ".join(scopes), refresh=None, status=0,
+        grant_types=(GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN), redirect_uris=tuple(uris),
+        post_logout_redirect_uris=tuple(logout_uris), allowed_origins=tuple(allowed), first_party=first_party,
+        refresh_enabled=refresh_tokens, id_token_alg=id_token_alg, revoke_refresh_on_logout=revoke_refresh_on_logout,
+        expiration=None, created_at=now, updated_at=now)
+    async with ctx.engine.begin() as conn:
+        await clients_repo.insert(conn, client)
+        await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
+                           public=public, first_party=first_party)
+    ctx.extras.pop("all_clients", None)
+    return render(client, secret)
+
+
+async def list_all(ctx: Context) -> list[dict[str, Any]]:
+    async with ctx.engine.connect() as conn:
+        return [render(c) for c in await clients_repo.list_by_kind(conn, "oidc")]

@@ -1,0 +1,35 @@
+"""Demo data for the OIDC provider: a public, first-party client like seed 001's browser example."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from keyturn.core.models import User
+from keyturn.services.context import Context
+from keyturn.services.oidc import clients as oidc_clients
+from keyturn.storage import clients as clients_repo
+
+DEMO_CLIENT_NAME = "Seed 001 browser demo"
+DEMO_ORIGIN = "http://localhost:8080"
+
+
+async def add_demo_client(ctx: Context, user: User, data: dict[str, Any], base_url: str) -> None:
+    async with ctx.engine.connect() as conn:
+        existing = [c for c in await clients_repo.list_by_kind(conn, "oidc") if c.name == DEMO_CLIENT_NAME]
+    if existing:
+        client = oidc_clients.render(existing[0])
+    else:
+        client = await oidc_clients.create(
+            ctx, name=DEMO_CLIENT_NAME, public=True, redirect_uris=[f"{DEMO_ORIGIN}/oidc-callback"],
+            post_logout_redirect_uris=[f"{DEMO_ORIGIN}/"], origins=[DEMO_ORIGIN], first_party=True, actor="demo")
+    query = urlencode({"response_type": "code", "client_id": client["client_id"],
+                       "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback", "scope": "openid",
+                       "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                       "code_challenge_method": "S256", "u": user.phone_number or ""})
+    data["oidc_client"] = {
+        "client_id": client["client_id"], "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback",
+        "authority": base_url, "discovery": f"{base_url}/.well-known/openid-configuration",
+        "login_url": f"{base_url}/authorize?{query}",
+        "code_verifier_for_login_url": "dBjftJeZ4CVP-mJ0kzIDl2NGmVVyD0sunw2MMAcCwR8",
+    }

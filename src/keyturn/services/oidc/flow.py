@@ -1,0 +1,106 @@
+"""The authorization decision: log in, ask consent, or issue a code (OIDC Core §3.1.2).
+
+The hosted login and consent pages join the protocol only through an interaction record:
+short-lived, single use, bound to the browser that started it (a cookie whose digest it
+stores) and carrying its own CSRF token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
+from keyturn.core.models import Client
+from keyturn.core.secrets import digest, new_code, new_session_id
+from keyturn.services.context import Context
+from keyturn.services.oidc.request import AuthorizationRequest
+from keyturn.services.oidc.sessions import Session
+from keyturn.storage import audit
+from keyturn.storage import oidc as store
+
+INTERACTION_TTL = 600.0  # seconds a login or consent page stays usable
+
+
+def with_query(uri: str, params: dict[str, str | None]) -> str:
+    parts = urlsplit(uri)
+    extra = urlencode({k: v for k, v in params.items() if v is not None})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def error_redirect(ctx: Context, redirect_uri: str, exc: OAuthError, state: str | None) -> str:
+    """RFC 6749 §4.1.2.1 plus ``iss`` (RFC 9207)."""
+    return with_query(redirect_uri, {"error": exc.error, "error_description": exc.description,
+                                     "state": state, "iss": ctx.settings.issuer})
+
+
+async def new_interaction(ctx: Context, *, stage: str, areq: AuthorizationRequest, browser: str,
+                          session: Session | None, now: float) -> str:
+    interaction_id = new_session_id()
+    params: dict[str, Any] = {"stage": stage, "request": areq.to_json(), "browser": digest(browser),
+                              "csrf": secrets.token_urlsafe(24),
+                              "session": session.digest if session else None}
+    async with ctx.engine.begin() as conn:
+        await store.create_interaction(conn, interaction_digest=digest(interaction_id), client_id=areq.client_id,
+                                       params=params, now=now, ttl=INTERACTION_TTL)
+    return interaction_id
+
+
+def needs_login(areq: AuthorizationRequest, session: Session | None, now: float, fresh_login: bool) -> bool:
+    if fresh_login:
+        return False
+    if session is None or "login" in areq.prompt:
+        return True
+    # OIDC Core §3.1.2.1: max_age forces a new login when the last one is older.
+    return areq.max_age is not None and now - session.auth_time > areq.max_age
+
+
+async def needs_consent(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session,
+                        consented: bool) -> bool:
+    if consented:
+        return False
+    if "consent" in areq.prompt:
+        return True
+    if client.first_party:
+        return False
+    async with ctx.engine.connect() as conn:
+        remembered = await store.find_consent(conn, session.user.id, client.client_id)
+    return any(s not in remembered for s in areq.scope)
+
+
+async def proceed(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session | None, now: float,
+                  *, browser: str, fresh_login: bool = False, consented: bool = False) -> str:
+    """Where the browser goes next: an interaction page (relative URL) or the client with a code.
+
+    Raises LoginRequired / ConsentRequired for ``prompt=none`` (OIDC Core §3.1.2.6).
+    """
+    if needs_login(areq, session, now, fresh_login):
+        if "none" in areq.prompt:
+            raise LoginRequired("the user is not signed in")
+        return "/interaction/" + await new_interaction(ctx, stage="login", areq=areq, browser=browser,
+                                                       session=None, now=now)
+    assert session is not None
+    if await needs_consent(ctx, client, areq, session, consented):
+        if "none" in areq.prompt:
+            raise ConsentRequired("the user has not consented to this client")
+        return "/interaction/" + await new_interaction(ctx, stage="consent", areq=areq, browser=browser,
+                                                       session=session, now=now)
+    return await issue_code(ctx, client, areq, session, now)
+
+
+async def issue_code(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session,
+                     now: float) -> str:
+    """RFC 6749 §4.1.2: an opaque single-use code bound to client, redirect URI, PKCE, nonce and session."""
+    code = new_code()
+    async with ctx.engine.begin() as conn:
+        await store.insert_code(
+            conn, digest=digest(code), client_id=client.client_id, user_id=session.user.id,
+            redirect_uri=areq.redirect_uri, scope=" ".join(areq.scope), nonce=areq.nonce,
+            code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
+            session_id=session.digest, auth_time=session.auth_time, created_at=now,
+            expires_at=now + ctx.settings.code_ttl)
+        await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,
+                           subject=session.user.id, scope=" ".join(areq.scope))
+    return with_query(areq.redirect_uri, {"code": code, "state": areq.state, "iss": ctx.settings.issuer})

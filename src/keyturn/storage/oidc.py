@@ -1,0 +1,157 @@
+"""OIDC provider storage, named by protocol intent: codes, sessions, interactions, consents, throttles.
+
+Single use is one conditional statement (``UPDATE … WHERE used_at IS NULL RETURNING``):
+zero rows means the value was already used (a replay). Only digests of codes,
+session ids and interaction ids are stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, not_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
+
+
+# -- authorization codes (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3) -------------------------------------------
+async def insert_code(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(authorization_codes.insert().values(used_at=None, grant_id=None, **values))
+
+
+async def find_code(conn: AsyncConnection, code_digest: str) -> dict[str, Any] | None:
+    q = select(authorization_codes).where(authorization_codes.c.digest == code_digest)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def consume_code(conn: AsyncConnection, code_digest: str, now: float) -> bool:
+    """Mark a code used, atomically. False: it was already used (replay) or is unknown."""
+    q = (update(authorization_codes)
+         .where(authorization_codes.c.digest == code_digest, authorization_codes.c.used_at.is_(None))
+         .values(used_at=now).returning(authorization_codes.c.digest))
+    return (await conn.execute(q)).first() is not None
+
+
+async def bind_code_to_grant(conn: AsyncConnection, code_digest: str, grant_id: str) -> None:
+    await conn.execute(update(authorization_codes).where(authorization_codes.c.digest == code_digest)
+                       .values(grant_id=grant_id))
+
+
+# -- login sessions -------------------------------------------------------------------------------------
+async def create_session(conn: AsyncConnection, *, session_digest: str, user_id: str, now: float,
+                         expires_at: float) -> None:
+    await conn.execute(sessions.insert().values(digest=session_digest, user_id=user_id, auth_time=now,
+                                                created_at=now, last_seen_at=now, expires_at=expires_at,
+                                                ended_at=None))
+
+
+async def find_live_session(conn: AsyncConnection, session_digest: str, now: float,
+                            idle: float) -> dict[str, Any] | None:
+    """A session that is not ended, not past its absolute lifetime and not idle too long."""
+    q = select(sessions).where(sessions.c.digest == session_digest, sessions.c.ended_at.is_(None),
+                               sessions.c.expires_at > now, sessions.c.last_seen_at > now - idle)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def touch_session(conn: AsyncConnection, session_digest: str, now: float) -> None:
+    await conn.execute(update(sessions).where(sessions.c.digest == session_digest).values(last_seen_at=now))
+
+
+async def end_session(conn: AsyncConnection, session_digest: str, now: float) -> bool:
+    res = await conn.execute(update(sessions).where(sessions.c.digest == session_digest,
+                                                    sessions.c.ended_at.is_(None)).values(ended_at=now))
+    return bool(res.rowcount)
+
+
+async def revoke_online_grants_of_session(conn: AsyncConnection, session_digest: str, client_ids: list[str],
+                                          now: float, reason: str) -> int:
+    """Revoke the session's grants for these clients, except offline_access ones (OIDC Core §11)."""
+    if not client_ids:
+        return 0
+    q = (update(grants).where(grants.c.session_id == session_digest, grants.c.revoked_at.is_(None),
+                              grants.c.client_id.in_(client_ids),
+                              not_(grants.c.scope.like("%offline_access%")))
+         .values(revoked_at=now, revoked_reason=reason))
+    return int((await conn.execute(q)).rowcount or 0)
+
+
+async def client_ids_of_session(conn: AsyncConnection, session_digest: str) -> list[str]:
+    q = select(grants.c.client_id).where(grants.c.session_id == session_digest).distinct()
+    return [r[0] for r in await conn.execute(q)]
+
+
+# -- interactions: the only link between the login UI and the protocol -----------------------------------
+async def create_interaction(conn: AsyncConnection, *, interaction_digest: str, client_id: str,
+                             params: dict[str, Any], now: float, ttl: float) -> None:
+    await conn.execute(interactions.insert().values(id=interaction_digest, client_id=client_id, params=params,
+                                                    created_at=now, expires_at=now + ttl, used_at=None))
+
+
+async def find_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> dict[str, Any] | None:
+    q = select(interactions).where(interactions.c.id == interaction_digest, interactions.c.used_at.is_(None),
+                                   interactions.c.expires_at > now)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def consume_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> bool:
+    q = (update(interactions)
+         .where(interactions.c.id == interaction_digest, interactions.c.used_at.is_(None),
+                interactions.c.expires_at > now)
+         .values(used_at=now).returning(interactions.c.id))
+    return (await conn.execute(q)).first() is not None
+
+
+async def purge_interactions(conn: AsyncConnection, now: float) -> None:
+    await conn.execute(delete(interactions).where(interactions.c.expires_at < now - 3600))
+
+
+# -- consents -------------------------------------------------------------------------------------------
+async def find_consent(conn: AsyncConnection, user_id: str, client_id: str) -> tuple[str, ...]:
+    q = select(consents.c.scope).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
+    row = (await conn.execute(q)).first()
+    return tuple(row[0].split()) if row else ()
+
+
+async def remember_consent(conn: AsyncConnection, user_id: str, client_id: str, scope: tuple[str, ...],
+                           now: float) -> None:
+    before = await find_consent(conn, user_id, client_id)
+    merged = " ".join(dict.fromkeys(before + scope))
+    if before:
+        await conn.execute(update(consents).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
+                           .values(scope=merged, created_at=now))
+    else:
+        await conn.execute(consents.insert().values(user_id=user_id, client_id=client_id, scope=merged,
+                                                    created_at=now))
+
+
+# -- throttles (shared by every worker through the database) ---------------------------------------------
+async def get_throttle(conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(throttles).where(throttles.c.key == key))).mappings().first()
+    return dict(row) if row else None
+
+
+async def record_failure(conn: AsyncConnection, key: str, now: float, window: float) -> int:
+    """Count a failure in the key's window (a new window starts after ``window`` seconds); returns the count."""
+    res = await conn.execute(update(throttles)
+                             .where(throttles.c.key == key, throttles.c.window_start > now - window)
+                             .values(failures=throttles.c.failures + 1))
+    if not res.rowcount:
+        res = await conn.execute(update(throttles).where(throttles.c.key == key)
+                                 .values(failures=1, window_start=now, locked_until=None))
+        if not res.rowcount:
+            await conn.execute(throttles.insert().values(key=key, failures=1, window_start=now, locked_until=None))
+    row = await get_throttle(conn, key)
+    return int(row["failures"]) if row else 1
+
+
+async def lock(conn: AsyncConnection, key: str, until: float) -> None:
+    await conn.execute(update(throttles).where(throttles.c.key == key).values(locked_until=until))
+
+
+async def clear_throttle(conn: AsyncConnection, key: str) -> None:
+    await conn.execute(delete(throttles).where(throttles.c.key == key))
+

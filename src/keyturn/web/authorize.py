@@ -1,0 +1,72 @@
+"""The authorization endpoint: ``GET /authorize`` and seed 000's ``GET /api/v2/access/authorize``.
+
+Errors before the client and redirect URI are proven are shown on a page (never
+redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
+``error_description``, ``state`` and ``iss`` (RFC 9207). Every answer that leaves for
+the client is a 303, so ``prompt=none`` works inside the RP's hidden iframe.
+No CORS here (RFC 9700 §2.6).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyturn.core.errors import OAuthError
+from keyturn.services.context import Context
+from keyturn.services.oidc import flow, sessions
+from keyturn.services.oidc import request as authz
+from keyturn.web.pages import error_page, see_other, set_cookie
+
+log = logging.getLogger("keyturn.authorize")
+BROWSER_COOKIE = "keyturn_browser"
+
+
+def browser_cookie(ctx: Context) -> str:
+    return sessions.cookie_name(ctx, BROWSER_COOKIE)
+
+
+def browser_binding(ctx: Context, request: Request) -> tuple[str, bool]:
+    """The random value binding interactions to this browser, and whether it must be set."""
+    value = request.cookies.get(browser_cookie(ctx))
+    if value and 20 <= len(value) <= 100:
+        return value, False
+    return secrets.token_urlsafe(32), True
+
+
+async def authorize_endpoint(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    now = ctx.clock()
+    if len(request.url.query) > 16 * 1024:
+        return error_page("The request is too large.")
+    try:
+        pairs = parse_qsl(request.url.query, keep_blank_values=True, errors="strict", max_num_fields=100)
+    except (ValueError, UnicodeDecodeError):
+        return error_page("The request is malformed.")
+    params, repeated = authz.parse_query(pairs)
+    client = await ctx.client(params.get("client_id", ""), now) if params.get("client_id") else None
+    try:
+        if not authz.code_flow_client(client, now):
+            raise authz.UntrustedRedirect("The application (client_id) is unknown or cannot sign people in.")
+        assert client is not None
+        redirect_uri = authz.trusted_redirect_uri(client, params, repeated)
+    except authz.UntrustedRedirect as exc:
+        log.info("authorization request refused before redirect: %s", exc.message)
+        return error_page(exc.message)
+    try:
+        areq = authz.validate(client, redirect_uri, params, repeated,
+                              allow_plain_pkce=ctx.settings.allow_plain_pkce)
+        session = await sessions.current(ctx, request.cookies.get(sessions.session_cookie(ctx)), now)
+        browser, fresh = browser_binding(ctx, request)
+        location = await flow.proceed(ctx, client, areq, session, now, browser=browser)
+    except OAuthError as exc:
+        log.info("authorization error client_id=%s error=%s", client.client_id, exc.error)
+        return see_other(flow.error_redirect(ctx, redirect_uri, exc, authz.error_state(params, exc)))
+    response = see_other(location)
+    if fresh:
+        set_cookie(response, browser_cookie(ctx), browser, secure=ctx.settings.secure_cookies)
+    return response

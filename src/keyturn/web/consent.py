@@ -1,0 +1,50 @@
+"""``POST /interaction/{id}/consent``: the user allows or refuses a client that is not first-party.
+
+An allowed scope is remembered (consents table), so the next authorization is silent.
+Refusing answers ``access_denied`` at the client (R20).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyturn.core.errors import AccessDenied
+from keyturn.core.secrets import digest
+from keyturn.services.context import Context
+from keyturn.services.oidc import flow, sessions
+from keyturn.storage import audit
+from keyturn.storage import oidc as store
+from keyturn.web.interaction import EXPIRED, csrf_ok, load
+from keyturn.web.pages import error_page, read_form, see_other
+
+
+async def consent_submit(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    now = ctx.clock()
+    pending = await load(ctx, request, request.path_params["interaction_id"], now)
+    if isinstance(pending, Response):
+        return pending
+    if pending.stage != "consent":
+        return error_page(EXPIRED)
+    form = await read_form(request)
+    if form is None:
+        return error_page("The form is malformed.")
+    if not csrf_ok(pending, form.get("csrf")):
+        return error_page("The form has expired. Go back to the application and try again.", status=403)
+    session = await sessions.current(ctx, request.cookies.get(sessions.session_cookie(ctx)), now)
+    if session is None or session.digest != pending.params["session"]:
+        return error_page(EXPIRED)
+    areq = pending.areq
+    async with ctx.engine.begin() as conn:
+        if not await store.consume_interaction(conn, digest(pending.interaction_id), now):
+            return error_page(EXPIRED)
+        allowed = form.get("decision") == "allow"
+        if allowed:
+            await store.remember_consent(conn, session.user.id, pending.client.client_id, areq.scope, now)
+        await audit.record(conn, "consent.granted" if allowed else "consent.refused", at=now,
+                           subject=session.user.id, client_id=pending.client.client_id, scope=" ".join(areq.scope))
+    if not allowed:
+        exc = AccessDenied("the user refused access")
+        return see_other(flow.error_redirect(ctx, areq.redirect_uri, exc, areq.state))
+    return see_other(await flow.issue_code(ctx, pending.client, areq, session, now))

@@ -1,0 +1,69 @@
+"""``GET/POST /userinfo`` (OIDC Core §5.3): the user's claims for a live access token with ``openid``.
+
+The token comes from the Authorization header, or for POST from the form body, never the
+query (RFC 6750 §2); both at once is an error. CORS for the token's client's registered origins.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyturn.services.context import Context
+from keyturn.services.introspection import verify_access_token
+from keyturn.services.oidc.claims import user_claims
+from keyturn.storage import users as users_repo
+from keyturn.web import cors
+from keyturn.web.params import parse_form, read_body
+from keyturn.web.responses import json_response
+
+
+def _challenge(error: str | None, status: int, headers: dict[str, str], description: str = "") -> Response:
+    value = 'Bearer realm="keyturn"' if error is None else f'Bearer realm="keyturn", error="{error}"'
+    if description:
+        value += f', error_description="{description}"'
+    body = {"error": error or "invalid_token"}
+    if description:
+        body["error_description"] = description
+    return json_response(body, status, {**headers, "WWW-Authenticate": value})
+
+
+async def userinfo_endpoint(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    now = ctx.clock()
+    origin = request.headers.get("origin")
+    headers: dict[str, str] = {}
+    if origin and await cors.any_client_allows(ctx, origin, now):
+        headers = cors.allow_headers(origin)
+    token: str | None = None
+    header = request.headers.get("authorization")
+    if header is not None:
+        if header[:7].lower() != "bearer " or not header[7:].strip():
+            return _challenge("invalid_request", 400, headers, "malformed Authorization header")
+        token = header[7:].strip()
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"):
+        try:
+            form = parse_form(await read_body(request, ctx.settings.max_body_bytes))
+        except Exception:
+            return _challenge("invalid_request", 400, headers, "malformed body")
+        if "access_token" in form:
+            if token is not None:
+                return _challenge("invalid_request", 400, headers, "send the token one way only")
+            token = form["access_token"]
+    if token is None:
+        return _challenge(None, 401, headers)
+    claims = await verify_access_token(ctx, token, now)
+    if claims is None or claims.get("kind") != "user":
+        return _challenge("invalid_token", 401, headers, "the access token is invalid, expired or revoked")
+    scope = tuple(str(claims.get("scope", "")).split())
+    if "openid" not in scope:
+        return _challenge("insufficient_scope", 403, headers, "the access token lacks the openid scope")
+    client = await ctx.client(str(claims.get("client_id")), now)
+    if origin and (client is None or not cors.client_allows(client, origin)):
+        headers = {}
+    async with ctx.engine.connect() as conn:
+        user = await users_repo.get(conn, str(claims["sub"]))
+    if user is None or user.disabled:
+        return _challenge("invalid_token", 401, headers, "the access token is invalid, expired or revoked")
+    return json_response(user_claims(user, scope), headers=headers)
