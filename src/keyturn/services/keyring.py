@@ -22,7 +22,8 @@ from keyturn.settings import Settings
 from keyturn.storage import keys as keys_repo
 
 log = logging.getLogger("keyturn.keys")
-RELOAD_SECONDS = 10.0
+RELOAD_SECONDS = 5.0
+JWKS_RELOAD_SECONDS = 2.0
 UNKNOWN_KID_COOLDOWN = 2.0
 
 
@@ -90,8 +91,8 @@ class KeyRing:
             if r["activates_at"] <= now and (r["retired_at"] is None or r["retired_at"] > now):
                 self._signing[r["alg"]] = keys[r["kid"]]
 
-    async def maybe_reload(self, now: float) -> None:
-        if now - self._loaded_at > RELOAD_SECONDS or any(
+    async def maybe_reload(self, now: float, max_age: float = RELOAD_SECONDS) -> None:
+        if now - self._loaded_at > max_age or any(
             r["activates_at"] > self._loaded_at and r["activates_at"] <= now for r in self._rows
         ):
             await self.reload(now)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.services.context import Context
+from keyturn.services.keyring import JWKS_RELOAD_SECONDS
 from keyturn.web import cors
 from keyturn.web.responses import json_response
 
@@ -54,6 +55,7 @@ async def oauth_metadata(request: Request) -> Response:
 async def jwks(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     now = ctx.clock()
-    await ctx.keys.maybe_reload(now)
+    # A key rotated by `keyturn keys rotate` (another process) is published within seconds.
+    await ctx.keys.maybe_reload(now, JWKS_RELOAD_SECONDS)
     headers = {"Cache-Control": "public, max-age=300", **(await _cors(request, ctx))}
     return json_response({"keys": ctx.keys.published(now)}, headers=headers, no_store=False)
