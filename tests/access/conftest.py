@@ -26,3 +26,52 @@ def make_key(ctx: Context) -> Callable[..., Awaitable[str]]:
         data = await api_keys_service.create(ctx, None, account_id, name or f"k-{uuid.uuid4().hex[:8]}", role)
         return str(data["secret"])
     return make
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real `keyturn serve` per test module (and database), for outside clients like curl."""
+    yield from _live(request.param, tmp_path_factory.mktemp("live"), getattr(request.module, "SERVER_ENV", {}))
+
+
+@pytest.fixture(scope="module")
+def sqlite_live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    yield from _live("sqlite", tmp_path_factory.mktemp("live"), getattr(request.module, "SERVER_ENV", {}))
+
+
+def _live(db: str, workdir: Any, env: dict[str, str]) -> Any:
+    import asyncio
+    import uuid
+
+    from tests.conftest import PG_BASE, _pg_schema, require_service
+    from tests.server import start_server
+    schema = None
+    if db == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir}/live.db"
+    else:
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+        schema = "acc_" + uuid.uuid4().hex[:12]
+        asyncio.run(_pg_schema(True, schema))
+        url = f"{PG_BASE}?schema={schema}"
+    server = start_server(url, workdir, env_extra=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if schema:
+            asyncio.run(_pg_schema(False, schema))
+
+
+def curl(*args: str) -> tuple[int, Any, str]:
+    """curl as an outside client: returns (status, parsed JSON body or None, raw headers)."""
+    import json
+    import subprocess
+    res = subprocess.run(["curl", "-s", "-S", "-D", "-", "--max-time", "10", *args], capture_output=True,
+                         text=True, timeout=20, check=True)
+    head, _, body = res.stdout.replace("\r\n", "\n").partition("\n\n")
+    status = int(head.split()[1])
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except ValueError:
+        parsed = body
+    return status, parsed, head

@@ -26,11 +26,13 @@ from typing import Any
 
 import yaml
 
+from keyturn.core.errors import KeyturnError
+
 ACCOUNT_TYPES = ("org", "individual")
 CONDITION_KEYS = ("account_type", "flag", "subscription")
 
 
-class PolicyError(ValueError):
+class PolicyError(KeyturnError, ValueError):
     """An invalid policy file; the message names the file, line and field."""
 
 

@@ -186,3 +186,26 @@ async def remove_member(ctx: Context, principal: Principal | None, account_id: s
             raise ApiError(403, "LAST_OWNER", f"the last {policy.owner_role} of an account cannot be removed")
         await accounts_repo.remove_member(conn, account_id, user_id)
         await audit.record(conn, "member.removed", at=now, actor=actor, subject=user_id, account_id=account_id)
+
+
+DEMO_MERCHANT = "Test Merchant"
+DEMO_KEY_NAME = "test-terminal"
+
+
+async def create_demo_merchant(ctx: Context, owner_id: str, data: dict[str, Any], base: str) -> None:
+    """`serve --demo`: a test org account owned by the demo user, with a merchant-terminal API key
+    (like seed 001's published test merchant key). The key is re-issued on each run (shown once)."""
+    from keyturn.services import api_keys
+    async with ctx.engine.connect() as conn:
+        mine = [a for a, role in await accounts_repo.holdings_of_user(conn, owner_id)
+                if a.name == DEMO_MERCHANT and a.type == "org" and a.test]
+    account_id = mine[0].id if mine else (await create_account(
+        ctx, None, name=DEMO_MERCHANT, type="org", test=True, owner_id=owner_id))["id"]
+    try:
+        await api_keys.delete(ctx, None, account_id, DEMO_KEY_NAME)
+    except ApiError:
+        pass
+    key = await api_keys.create(ctx, None, account_id, DEMO_KEY_NAME, "merchant-terminal")
+    data["test_merchant"] = {"account_id": account_id, "api_key": key["secret"], "role": "merchant-terminal"}
+    data.setdefault("try", {})["account_memberships"] = (
+        f"curl -s {base}/api/account-memberships -H \"X-Api-Key: {key['secret']}\"")

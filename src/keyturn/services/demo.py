@@ -6,6 +6,7 @@ from typing import Any
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials
+from keyturn.services.accounts import create_demo_merchant
 from keyturn.services.context import Context
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user, find_user
@@ -45,6 +46,7 @@ async def create_demo_data(ctx: Context, base_url: str) -> dict[str, Any]:
                      f"\"client_secret\":\"{credential['password']}\"}}'",
         },
     }
+    await create_demo_merchant(ctx, user.id, data, base_url)  # access model: test merchant account + terminal API key
     for extend in ctx.extras.get("demo_steps", []):  # type: ignore[attr-defined]
         await extend(ctx, user, data, base_url)
     from keyturn.services.oidc.demo import add_demo_client
