@@ -32,13 +32,15 @@ def verify_id_token_hint(ctx: Context, hint: str) -> dict[str, Any] | None:
 
 async def end(ctx: Context, session: Session, now: float, ip: str | None) -> int:
     """End the session and revoke the grants its clients asked to have revoked at logout."""
+    async with ctx.engine.connect() as conn:
+        client_ids = await store.client_ids_of_session(conn, session.digest)
+    opted_in: list[str] = []
+    for client_id in client_ids:
+        client = await ctx.client(client_id, now)
+        if client is not None and client.revoke_refresh_on_logout:
+            opted_in.append(client_id)
     async with ctx.engine.begin() as conn:
         await store.end_session(conn, session.digest, now)
-        opted_in: list[str] = []
-        for client_id in await store.client_ids_of_session(conn, session.digest):
-            client = await ctx.client(client_id, now)
-            if client is not None and client.revoke_refresh_on_logout:
-                opted_in.append(client_id)
         revoked = await store.revoke_online_grants_of_session(conn, session.digest, opted_in, now, "logout")
         await audit.record(conn, "session.ended", at=now, subject=session.user.id, ip=ip, grants_revoked=revoked)
     return revoked
