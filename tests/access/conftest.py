@@ -15,7 +15,10 @@ from keyturn.services.context import Context
 @pytest.fixture
 def make_org(ctx: Context) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def make(owner: Any, name: str = "Acme Ltd", **kw: Any) -> dict[str, Any]:
-        return await accounts_service.create_account(ctx, None, name=name, type="org", owner_id=owner.id, **kw)
+        return await accounts_service.create_account(
+            ctx, None, name=name, type="org", owner_id=owner.id, **kw
+        )
+
     return make
 
 
@@ -23,15 +26,19 @@ def make_org(ctx: Context) -> Callable[..., Awaitable[dict[str, Any]]]:
 def make_key(ctx: Context) -> Callable[..., Awaitable[str]]:
     async def make(account_id: str, role: str = "merchant-terminal", name: str | None = None) -> str:
         import uuid
+
         data = await api_keys_service.create(ctx, None, account_id, name or f"k-{uuid.uuid4().hex[:8]}", role)
         return str(data["secret"])
+
     return make
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def module_live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One real `keyturn serve` per test module (and database), for outside clients like curl."""
-    yield from _live(request.param, tmp_path_factory.mktemp("live"), getattr(request.module, "SERVER_ENV", {}))
+    yield from _live(
+        request.param, tmp_path_factory.mktemp("live"), getattr(request.module, "SERVER_ENV", {})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +52,7 @@ def _live(db: str, workdir: Any, env: dict[str, str]) -> Any:
 
     from tests.conftest import PG_BASE, _pg_schema, require_service
     from tests.server import start_server
+
     schema = None
     if db == "sqlite":
         url = f"sqlite+aiosqlite:///{workdir}/live.db"
@@ -66,8 +74,14 @@ def curl(*args: str) -> tuple[int, Any, str]:
     """curl as an outside client: returns (status, parsed JSON body or None, raw headers)."""
     import json
     import subprocess
-    res = subprocess.run(["curl", "-s", "-S", "-D", "-", "--max-time", "10", *args], capture_output=True,
-                         text=True, timeout=20, check=True)
+
+    res = subprocess.run(
+        ["curl", "-s", "-S", "-D", "-", "--max-time", "10", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
     head, _, body = res.stdout.replace("\r\n", "\n").partition("\n\n")
     status = int(head.split()[1])
     try:
@@ -75,3 +89,18 @@ def curl(*args: str) -> tuple[int, Any, str]:
     except ValueError:
         parsed = body
     return status, parsed, head
+
+
+def cli(server: Any, *args: str, check: bool = True) -> Any:
+    """Run a keyturn CLI command in process against a live server's database (fast; same code as the binary)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from keyturn.cli.main import app
+
+    env = {k: v for k, v in server.env.items() if k.startswith("KEYTURN_")}
+    res = CliRunner().invoke(app, [*args, "--json"], env=env, catch_exceptions=False)
+    if check and res.exit_code != 0:
+        raise AssertionError(f"keyturn {' '.join(args)} failed: {res.output}")
+    return json.loads(res.stdout) if res.stdout.strip() else None

@@ -41,8 +41,11 @@ async def test_create_list_disable_enable_delete(client, ctx, make_user, make_or
 async def test_a_test_account_mints_test_keys(client, make_user, make_org):
     owner = await make_user()
     org = await make_org(owner, test=True)
-    r = await client.post(f"/api/accounts/{org['id']}/api-keys", json={"name": "t", "role": "merchant-terminal"},
-                          headers=owner.headers)
+    r = await client.post(
+        f"/api/accounts/{org['id']}/api-keys",
+        json={"name": "t", "role": "merchant-terminal"},
+        headers=owner.headers,
+    )
     assert r.json()["secret"].startswith("kt_test_")
 
 
@@ -75,14 +78,22 @@ async def test_nobody_mints_a_key_stronger_than_themselves(client, make_user, ma
     terminal = await make_key(org["id"], "merchant-terminal")
     r = await client.post(url, json={"name": "x", "role": "account-owner"}, headers={"X-Api-Key": terminal})
     assert r.status_code == 403 and r.json() == {
-        "status": "ERROR", "error": "PERMISSION_DENIED", "message": "missing permission api-keys:create"}
+        "status": "ERROR",
+        "error": "PERMISSION_DENIED",
+        "message": "missing permission api-keys:create",
+    }
     # An owner-role key can mint keys, but a token narrowed by scope cannot assign beyond its scope.
     owner_key = await make_key(org["id"], "account-owner")
-    r = await client.post(url, json={"name": "y", "role": "merchant-terminal"}, headers={"X-Api-Key": owner_key})
+    r = await client.post(
+        url, json={"name": "y", "role": "merchant-terminal"}, headers={"X-Api-Key": owner_key}
+    )
     assert r.status_code == 201, r.text
     member = await make_user()
-    await client.post(f"/api/accounts/{org['id']}/members", json={"user": member.email, "role": "anon-consumer"},
-                      headers=owner.headers)
+    await client.post(
+        f"/api/accounts/{org['id']}/members",
+        json={"user": member.email, "role": "anon-consumer"},
+        headers=owner.headers,
+    )
     r = await client.post(url, json={"name": "z", "role": "merchant-terminal"}, headers=member.headers)
     assert r.status_code == 403 and "api-keys:create" in r.json()["message"]
 
@@ -95,11 +106,17 @@ async def test_account_a_key_cannot_touch_account_b(client, make_user, make_org,
     key_a = await make_key(org_a["id"], "account-owner")
     h = {"X-Api-Key": key_a}
     B = f"/api/accounts/{org_b['id']}"
-    calls = [("GET", B, None), ("PUT", B, {"name": "pwned"}), ("GET", f"{B}/members", None),
-             ("POST", f"{B}/members", {"user": a.email, "role": "account-owner"}),
-             ("DELETE", f"{B}/members/{b.id}", None),
-             ("GET", f"{B}/api-keys", None), ("POST", f"{B}/api-keys", {"name": "n", "role": "merchant-terminal"}),
-             ("PUT", f"{B}/api-keys/b-key", {"enabled": False}), ("DELETE", f"{B}/api-keys/b-key", None)]
+    calls = [
+        ("GET", B, None),
+        ("PUT", B, {"name": "pwned"}),
+        ("GET", f"{B}/members", None),
+        ("POST", f"{B}/members", {"user": a.email, "role": "account-owner"}),
+        ("DELETE", f"{B}/members/{b.id}", None),
+        ("GET", f"{B}/api-keys", None),
+        ("POST", f"{B}/api-keys", {"name": "n", "role": "merchant-terminal"}),
+        ("PUT", f"{B}/api-keys/b-key", {"enabled": False}),
+        ("DELETE", f"{B}/api-keys/b-key", None),
+    ]
     for method, url, body in calls:
         for headers in (h, a.headers):
             r = await client.request(method, url, json=body, headers=headers)

@@ -10,14 +10,16 @@ async def test_authorize_answers_allowed_principal_and_reason(client, make_user,
     org = await make_org(owner)
     key = await make_key(org["id"], "merchant-terminal")
     h = {"X-Api-Key": key}
-    r = await client.post("/api/authorize", json={"permission": "payment-requests:create", "accountId": org["id"]},
-                          headers=h)
+    r = await client.post(
+        "/api/authorize", json={"permission": "payment-requests:create", "accountId": org["id"]}, headers=h
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["allowed"] is True and body["principal"]["kind"] == "api_key"
     assert body["principal"]["accountId"] == org["id"] and body["principal"]["role"] == "merchant-terminal"
-    r = await client.post("/api/authorize", json={"permission": "payment-requests:create", "accountId": "other"},
-                          headers=h)
+    r = await client.post(
+        "/api/authorize", json={"permission": "payment-requests:create", "accountId": "other"}, headers=h
+    )
     assert r.json()["allowed"] is False and r.json()["reason"] == "missing permission payment-requests:create"
     # Default account: the key's own.
     r = await client.post("/api/authorize", json={"permission": "payment-requests:refund"}, headers=h)
@@ -32,15 +34,24 @@ async def test_a_users_global_permission_and_account_selection(client, make_user
     owner, payer = await make_user(), await make_user()
     org = await make_org(owner)
     # The payer owns only their individual account, yet pays anyone's payment requests (✸).
-    r = await client.post("/api/authorize", json={"permission": "payment-requests:pay", "accountId": org["id"]},
-                          headers=payer.headers)
+    r = await client.post(
+        "/api/authorize",
+        json={"permission": "payment-requests:pay", "accountId": org["id"]},
+        headers=payer.headers,
+    )
     assert r.json()["allowed"] is True
-    r = await client.post("/api/authorize", json={"permission": "accounts:read"},
-                          headers={**owner.headers, "X-Keyturn-Account": org["id"]})
+    r = await client.post(
+        "/api/authorize",
+        json={"permission": "accounts:read"},
+        headers={**owner.headers, "X-Keyturn-Account": org["id"]},
+    )
     assert r.json()["allowed"] is True and r.json()["accountId"] == org["id"]
     assert r.json()["principal"]["role"] == "account-owner"
-    r = await client.post("/api/authorize", json={"permission": "accounts:read"},
-                          headers={**payer.headers, "X-Keyturn-Account": org["id"]})
+    r = await client.post(
+        "/api/authorize",
+        json={"permission": "accounts:read"},
+        headers={**payer.headers, "X-Keyturn-Account": org["id"]},
+    )
     assert r.json()["allowed"] is False
 
 
@@ -62,8 +73,9 @@ async def test_forward_auth_headers_and_statuses(client, make_user, make_org, ma
     assert r.status_code == 401  # ambiguous: a gateway only understands 401/403
     r = await client.get("/auth/forward")
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
-    r = await client.get(f"/auth/forward?permission=accounts:read&account={org['id']}",
-                         headers={"Authorization": owner.token})
+    r = await client.get(
+        f"/auth/forward?permission=accounts:read&account={org['id']}", headers={"Authorization": owner.token}
+    )
     assert r.status_code == 200 and r.headers["x-keyturn-subject"] == owner.id
     assert r.headers["x-keyturn-role"] == "account-owner" and r.headers["x-keyturn-account"] == org["id"]
 
@@ -73,8 +85,14 @@ async def test_demo_data_has_a_test_merchant_with_a_terminal_key(client, ctx):
     merchant = data["test_merchant"]
     assert merchant["api_key"].startswith("kt_test_") and merchant["role"] == "merchant-terminal"
     r = await client.get("/api/account-memberships", headers={"X-Api-Key": merchant["api_key"]})
-    assert r.json() == [{"accountId": merchant["account_id"], "accountName": "Test Merchant", "accountType": "org",
-                         "role": "merchant-terminal"}]
+    assert r.json() == [
+        {
+            "accountId": merchant["account_id"],
+            "accountName": "Test Merchant",
+            "accountType": "org",
+            "role": "merchant-terminal",
+        }
+    ]
     again = await create_demo_data(ctx, "http://keyturn.test")  # idempotent; the key is re-issued
     assert again["test_merchant"]["account_id"] == merchant["account_id"]
     assert again["test_merchant"]["api_key"] != merchant["api_key"]

@@ -19,19 +19,23 @@ from pathlib import Path
 import pytest
 
 from keyturn.services.access import DEFAULT_POLICY
-from tests.access.conftest import curl
+from tests.access.conftest import cli, curl
 from tests.server import KEYTURN
 
 pytestmark = pytest.mark.server
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CASHIER_POLICY = Path(tempfile.mkdtemp(prefix="keyturn-policy-")) / "cashier.yaml"
-CASHIER_POLICY.write_text(DEFAULT_POLICY.read_text().replace(
-    "    assigns: [account-owner, anon-consumer, merchant-terminal]",
-    "    assigns: [account-owner, anon-consumer, merchant-terminal, cashier]") + """\
+CASHIER_POLICY.write_text(
+    DEFAULT_POLICY.read_text().replace(
+        "    assigns: [account-owner, anon-consumer, merchant-terminal]",
+        "    assigns: [account-owner, anon-consumer, merchant-terminal, cashier]",
+    )
+    + """\
   cashier:
     description: Takes payments at a till; cannot refund.
     permissions: [payment-requests:create, payment-requests:read]
-""")
+"""
+)
 SERVER_ENV = {"KEYTURN_POLICY_FILE": str(CASHIER_POLICY)}
 UPSTREAM_PORT, NGINX_PORT = 18231, 18232
 
@@ -39,12 +43,20 @@ UPSTREAM_PORT, NGINX_PORT = 18231, 18232
 @pytest.fixture(scope="module")
 def setup(sqlite_live_server):
     s = sqlite_live_server
-    s.cli("users", "create", "--email", "owner@example.test", "--password", "correct horse battery")
-    org = s.cli("accounts", "create", "--name", "Corner Shop", "--owner", "owner@example.test")
-    cashier = s.cli("api-keys", "create", "--account", org["id"], "--name", "till", "--role", "cashier")
-    terminal = s.cli("api-keys", "create", "--account", org["id"], "--name", "pos", "--role", "merchant-terminal")
-    token = s.cli("tokens", "issue", "--user", "owner@example.test")["access_token"]
-    return {"server": s, "org": org, "cashier": cashier["secret"], "terminal": terminal["secret"], "token": token}
+    cli(s, "users", "create", "--email", "owner@example.test", "--password", "correct horse battery")
+    org = cli(s, "accounts", "create", "--name", "Corner Shop", "--owner", "owner@example.test")
+    cashier = cli(s, "api-keys", "create", "--account", org["id"], "--name", "till", "--role", "cashier")
+    terminal = cli(
+        s, "api-keys", "create", "--account", org["id"], "--name", "pos", "--role", "merchant-terminal"
+    )
+    token = cli(s, "tokens", "issue", "--user", "owner@example.test")["access_token"]
+    return {
+        "server": s,
+        "org": org,
+        "cashier": cashier["secret"],
+        "terminal": terminal["secret"],
+        "token": token,
+    }
 
 
 def test_the_cashier_role_works_end_to_end(setup):
@@ -52,54 +64,83 @@ def test_the_cashier_role_works_end_to_end(setup):
     h = ["-H", f"X-Api-Key: {setup['cashier']}", "-H", "Content-Type: application/json"]
     status, body, _ = curl(f"{s.url}/api/account-memberships", *h)
     assert status == 200 and body[0]["role"] == "cashier"
-    for permission, allowed in (("payment-requests:create", True), ("payment-requests:refund", False),
-                                ("api-keys:create", False)):
-        status, body, _ = curl("-X", "POST", f"{s.url}/api/authorize", *h, "-d",
-                               f'{{"permission": "{permission}", "accountId": "{org["id"]}"}}')
+    for permission, allowed in (
+        ("payment-requests:create", True),
+        ("payment-requests:refund", False),
+        ("api-keys:create", False),
+    ):
+        status, body, _ = curl(
+            "-X",
+            "POST",
+            f"{s.url}/api/authorize",
+            *h,
+            "-d",
+            f'{{"permission": "{permission}", "accountId": "{org["id"]}"}}',
+        )
         assert status == 200 and body["allowed"] is allowed, body
         assert body["principal"]["kind"] == "api_key" and body["principal"]["role"] == "cashier"
     # The owner hires a cashier over HTTP too; a cashier cannot hire anyone.
-    s.cli("users", "create", "--email", "clerk@example.test", "--password", "correct horse battery")
+    cli(s, "users", "create", "--email", "clerk@example.test", "--password", "correct horse battery")
     owner_h = ["-H", f"Authorization: {setup['token']}", "-H", "Content-Type: application/json"]
-    status, body, _ = curl("-X", "POST", f"{s.url}/api/accounts/{org['id']}/members", *owner_h,
-                           "-d", '{"user": "clerk@example.test", "role": "cashier"}')
+    status, body, _ = curl(
+        "-X",
+        "POST",
+        f"{s.url}/api/accounts/{org['id']}/members",
+        *owner_h,
+        "-d",
+        '{"user": "clerk@example.test", "role": "cashier"}',
+    )
     assert status == 201 and body["role"] == "cashier"
-    status, body, _ = curl("-X", "POST", f"{s.url}/api/accounts/{org['id']}/api-keys", *h,
-                           "-d", '{"name": "mine", "role": "cashier"}')
+    status, body, _ = curl(
+        "-X",
+        "POST",
+        f"{s.url}/api/accounts/{org['id']}/api-keys",
+        *h,
+        "-d",
+        '{"name": "mine", "role": "cashier"}',
+    )
     assert status == 403 and body["message"] == "missing permission api-keys:create"
 
 
 def test_cli_errors_are_json_and_write_nothing(setup):
     s, org = setup["server"], setup["org"]
-    res = subprocess.run([KEYTURN, "api-keys", "create", "--account", org["id"], "--name", "x", "--role", "root",
-                          "--json"], env=s.env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [KEYTURN, "api-keys", "create", "--account", org["id"], "--name", "x", "--role", "root", "--json"],
+        env=s.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2 and '"INVALID_ROLE"' in res.stderr
-    names = sorted(k["name"] for k in s.cli("api-keys", "list", "--account", org["id"]))
+    names = sorted(k["name"] for k in cli(s, "api-keys", "list", "--account", org["id"]))
     assert {"pos", "till"} <= set(names) and "x" not in names
 
 
 def test_a_disabled_key_is_refused_by_the_running_server(setup):
     s, org = setup["server"], setup["org"]
-    key = s.cli("api-keys", "create", "--account", org["id"], "--name", "till-2", "--role", "cashier")
+    key = cli(s, "api-keys", "create", "--account", org["id"], "--name", "till-2", "--role", "cashier")
     assert curl(f"{s.url}/api/account-memberships", "-H", f"X-Api-Key: {key['secret']}")[0] == 200
-    out = s.cli("api-keys", "disable", "--account", org["id"], "--name", "till-2")
+    out = cli(s, "api-keys", "disable", "--account", org["id"], "--name", "till-2")
     assert out["enabled"] is False and "secret" not in out
     time.sleep(1.1)  # client_cache_ttl (1 s): how long a disable takes to reach a worker
     status, body, head = curl(f"{s.url}/api/account-memberships", "-H", f"X-Api-Key: {key['secret']}")
     assert status == 401 and 'error="invalid_token"' in head
     assert body["message"] == "The API key is invalid or disabled"
     assert key["secret"] not in s.log()
-    s.cli("users", "create", "--email", "lead@example.test", "--password", "correct horse battery")
-    m = s.cli("members", "add", "--account", org["id"], "--user", "lead@example.test", "--role", "cashier")
+    cli(s, "users", "create", "--email", "lead@example.test", "--password", "correct horse battery")
+    m = cli(s, "members", "add", "--account", org["id"], "--user", "lead@example.test", "--role", "cashier")
     assert m["role"] == "cashier"
 
 
 # ---- nginx ------------------------------------------------------------------------------------
 
+
 class Upstream(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
-        body = (f"hello {self.headers.get('X-Keyturn-Subject')} kind={self.headers.get('X-Keyturn-Principal-Kind')} "
-                f"account={self.headers.get('X-Keyturn-Account')} role={self.headers.get('X-Keyturn-Role')}").encode()
+        body = (
+            f"hello {self.headers.get('X-Keyturn-Subject')} kind={self.headers.get('X-Keyturn-Principal-Kind')} "
+            f"account={self.headers.get('X-Keyturn-Account')} role={self.headers.get('X-Keyturn-Role')}"
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -196,8 +237,11 @@ def gateway(setup, tmp_path_factory):
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_conf(setup["server"].url, prefix))
-    proc = subprocess.Popen([binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         _wait_port(NGINX_PORT, proc)
         yield f"http://127.0.0.1:{NGINX_PORT}"
@@ -223,8 +267,12 @@ def test_nginx_refuses_a_key_without_the_permission(setup, gateway):
 
 
 def test_nginx_refuses_missing_bad_and_ambiguous_credentials(setup, gateway):
-    for headers in ([], ["-H", "X-Api-Key: kt_live_nonsense"], ["-H", "Authorization: Bearer not.a.jwt"],
-                    ["-H", f"X-Api-Key: {setup['terminal']}", "-H", f"Authorization: {setup['token']}"]):
+    for headers in (
+        [],
+        ["-H", "X-Api-Key: kt_live_nonsense"],
+        ["-H", "Authorization: Bearer not.a.jwt"],
+        ["-H", f"X-Api-Key: {setup['terminal']}", "-H", f"Authorization: {setup['token']}"],
+    ):
         status, _, head = curl(f"{gateway}/payment-requests", *headers)
         assert status == 401, headers
         assert "www-authenticate: bearer" in head.lower()
@@ -233,6 +281,11 @@ def test_nginx_refuses_missing_bad_and_ambiguous_credentials(setup, gateway):
 def test_nginx_with_a_user_token_and_account_selection(setup, gateway):
     org = setup["org"]["id"]
     # The owner lacks payment-requests:create in the seed's table: 403, whichever account is selected.
-    status, _, _ = curl(f"{gateway}/payment-requests", "-H", f"Authorization: {setup['token']}",
-                        "-H", f"X-Keyturn-Account: {org}")
+    status, _, _ = curl(
+        f"{gateway}/payment-requests",
+        "-H",
+        f"Authorization: {setup['token']}",
+        "-H",
+        f"X-Keyturn-Account: {org}",
+    )
     assert status == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.access.conftest import curl
+from tests.access.conftest import cli, curl
 
 pytestmark = pytest.mark.server
 
@@ -12,26 +12,43 @@ pytestmark = pytest.mark.server
 @pytest.fixture(scope="module")
 def provisioned(module_live_server):
     s = module_live_server
-    user = s.cli("users", "create", "--email", "merchant@example.test", "--password", "correct horse battery")
-    org = s.cli("accounts", "create", "--name", "Test Merchant", "--owner", "merchant@example.test", "--test")
-    key = s.cli("api-keys", "create", "--account", org["id"], "--name", "till-1", "--role", "merchant-terminal")
-    token = s.cli("tokens", "issue", "--user", "merchant@example.test")["access_token"]
+    user = cli(
+        s, "users", "create", "--email", "merchant@example.test", "--password", "correct horse battery"
+    )
+    org = cli(
+        s, "accounts", "create", "--name", "Test Merchant", "--owner", "merchant@example.test", "--test"
+    )
+    key = cli(
+        s, "api-keys", "create", "--account", org["id"], "--name", "till-1", "--role", "merchant-terminal"
+    )
+    token = cli(s, "tokens", "issue", "--user", "merchant@example.test")["access_token"]
     return {"server": s, "user": user, "org": org, "key": key, "token": token}
 
 
 def test_seed_001_curl_with_api_key(provisioned):
     s, org, key = provisioned["server"], provisioned["org"], provisioned["key"]
     assert key["secret"].startswith("kt_test_") and key["role"] == "merchant-terminal"
-    status, body, _ = curl("-X", "GET", f"{s.url}/api/account-memberships", "-H", f"X-Api-Key: {key['secret']}")
+    status, body, _ = curl(
+        "-X", "GET", f"{s.url}/api/account-memberships", "-H", f"X-Api-Key: {key['secret']}"
+    )
     assert status == 200
-    assert body == [{"accountId": org["id"], "accountName": "Test Merchant", "accountType": "org",
-                     "role": "merchant-terminal"}]
+    assert body == [
+        {
+            "accountId": org["id"],
+            "accountName": "Test Merchant",
+            "accountType": "org",
+            "role": "merchant-terminal",
+        }
+    ]
 
 
 def test_seed_001_curl_with_a_bare_access_token(provisioned):
     s, user, org = provisioned["server"], provisioned["user"], provisioned["org"]
-    status, body, _ = curl("-X", "GET", f"{s.url}/api/account-memberships", "-H",
-                           f"Authorization: {provisioned['token']}")
+    status, body, _ = curl(
+        "-X", "GET", f"{s.url}/api/account-memberships", "-H", f"Authorization: {provisioned['token']}"
+    )
     assert status == 200
     assert {(m["accountId"], m["accountType"], m["role"]) for m in body} == {
-        (user["individualAccountId"], "individual", "account-owner"), (org["id"], "org", "account-owner")}
+        (user["individualAccountId"], "individual", "account-owner"),
+        (org["id"], "org", "account-owner"),
+    }

@@ -12,8 +12,14 @@ async def test_api_key_sees_its_one_binding(client, make_user, make_org, make_ke
     key = await make_key(org["id"], "merchant-terminal")
     r = await client.get("/api/account-memberships", headers={"X-Api-Key": key})
     assert r.status_code == 200, r.text
-    assert r.json() == [{"accountId": org["id"], "accountName": "Test Merchant", "accountType": "org",
-                         "role": "merchant-terminal"}]
+    assert r.json() == [
+        {
+            "accountId": org["id"],
+            "accountName": "Test Merchant",
+            "accountType": "org",
+            "role": "merchant-terminal",
+        }
+    ]
     assert r.headers["cache-control"] == "no-store"
 
 
@@ -24,8 +30,12 @@ async def test_a_bare_access_token_and_a_bearer_token_both_work(client, make_use
         r = await client.get("/api/account-memberships", headers={"Authorization": value})
         assert r.status_code == 200, r.text
         assert r.json() == [
-            {"accountId": user.account_id, "accountName": user.email, "accountType": "individual",
-             "role": "account-owner"},
+            {
+                "accountId": user.account_id,
+                "accountName": user.email,
+                "accountType": "individual",
+                "role": "account-owner",
+            },
             {"accountId": org["id"], "accountName": "Org", "accountType": "org", "role": "account-owner"},
         ]
 
@@ -36,8 +46,14 @@ async def test_a_credential_token_sees_its_binding(client, make_credential, make
     tok = (await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic)).json()
     r = await client.get("/api/account-memberships", headers={"Authorization": tok["access_token"]})
     assert r.status_code == 200, r.text
-    assert r.json() == [{"accountId": owner.account_id, "accountName": owner.email, "accountType": "individual",
-                         "role": "merchant-terminal"}]
+    assert r.json() == [
+        {
+            "accountId": owner.account_id,
+            "accountName": owner.email,
+            "accountType": "individual",
+            "role": "merchant-terminal",
+        }
+    ]
 
 
 async def test_both_headers_are_refused_as_ambiguous(client, make_user, make_org, make_key):
@@ -45,8 +61,11 @@ async def test_both_headers_are_refused_as_ambiguous(client, make_user, make_org
     key = await make_key((await make_org(user))["id"])
     r = await client.get("/api/account-memberships", headers={"X-Api-Key": key, "Authorization": user.token})
     assert r.status_code == 400
-    assert r.json() == {"status": "ERROR", "error": "AMBIGUOUS_CREDENTIALS",
-                        "message": "send either X-Api-Key or Authorization, not both"}
+    assert r.json() == {
+        "status": "ERROR",
+        "error": "AMBIGUOUS_CREDENTIALS",
+        "message": "send either X-Api-Key or Authorization, not both",
+    }
 
 
 async def test_missing_credentials_are_401_with_a_bearer_challenge(client):
@@ -78,9 +97,13 @@ async def test_unknown_disabled_and_noise_keys_get_the_same_401(client, ctx, mak
 async def test_malformed_expired_and_garbage_tokens_are_401(client, make_user, clock):
     user = await make_user()
     for value in ("Bearer", "Bearer a b", "not-a-jwt", "Bearer eyJhbGciOiJub25lIn0.e30."):
-        await _assert_invalid_token(await client.get("/api/account-memberships", headers={"Authorization": value}))
+        await _assert_invalid_token(
+            await client.get("/api/account-memberships", headers={"Authorization": value})
+        )
     clock.advance(3601)
-    await _assert_invalid_token(await client.get("/api/account-memberships", headers={"Authorization": user.token}))
+    await _assert_invalid_token(
+        await client.get("/api/account-memberships", headers={"Authorization": user.token})
+    )
 
 
 async def test_a_key_bound_account_cannot_be_switched_by_header(client, make_user, make_org, make_key):

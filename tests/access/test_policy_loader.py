@@ -47,31 +47,49 @@ def test_conditions_are_checked_against_the_account():
 
 def test_a_custom_role_and_assigns():
     policy = parse_policy(CUSTOM)
-    assert decide(policy, Subject((Holding(AccountFacts("a"), "cashier"),)), "payment-requests:create", "a").allowed
+    assert decide(
+        policy, Subject((Holding(AccountFacts("a"), "cashier"),)), "payment-requests:create", "a"
+    ).allowed
     assert policy.may_assign("account-owner", "cashier")
     assert not policy.may_assign("cashier", "account-owner")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("permissions: [", "line 1"),
-    ("- a\n- b\n", "the document must be a mapping"),
-    ("version: 2\npermissions: {a:b: {}}\nroles: {r: {}}\n", "line 1: version: only version 1"),
-    ("roles: {r: {}}\n", "permissions: must be a non-empty mapping"),
-    ("permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:b, a:c]\n",
-     "line 5: roles.account-owner.permissions[1]: unknown permission 'a:c'"),
-    ("permissions:\n  a:b:\n    conditions:\n      - account_type: company\n"
-     "roles:\n  account-owner: {permissions: [a:b]}\n",
-     "line 4: permissions.a:b.conditions[0].account_type: must be one of org, individual"),
-    ("permissions:\n  a:b:\n    conditions:\n      - colour: red\n"
-     "roles:\n  account-owner: {permissions: [a:b]}\n", "line 4: permissions.a:b.conditions[0].colour: unknown field"),
-    ("permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:b]\n    grants: [x]\n",
-     "line 6: roles.account-owner.grants: unknown field"),
-    ("permissions:\n  a:b: {}\nroles:\n  cashier:\n    permissions: [a:b]\n",
-     "owner_role: the owner role 'account-owner' is not defined"),
-    ("permissions:\n  nocolon: {}\nroles:\n  account-owner: {}\n", "line 2: permissions.nocolon"),
-    ("permissions:\n  a:b: {}\nroles:\n  account-owner:\n    assigns: [ghost]\n",
-     "roles.account-owner.assigns[0]: unknown role 'ghost'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("permissions: [", "line 1"),
+        ("- a\n- b\n", "the document must be a mapping"),
+        ("version: 2\npermissions: {a:b: {}}\nroles: {r: {}}\n", "line 1: version: only version 1"),
+        ("roles: {r: {}}\n", "permissions: must be a non-empty mapping"),
+        (
+            "permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:b, a:c]\n",
+            "line 5: roles.account-owner.permissions[1]: unknown permission 'a:c'",
+        ),
+        (
+            "permissions:\n  a:b:\n    conditions:\n      - account_type: company\n"
+            "roles:\n  account-owner: {permissions: [a:b]}\n",
+            "line 4: permissions.a:b.conditions[0].account_type: must be one of org, individual",
+        ),
+        (
+            "permissions:\n  a:b:\n    conditions:\n      - colour: red\n"
+            "roles:\n  account-owner: {permissions: [a:b]}\n",
+            "line 4: permissions.a:b.conditions[0].colour: unknown field",
+        ),
+        (
+            "permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:b]\n    grants: [x]\n",
+            "line 6: roles.account-owner.grants: unknown field",
+        ),
+        (
+            "permissions:\n  a:b: {}\nroles:\n  cashier:\n    permissions: [a:b]\n",
+            "owner_role: the owner role 'account-owner' is not defined",
+        ),
+        ("permissions:\n  nocolon: {}\nroles:\n  account-owner: {}\n", "line 2: permissions.nocolon"),
+        (
+            "permissions:\n  a:b: {}\nroles:\n  account-owner:\n    assigns: [ghost]\n",
+            "roles.account-owner.assigns[0]: unknown role 'ghost'",
+        ),
+    ],
+)
 def test_an_invalid_file_is_rejected_naming_line_and_field(text, message):
     with pytest.raises(PolicyError) as err:
         parse_policy(text, "my-policy.yaml")
@@ -86,9 +104,11 @@ def test_a_missing_file_is_a_policy_error(tmp_path):
 
 def test_the_app_refuses_to_start_with_an_invalid_policy_file(tmp_path):
     from keyturn.web.app import create_app
+
     bad = tmp_path / "policy.yaml"
     bad.write_text("permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:zzz]\n")
-    settings = Settings(environment="development", policy_file=bad,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    settings = Settings(
+        environment="development", policy_file=bad, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db"
+    )
     with pytest.raises(PolicyError, match="line 5: roles.account-owner.permissions"):
         create_app(settings)

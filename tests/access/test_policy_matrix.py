@@ -42,8 +42,10 @@ bank-authorities:create  Y . .
 bank-authorities:read    Y . .
 """
 ROLES = ("account-owner", "anon-consumer", "merchant-terminal")
-TABLE = {line.split()[0]: dict(zip(ROLES, line.split()[1:], strict=True))
-         for line in SEED_TABLE.strip().splitlines()}
+TABLE = {
+    line.split()[0]: dict(zip(ROLES, line.split()[1:], strict=True))
+    for line in SEED_TABLE.strip().splitlines()
+}
 POLICY = load_policy(Settings(environment="development"))
 MINE, THEIRS = AccountFacts("acct-mine"), AccountFacts("acct-theirs")
 CELLS = [(role, perm, owned) for role in ROLES for perm in TABLE for owned in (True, False)]
@@ -56,8 +58,11 @@ def test_the_default_policy_has_exactly_the_seeds_roles_and_permissions():
     assert str(DEFAULT_POLICY).endswith("policy/default.yaml")
 
 
-@pytest.mark.parametrize(("role", "permission", "owned"), CELLS,
-                         ids=[f"{r}-{p}-{'owned' if o else 'not-owned'}" for r, p, o in CELLS])
+@pytest.mark.parametrize(
+    ("role", "permission", "owned"),
+    CELLS,
+    ids=[f"{r}-{p}-{'owned' if o else 'not-owned'}" for r, p, o in CELLS],
+)
 def test_every_cell_of_the_seed_table(role, permission, owned):
     cell = TABLE[permission][role]
     subject = Subject((Holding(MINE, role),))

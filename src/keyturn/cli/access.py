@@ -25,47 +25,70 @@ def accounts_create(
     test: bool = typer.Option(False, "--test", help="A test account (its API keys start kt_test_)."),
     flag: list[str] = typer.Option([], "--flag", help="A flag the account carries (repeatable)."),  # noqa: B006
     subscription: list[str] = typer.Option(  # noqa: B006
-        [], "--subscription", help="A subscription the account has (repeatable)."),
+        [], "--subscription", help="A subscription the account has (repeatable)."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Create an account (optionally with its owner); prints the account."""
+
     async def go(ctx: Context) -> dict[str, Any]:
         owner_id = (await require_user(ctx, owner)).id if owner else None
-        return await accounts_service.create_account(ctx, None, name=name, type=type, test=test, owner_id=owner_id,
-                                                     flags=tuple(flag), subscriptions=tuple(subscription))
+        return await accounts_service.create_account(
+            ctx,
+            None,
+            name=name,
+            type=type,
+            test=test,
+            owner_id=owner_id,
+            flags=tuple(flag),
+            subscriptions=tuple(subscription),
+        )
+
     data = run(go)
     output(data, as_json, f"account {data['id']} {data['name']} ({data['type']})")
 
 
 @members_app.command("add")
-def members_add(account: str = typer.Option(..., "--account", help="Account id."),
-                user: str = typer.Option(..., "--user", help="Email, phone or id of the user."),
-                role: str = typer.Option(..., "--role", help="Role on the account."),
-                as_json: bool = JSON_OPT) -> None:
+def members_add(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    user: str = typer.Option(..., "--user", help="Email, phone or id of the user."),
+    role: str = typer.Option(..., "--role", help="Role on the account."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Add a member to an account with a role."""
+
     async def go(ctx: Context) -> dict[str, Any]:
         return await accounts_service.add_member(ctx, None, account, user, role)
+
     data = run(go)
     output(data, as_json, f"{data['userId']} is {data['role']} of {account}")
 
 
 @members_app.command("list")
-def members_list(account: str = typer.Option(..., "--account", help="Account id."), as_json: bool = JSON_OPT) -> None:
+def members_list(
+    account: str = typer.Option(..., "--account", help="Account id."), as_json: bool = JSON_OPT
+) -> None:
     """List an account's members."""
+
     async def go(ctx: Context) -> list[dict[str, Any]]:
         return await accounts_service.list_members(ctx, None, account)
+
     data = run(go)
     output(data, as_json, "\n".join(f"{m['userId']} {m['email']} {m['role']}" for m in data))
 
 
 @api_keys_app.command("create")
-def api_keys_create(account: str = typer.Option(..., "--account", help="Account id."),
-                    name: str = typer.Option(..., "--name", help="Key name (unique on the account)."),
-                    role: str = typer.Option(..., "--role", help="Role of the key on the account."),
-                    as_json: bool = JSON_OPT) -> None:
+def api_keys_create(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    name: str = typer.Option(..., "--name", help="Key name (unique on the account)."),
+    role: str = typer.Option(..., "--role", help="Role of the key on the account."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Create an API key; prints the same JSON as the HTTP API, with the secret (shown once)."""
+
     async def go(ctx: Context) -> dict[str, Any]:
         return await api_keys_service.create(ctx, None, account, name, role)
+
     data = run(go)
     output(data, as_json, data["secret"])
 
@@ -73,32 +96,44 @@ def api_keys_create(account: str = typer.Option(..., "--account", help="Account 
 def _set_enabled(account: str, name: str, enabled: bool, as_json: bool) -> None:
     async def go(ctx: Context) -> dict[str, Any]:
         return await api_keys_service.set_enabled(ctx, None, account, name, enabled)
+
     data = run(go)
     output(data, as_json, f"{name} {'enabled' if enabled else 'disabled'}")
 
 
 @api_keys_app.command("disable")
-def api_keys_disable(account: str = typer.Option(..., "--account", help="Account id."),
-                     name: str = typer.Option(..., "--name", help="Key name."), as_json: bool = JSON_OPT) -> None:
+def api_keys_disable(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    name: str = typer.Option(..., "--name", help="Key name."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Disable an API key (takes effect within client_cache_ttl seconds on every worker)."""
     _set_enabled(account, name, False, as_json)
 
 
 @api_keys_app.command("enable")
-def api_keys_enable(account: str = typer.Option(..., "--account", help="Account id."),
-                    name: str = typer.Option(..., "--name", help="Key name."), as_json: bool = JSON_OPT) -> None:
+def api_keys_enable(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    name: str = typer.Option(..., "--name", help="Key name."),
+    as_json: bool = JSON_OPT,
+) -> None:
     """Enable a disabled API key."""
     _set_enabled(account, name, True, as_json)
 
 
 @api_keys_app.command("list")
-def api_keys_list(account: str = typer.Option(..., "--account", help="Account id."),
-                  as_json: bool = JSON_OPT) -> None:
+def api_keys_list(
+    account: str = typer.Option(..., "--account", help="Account id."), as_json: bool = JSON_OPT
+) -> None:
     """List an account's API keys (no secrets)."""
+
     async def go(ctx: Context) -> list[dict[str, Any]]:
         return await api_keys_service.list_keys(ctx, None, account)
+
     data = run(go)
-    output(data, as_json, "\n".join(f"{k['name']} {k['role']} {'on' if k['enabled'] else 'off'}" for k in data))
+    output(
+        data, as_json, "\n".join(f"{k['name']} {k['role']} {'on' if k['enabled'] else 'off'}" for k in data)
+    )
 
 
 def register(app: typer.Typer) -> None:

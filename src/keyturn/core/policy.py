@@ -171,8 +171,13 @@ def decide(policy: Policy, subject: Subject, permission: str, owner_account_id: 
             failed = failed or reason
             continue
         how = "globally " if h.account.id != owner_account_id else ""
-        return Decision(True, f"role {h.role} on account {h.account.id} grants {permission} {how}".strip(),
-                        role=h.role, via_account=h.account.id, global_=is_global)
+        return Decision(
+            True,
+            f"role {h.role} on account {h.account.id} grants {permission} {how}".strip(),
+            role=h.role,
+            via_account=h.account.id,
+            global_=is_global,
+        )
     if failed is not None:
         return Decision(False, f"condition not met for {permission}: {failed}")
     return Decision(False, f"missing permission {permission}")
@@ -253,7 +258,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"invalid policy {source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise PolicyError(
+            f"invalid policy {source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     _record_lines(node, (), lines)
     if not isinstance(data, dict):
         raise _fail(lines, (), "the document must be a mapping with `permissions` and `roles`")
@@ -275,9 +282,11 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         conds = spec.get("conditions") or []
         if not isinstance(conds, list):
             raise _fail(lines, path + ("conditions",), "must be a list of conditions")
-        permissions[name] = Permission(name, str(spec.get("description", "")),
-                                       tuple(_condition(c, lines, path + ("conditions", i))
-                                             for i, c in enumerate(conds)))
+        permissions[name] = Permission(
+            name,
+            str(spec.get("description", "")),
+            tuple(_condition(c, lines, path + ("conditions", i)) for i, c in enumerate(conds)),
+        )
     raw_roles = data.get("roles")
     if not isinstance(raw_roles, dict) or not raw_roles:
         raise _fail(lines, ("roles",), "must be a non-empty mapping of role name → settings")
@@ -294,9 +303,16 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         for key, names in (("permissions", perms), ("global", glob)):
             for i, p in enumerate(names):
                 if p not in permissions:
-                    raise _fail(lines, path + (key, i), f"unknown permission {p!r} (declare it under permissions)")
-        roles[name] = Role(name, str(spec.get("description", "")), frozenset(perms) | frozenset(glob),
-                           frozenset(glob), frozenset(_str_list(spec.get("assigns"), lines, path + ("assigns",))))
+                    raise _fail(
+                        lines, path + (key, i), f"unknown permission {p!r} (declare it under permissions)"
+                    )
+        roles[name] = Role(
+            name,
+            str(spec.get("description", "")),
+            frozenset(perms) | frozenset(glob),
+            frozenset(glob),
+            frozenset(_str_list(spec.get("assigns"), lines, path + ("assigns",))),
+        )
     for name, role in roles.items():
         for i, a in enumerate(sorted(role.assigns)):
             if a not in roles:

@@ -58,7 +58,9 @@ def facts(account: Account) -> AccountFacts:
 async def subject_of(ctx: Context, conn: AsyncConnection, principal: Principal) -> Subject:
     """The roles a principal holds and the accounts they are held on; the token's scopes narrow."""
     if principal.kind == "user":
-        holdings = tuple(Holding(facts(a), role) for a, role in await accounts_repo.holdings_of_user(conn, principal.id))
+        holdings = tuple(
+            Holding(facts(a), role) for a, role in await accounts_repo.holdings_of_user(conn, principal.id)
+        )
         return Subject(holdings, principal.scopes)
     if not principal.account_id or not principal.role:
         return Subject((), principal.scopes)
@@ -76,8 +78,9 @@ def role_on(subject: Subject, account_id: str) -> str | None:
     return next((h.role for h in subject.holdings if h.account.id == account_id), None)
 
 
-async def require(ctx: Context, conn: AsyncConnection, principal: Principal, permission: str,
-                  account_id: str) -> tuple[Subject, Decision]:
+async def require(
+    ctx: Context, conn: AsyncConnection, principal: Principal, permission: str, account_id: str
+) -> tuple[Subject, Decision]:
     """Allow, or raise 404 (no relation to the account) / 403 (missing permission, named)."""
     subject = await subject_of(ctx, conn, principal)
     decision = decide(policy_of(ctx), subject, permission, account_id)
@@ -94,18 +97,24 @@ def check_role_exists(ctx: Context, role: str) -> None:
         raise ApiError(400, "INVALID_ROLE", f"unknown role {role} (known roles: {known})")
 
 
-def check_may_assign(ctx: Context, subject: Subject, principal: Principal, account_id: str, role: str) -> None:
+def check_may_assign(
+    ctx: Context, subject: Subject, principal: Principal, account_id: str, role: str
+) -> None:
     """Nobody gives a member, key or credential a role stronger than their own on that account."""
     policy = policy_of(ctx)
     mine = role_on(subject, account_id)
     narrowed = scope_permissions(policy, principal.scopes)
     if mine is None or not policy.may_assign(mine, role, narrowed):
-        raise ApiError(403, "ROLE_ABOVE_CALLER",
-                       f"role {role} holds permissions that your role {mine} on this account does not")
+        raise ApiError(
+            403,
+            "ROLE_ABOVE_CALLER",
+            f"role {role} holds permissions that your role {mine} on this account does not",
+        )
 
 
-async def check_can_mint(ctx: Context, conn: Any, creator: Principal, account_id: str | None, role: str,
-                         scope: str) -> str:
+async def check_can_mint(
+    ctx: Context, conn: Any, creator: Principal, account_id: str | None, role: str, scope: str
+) -> str:
     """A user may create a credential on an account where they hold ``api-keys:create``, with a role no
     stronger than their own; permission-naming scopes must lie within that role (scopes only narrow).
 
@@ -117,7 +126,9 @@ async def check_can_mint(ctx: Context, conn: Any, creator: Principal, account_id
     if account_id is None:
         account_id = creator.account_id or await accounts_repo.individual_account_of(conn, creator.id)
         if account_id is None:
-            raise ApiError(400, "INVALID_REQUEST", "accountId is required (the user has no individual account)")
+            raise ApiError(
+                400, "INVALID_REQUEST", "accountId is required (the user has no individual account)"
+            )
     subject, _ = await require(ctx, conn, creator, "api-keys:create", account_id)
     check_may_assign(ctx, subject, creator, account_id, role)
     check_scope_within_role(ctx, role, scope)
@@ -133,11 +144,18 @@ def check_scope_within_role(ctx: Context, role: str, scope: str) -> None:
 
 
 def describe(principal: Principal) -> dict[str, Any]:
-    return {"kind": principal.kind, "id": principal.id, "accountId": principal.account_id,
-            "role": principal.role, "clientId": principal.client_id}
+    return {
+        "kind": principal.kind,
+        "id": principal.id,
+        "accountId": principal.account_id,
+        "role": principal.role,
+        "clientId": principal.client_id,
+    }
 
 
-async def authorize(ctx: Context, principal: Principal, permission: str, account_id: str | None) -> dict[str, Any]:
+async def authorize(
+    ctx: Context, principal: Principal, permission: str, account_id: str | None
+) -> dict[str, Any]:
     """The decision endpoint's use case: ``{allowed, principal, reason}``, never an exception for a "no".
 
     ``account_id`` is the account owning the resource; default: the principal's bound (key,

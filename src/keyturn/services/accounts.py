@@ -25,9 +25,18 @@ ACCOUNT_TYPES = ("org", "individual")
 
 
 def render(a: Account) -> dict[str, Any]:
-    return {"id": a.id, "name": a.name, "type": a.type, "test": a.test, "flags": list(a.flags),
-            "subscriptions": list(a.subscriptions), "createdAt": iso(a.created_at), "createdBy": a.created_by,
-            "modifiedAt": iso(a.updated_at), "modifiedBy": a.updated_by}
+    return {
+        "id": a.id,
+        "name": a.name,
+        "type": a.type,
+        "test": a.test,
+        "flags": list(a.flags),
+        "subscriptions": list(a.subscriptions),
+        "createdAt": iso(a.created_at),
+        "createdBy": a.created_by,
+        "modifiedAt": iso(a.updated_at),
+        "modifiedBy": a.updated_by,
+    }
 
 
 def _name(name: Any) -> str:
@@ -40,18 +49,37 @@ async def memberships_of(ctx: Context, principal: Principal) -> list[dict[str, A
     """``GET /api/account-memberships``: a key or credential has its one binding; a user, all of theirs."""
     if principal.kind == "api_key":
         c = principal.claims
-        return [{"accountId": principal.account_id, "accountName": c.get("account_name"),
-                 "accountType": c.get("account_type"), "role": principal.role}]
+        return [
+            {
+                "accountId": principal.account_id,
+                "accountName": c.get("account_name"),
+                "accountType": c.get("account_type"),
+                "role": principal.role,
+            }
+        ]
     async with ctx.engine.connect() as conn:
         if principal.kind == "credential":
             account = await accounts_repo.get(conn, principal.account_id) if principal.account_id else None
             if account is None or not principal.role:
                 return []
-            return [{"accountId": account.id, "accountName": account.name, "accountType": account.type,
-                     "role": principal.role}]
+            return [
+                {
+                    "accountId": account.id,
+                    "accountName": account.name,
+                    "accountType": account.type,
+                    "role": principal.role,
+                }
+            ]
         rows = await accounts_repo.memberships_of_user(conn, principal.id)
-    return [{"accountId": m.account_id, "accountName": m.account_name, "accountType": m.account_type,
-             "role": m.role} for m in rows]
+    return [
+        {
+            "accountId": m.account_id,
+            "accountName": m.account_name,
+            "accountType": m.account_type,
+            "role": m.role,
+        }
+        for m in rows
+    ]
 
 
 async def memberships_of_user(ctx: Context, principal: Principal, user_id: str) -> list[dict[str, Any]]:
@@ -61,9 +89,17 @@ async def memberships_of_user(ctx: Context, principal: Principal, user_id: str) 
     return await memberships_of(ctx, principal)
 
 
-async def create_account(ctx: Context, creator: Principal | None, *, name: Any, type: Any = "org",
-                         test: bool = False, owner_id: str | None = None, flags: tuple[str, ...] = (),
-                         subscriptions: tuple[str, ...] = ()) -> dict[str, Any]:
+async def create_account(
+    ctx: Context,
+    creator: Principal | None,
+    *,
+    name: Any,
+    type: Any = "org",
+    test: bool = False,
+    owner_id: str | None = None,
+    flags: tuple[str, ...] = (),
+    subscriptions: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Create an account whose owner is ``creator`` (HTTP) or ``owner_id`` (operator)."""
     name = _name(name)
     if type not in ACCOUNT_TYPES:
@@ -71,24 +107,40 @@ async def create_account(ctx: Context, creator: Principal | None, *, name: Any, 
     now = ctx.clock()
     policy = access.policy_of(ctx)
     actor = creator.resource_name if creator else "operator"
-    account = Account(id=str(uuid.uuid4()), name=name, type=type, test=bool(test), flags=tuple(flags),
-                      subscriptions=tuple(subscriptions), created_at=now, created_by=actor, updated_at=now,
-                      updated_by=actor)
+    account = Account(
+        id=str(uuid.uuid4()),
+        name=name,
+        type=type,
+        test=bool(test),
+        flags=tuple(flags),
+        subscriptions=tuple(subscriptions),
+        created_at=now,
+        created_by=actor,
+        updated_at=now,
+        updated_by=actor,
+    )
     try:
         async with ctx.engine.begin() as conn:
             if creator is not None:
                 if creator.kind != "user":
-                    raise ApiError(403, "PERMISSION_DENIED", "only a user can create accounts (they own them)")
+                    raise ApiError(
+                        403, "PERMISSION_DENIED", "only a user can create accounts (they own them)"
+                    )
                 subject = await access.subject_of(ctx, conn, creator)
-                if not any(decide(policy, subject, "accounts:create", h.account.id).allowed
-                           for h in subject.holdings):
+                if not any(
+                    decide(policy, subject, "accounts:create", h.account.id).allowed for h in subject.holdings
+                ):
                     raise ApiError(403, "PERMISSION_DENIED", "missing permission accounts:create")
                 owner_id = creator.id
             if type == "individual":
                 if owner_id is None:
-                    raise ApiError(400, "INVALID_REQUEST", "an individual account needs its one member (--owner)")
+                    raise ApiError(
+                        400, "INVALID_REQUEST", "an individual account needs its one member (--owner)"
+                    )
                 if await accounts_repo.individual_account_of(conn, owner_id) is not None:
-                    raise ApiError(409, "INDIVIDUAL_ACCOUNT_EXISTS", "the user already has an individual account")
+                    raise ApiError(
+                        409, "INDIVIDUAL_ACCOUNT_EXISTS", "the user already has an individual account"
+                    )
             if owner_id is not None and await users_repo.get(conn, owner_id) is None:
                 raise not_found("user")
             await accounts_repo.insert(conn, account)
@@ -117,8 +169,9 @@ async def update_account(ctx: Context, principal: Principal, account_id: str, na
     now = ctx.clock()
     async with ctx.engine.begin() as conn:
         await access.require(ctx, conn, principal, "accounts:update", account_id)
-        await accounts_repo.update_account(conn, account_id, name=name, updated_at=now,
-                                           updated_by=principal.resource_name)
+        await accounts_repo.update_account(
+            conn, account_id, name=name, updated_at=now, updated_by=principal.resource_name
+        )
         await audit.record(conn, "account.updated", at=now, actor=principal.resource_name, subject=account_id)
         account = await accounts_repo.get(conn, account_id)
     assert account is not None
@@ -126,8 +179,13 @@ async def update_account(ctx: Context, principal: Principal, account_id: str, na
 
 
 def _member(row: dict[str, Any]) -> dict[str, Any]:
-    return {"userId": row["user_id"], "email": row.get("email"), "preferredUsername": row.get("preferred_username"),
-            "role": row["role"], "createdAt": iso(row["created_at"])}
+    return {
+        "userId": row["user_id"],
+        "email": row.get("email"),
+        "preferredUsername": row.get("preferred_username"),
+        "role": row["role"],
+        "createdAt": iso(row["created_at"]),
+    }
 
 
 async def list_members(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
@@ -137,8 +195,9 @@ async def list_members(ctx: Context, principal: Principal | None, account_id: st
         return [_member(r) for r in await accounts_repo.members_of_account(conn, account_id)]
 
 
-async def add_member(ctx: Context, principal: Principal | None, account_id: str, user_ref: str,
-                     role: str) -> dict[str, Any]:
+async def add_member(
+    ctx: Context, principal: Principal | None, account_id: str, user_ref: str, role: str
+) -> dict[str, Any]:
     """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
     access.check_role_exists(ctx, role)
     now = ctx.clock()
@@ -159,9 +218,12 @@ async def add_member(ctx: Context, principal: Principal | None, account_id: str,
             if await accounts_repo.membership(conn, account_id, user.id) is not None:
                 raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account")
             await accounts_repo.add_member(conn, account_id, user.id, role, now)
-            await audit.record(conn, "member.added", at=now, actor=actor, subject=user.id, account_id=account_id,
-                               role=role)
-            rows = [r for r in await accounts_repo.members_of_account(conn, account_id) if r["user_id"] == user.id]
+            await audit.record(
+                conn, "member.added", at=now, actor=actor, subject=user.id, account_id=account_id, role=role
+            )
+            rows = [
+                r for r in await accounts_repo.members_of_account(conn, account_id) if r["user_id"] == user.id
+            ]
     except IntegrityError:
         raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account") from None
     return _member(rows[0])
@@ -182,10 +244,15 @@ async def remove_member(ctx: Context, principal: Principal | None, account_id: s
             raise not_found("member")
         if subject is not None and principal is not None and principal.id != user_id:
             access.check_may_assign(ctx, subject, principal, account_id, member.role)
-        if member.role == policy.owner_role and await accounts_repo.count_role(conn, account_id, member.role) <= 1:
+        if (
+            member.role == policy.owner_role
+            and await accounts_repo.count_role(conn, account_id, member.role) <= 1
+        ):
             raise ApiError(403, "LAST_OWNER", f"the last {policy.owner_role} of an account cannot be removed")
         await accounts_repo.remove_member(conn, account_id, user_id)
-        await audit.record(conn, "member.removed", at=now, actor=actor, subject=user_id, account_id=account_id)
+        await audit.record(
+            conn, "member.removed", at=now, actor=actor, subject=user_id, account_id=account_id
+        )
 
 
 DEMO_MERCHANT = "Test Merchant"
@@ -196,11 +263,20 @@ async def create_demo_merchant(ctx: Context, owner_id: str, data: dict[str, Any]
     """`serve --demo`: a test org account owned by the demo user, with a merchant-terminal API key
     (like seed 001's published test merchant key). The key is re-issued on each run (shown once)."""
     from keyturn.services import api_keys
+
     async with ctx.engine.connect() as conn:
-        mine = [a for a, role in await accounts_repo.holdings_of_user(conn, owner_id)
-                if a.name == DEMO_MERCHANT and a.type == "org" and a.test]
-    account_id = mine[0].id if mine else (await create_account(
-        ctx, None, name=DEMO_MERCHANT, type="org", test=True, owner_id=owner_id))["id"]
+        mine = [
+            a
+            for a, role in await accounts_repo.holdings_of_user(conn, owner_id)
+            if a.name == DEMO_MERCHANT and a.type == "org" and a.test
+        ]
+    account_id = (
+        mine[0].id
+        if mine
+        else (await create_account(ctx, None, name=DEMO_MERCHANT, type="org", test=True, owner_id=owner_id))[
+            "id"
+        ]
+    )
     try:
         await api_keys.delete(ctx, None, account_id, DEMO_KEY_NAME)
     except ApiError:
@@ -208,4 +284,5 @@ async def create_demo_merchant(ctx: Context, owner_id: str, data: dict[str, Any]
     key = await api_keys.create(ctx, None, account_id, DEMO_KEY_NAME, "merchant-terminal")
     data["test_merchant"] = {"account_id": account_id, "api_key": key["secret"], "role": "merchant-terminal"}
     data.setdefault("try", {})["account_memberships"] = (
-        f"curl -s {base}/api/account-memberships -H \"X-Api-Key: {key['secret']}\"")
+        f'curl -s {base}/api/account-memberships -H "X-Api-Key: {key["secret"]}"'
+    )

@@ -38,9 +38,16 @@ MAX_KEY_LENGTH = 64
 
 def render(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": key.id, "accountId": key.account_id, "name": key.name, "role": key.role,
-        "enabled": key.enabled, "hint": key.hint, "createdAt": iso(key.created_at), "createdBy": key.created_by,
-        "updatedAt": iso(key.updated_at), "lastUsedAt": iso(key.last_used_at),
+        "id": key.id,
+        "accountId": key.account_id,
+        "name": key.name,
+        "role": key.role,
+        "enabled": key.enabled,
+        "hint": key.hint,
+        "createdAt": iso(key.created_at),
+        "createdBy": key.created_by,
+        "updatedAt": iso(key.updated_at),
+        "lastUsedAt": iso(key.last_used_at),
     }
     if secret is not None:
         out["secret"] = secret
@@ -73,9 +80,19 @@ async def authenticate(ctx: Context, raw: str, now: float) -> Principal:
         if found is None or not found[0].enabled:
             return None
         key, account = found
-        return Principal(kind="api_key", id=key.id, account_id=key.account_id, role=key.role, scopes=None,
-                         claims={"account_facts": access.facts(account), "account_name": account.name,
-                                 "account_type": account.type, "key_name": key.name})
+        return Principal(
+            kind="api_key",
+            id=key.id,
+            account_id=key.account_id,
+            role=key.role,
+            scopes=None,
+            claims={
+                "account_facts": access.facts(account),
+                "account_name": account.name,
+                "account_type": account.type,
+                "key_name": key.name,
+            },
+        )
 
     principal = await _cache(ctx).get(key_digest, now, load)
     if principal is None:
@@ -106,6 +123,7 @@ async def start_flusher(ctx: Context) -> None:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             await flush_last_used(ctx)
+
     ctx.extras["api_key_flusher"] = asyncio.create_task(loop())
 
 
@@ -124,7 +142,9 @@ def _name(name: Any) -> str:
     return name.strip()
 
 
-async def create(ctx: Context, creator: Principal | None, account_id: str, name: str, role: str) -> dict[str, Any]:
+async def create(
+    ctx: Context, creator: Principal | None, account_id: str, name: str, role: str
+) -> dict[str, Any]:
     """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
     name = _name(name)
     access.check_role_exists(ctx, role)
@@ -139,12 +159,29 @@ async def create(ctx: Context, creator: Principal | None, account_id: str, name:
             if account is None:
                 raise not_found("account")
             secret = new_api_key(test=account.test)
-            key = ApiKey(id=str(uuid.uuid4()), account_id=account_id, name=name, role=role,
-                         hint=secret[:12] + "…" + secret[-4:], enabled=True, created_at=now, created_by=actor,
-                         updated_at=now, last_used_at=None)
+            key = ApiKey(
+                id=str(uuid.uuid4()),
+                account_id=account_id,
+                name=name,
+                role=role,
+                hint=secret[:12] + "…" + secret[-4:],
+                enabled=True,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                last_used_at=None,
+            )
             await keys_repo.insert_api_key(conn, key, digest(secret))
-            await audit.record(conn, "api_key.created", at=now, actor=actor, subject=key.id,
-                               account_id=account_id, role=role, name=name)
+            await audit.record(
+                conn,
+                "api_key.created",
+                at=now,
+                actor=actor,
+                subject=key.id,
+                account_id=account_id,
+                role=role,
+                name=name,
+            )
     except IntegrityError:
         raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
     return render(key, secret)
@@ -168,15 +205,22 @@ async def _key(ctx: Context, conn: Any, principal: Principal | None, account_id:
     return key
 
 
-async def set_enabled(ctx: Context, principal: Principal | None, account_id: str, name: str,
-                      enabled: bool) -> dict[str, Any]:
+async def set_enabled(
+    ctx: Context, principal: Principal | None, account_id: str, name: str, enabled: bool
+) -> dict[str, Any]:
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
         await keys_repo.set_api_key_enabled(conn, key.id, enabled, now)
-        await audit.record(conn, "api_key.enabled" if enabled else "api_key.disabled", at=now, actor=actor,
-                           subject=key.id, account_id=account_id)
+        await audit.record(
+            conn,
+            "api_key.enabled" if enabled else "api_key.disabled",
+            at=now,
+            actor=actor,
+            subject=key.id,
+            account_id=account_id,
+        )
         key = await _key(ctx, conn, None, account_id, name)
     _cache(ctx).invalidate()
     return render(key)
@@ -188,5 +232,7 @@ async def delete(ctx: Context, principal: Principal | None, account_id: str, nam
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
         await keys_repo.delete_api_key(conn, key.id)
-        await audit.record(conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id)
+        await audit.record(
+            conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id
+        )
     _cache(ctx).invalidate()

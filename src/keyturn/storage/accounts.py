@@ -98,7 +98,7 @@ async def remove_member(conn: AsyncConnection, account_id: str, user_id: str) ->
 
 
 async def lock_account(conn: AsyncConnection, account_id: str) -> Account | None:
-    """Read the account and lock its row until the transaction ends (PostgreSQL; SQLite writers are serial)."""
+    """Read the account and lock its row until the transaction ends (PostgreSQL; SQLite is serial)."""
     q = select(accounts).where(accounts.c.id == account_id).with_for_update()
     row = (await conn.execute(q)).mappings().first()
     return to_account(row) if row else None

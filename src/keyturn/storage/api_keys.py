@@ -21,9 +21,11 @@ async def insert_api_key(conn: AsyncConnection, key: ApiKey, key_digest: str) ->
 async def find_api_key_by_digest(conn: AsyncConnection, key_digest: str) -> tuple[ApiKey, Account] | None:
     """The key with this digest and the account it is bound to (one query on the unique digest index)."""
     cols = [c.label(f"k_{c.name}") for c in api_keys.c if c.name != "digest"]
-    q = (select(*cols, *[c.label(f"a_{c.name}") for c in accounts.c])
-         .join(accounts, accounts.c.id == api_keys.c.account_id)
-         .where(api_keys.c.digest == key_digest))
+    q = (
+        select(*cols, *[c.label(f"a_{c.name}") for c in accounts.c])
+        .join(accounts, accounts.c.id == api_keys.c.account_id)
+        .where(api_keys.c.digest == key_digest)
+    )
     row = (await conn.execute(q)).mappings().first()
     if row is None:
         return None
@@ -39,12 +41,18 @@ async def get_api_key_by_name(conn: AsyncConnection, account_id: str, name: str)
 
 
 async def list_api_keys_of_account(conn: AsyncConnection, account_id: str) -> list[ApiKey]:
-    q = select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.created_at, api_keys.c.name)
+    q = (
+        select(api_keys)
+        .where(api_keys.c.account_id == account_id)
+        .order_by(api_keys.c.created_at, api_keys.c.name)
+    )
     return [to_api_key(r) for r in (await conn.execute(q)).mappings()]
 
 
 async def set_api_key_enabled(conn: AsyncConnection, key_id: str, enabled: bool, now: float) -> None:
-    await conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled, updated_at=now))
+    await conn.execute(
+        update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled, updated_at=now)
+    )
 
 
 async def delete_api_key(conn: AsyncConnection, key_id: str) -> None:
@@ -55,7 +63,6 @@ async def record_last_used(conn: AsyncConnection, last_used: Mapping[str, float]
     """Write a batch of last-used times (flushed off the request path)."""
     if not last_used:
         return
-    stmt = (update(api_keys).where(api_keys.c.id == bindparam("key_id"))
-            .values(last_used_at=bindparam("t")))
+    stmt = update(api_keys).where(api_keys.c.id == bindparam("key_id")).values(last_used_at=bindparam("t"))
     params: list[dict[str, Any]] = [{"key_id": k, "t": t} for k, t in last_used.items()]
     await conn.execute(stmt, params)

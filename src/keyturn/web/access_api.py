@@ -24,7 +24,10 @@ from keyturn.web.responses import json_response
 router = APIRouter(tags=["access"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)"},
+    400: {
+        "model": ErrorOut,
+        "description": "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)",
+    },
     401: {"model": ErrorOut, "description": "Missing, malformed, expired, revoked or disabled credential"},
     403: {"model": ErrorOut, "description": "Authenticated, but the named permission is missing"},
     404: {"model": ErrorOut, "description": "No such object, or not visible to the caller"},
@@ -127,86 +130,156 @@ class AuthorizeOut(BaseModel):
     accountId: str | None
 
 
-@router.get("/api/account-memberships", response_model=list[MembershipOut], responses=ERRORS,
-            summary="The caller's memberships (seed 001: X-Api-Key, or Authorization with or without Bearer)")
+@router.get(
+    "/api/account-memberships",
+    response_model=list[MembershipOut],
+    responses=ERRORS,
+    summary="The caller's memberships (seed 001: X-Api-Key, or Authorization with or without Bearer)",
+)
 async def account_memberships(request: Request, principal: Principal = Caller) -> Response:
     return json_response(await accounts.memberships_of(_ctx(request), principal))
 
 
-@router.get("/api/users/{userId}/account-memberships", response_model=list[MembershipOut], responses=ERRORS,
-            summary="A user's memberships (only the user themself; `me` works)")
+@router.get(
+    "/api/users/{userId}/account-memberships",
+    response_model=list[MembershipOut],
+    responses=ERRORS,
+    summary="A user's memberships (only the user themself; `me` works)",
+)
 async def user_memberships(userId: str, request: Request, principal: Principal = Caller) -> Response:
     return json_response(await accounts.memberships_of_user(_ctx(request), principal, userId))
 
 
-@router.post("/api/accounts", response_model=AccountOut, status_code=201, responses=ERRORS,
-             summary="Create an account owned by the calling user (accounts:create)")
+@router.post(
+    "/api/accounts",
+    response_model=AccountOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Create an account owned by the calling user (accounts:create)",
+)
 async def create_account(body: AccountCreate, request: Request, principal: Principal = Caller) -> Response:
-    out = await accounts.create_account(_ctx(request), principal, name=body.name, type=body.type, test=body.test)
+    out = await accounts.create_account(
+        _ctx(request), principal, name=body.name, type=body.type, test=body.test
+    )
     return json_response(out, 201)
 
 
-@router.get("/api/accounts/{accountId}", response_model=AccountOut, responses=ERRORS,
-            summary="Read an account (accounts:read)")
+@router.get(
+    "/api/accounts/{accountId}",
+    response_model=AccountOut,
+    responses=ERRORS,
+    summary="Read an account (accounts:read)",
+)
 async def get_account(accountId: str, request: Request, principal: Principal = Caller) -> Response:
     return json_response(await accounts.get_account(_ctx(request), principal, accountId))
 
 
-@router.put("/api/accounts/{accountId}", response_model=AccountOut, responses=ERRORS,
-            summary="Rename an account (accounts:update)")
-async def update_account(accountId: str, body: AccountUpdate, request: Request,
-                         principal: Principal = Caller) -> Response:
+@router.put(
+    "/api/accounts/{accountId}",
+    response_model=AccountOut,
+    responses=ERRORS,
+    summary="Rename an account (accounts:update)",
+)
+async def update_account(
+    accountId: str, body: AccountUpdate, request: Request, principal: Principal = Caller
+) -> Response:
     return json_response(await accounts.update_account(_ctx(request), principal, accountId, body.name))
 
 
-@router.get("/api/accounts/{accountId}/members", response_model=list[MemberOut], responses=ERRORS,
-            summary="List members (accounts:read)")
+@router.get(
+    "/api/accounts/{accountId}/members",
+    response_model=list[MemberOut],
+    responses=ERRORS,
+    summary="List members (accounts:read)",
+)
 async def list_members(accountId: str, request: Request, principal: Principal = Caller) -> Response:
     return json_response(await accounts.list_members(_ctx(request), principal, accountId))
 
 
-@router.post("/api/accounts/{accountId}/members", response_model=MemberOut, status_code=201, responses=ERRORS,
-             summary="Add a member with a role no stronger than yours (accounts:update)")
-async def add_member(accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.add_member(_ctx(request), principal, accountId, body.user, body.role), 201)
+@router.post(
+    "/api/accounts/{accountId}/members",
+    response_model=MemberOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Add a member with a role no stronger than yours (accounts:update)",
+)
+async def add_member(
+    accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller
+) -> Response:
+    return json_response(
+        await accounts.add_member(_ctx(request), principal, accountId, body.user, body.role), 201
+    )
 
 
-@router.delete("/api/accounts/{accountId}/members/{userId}", status_code=204, responses=ERRORS,
-               summary="Remove a member; the last account-owner cannot be removed (403 LAST_OWNER)")
-async def remove_member(accountId: str, userId: str, request: Request, principal: Principal = Caller) -> Response:
+@router.delete(
+    "/api/accounts/{accountId}/members/{userId}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Remove a member; the last account-owner cannot be removed (403 LAST_OWNER)",
+)
+async def remove_member(
+    accountId: str, userId: str, request: Request, principal: Principal = Caller
+) -> Response:
     await accounts.remove_member(_ctx(request), principal, accountId, userId)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/api/accounts/{accountId}/api-keys", response_model=ApiKeyOut, status_code=201, responses=ERRORS,
-             summary="Create an API key; the secret is in this answer only (api-keys:create)")
-async def create_api_key(accountId: str, body: ApiKeyCreate, request: Request,
-                         principal: Principal = Caller) -> Response:
-    return json_response(await api_keys.create(_ctx(request), principal, accountId, body.name, body.role), 201)
+@router.post(
+    "/api/accounts/{accountId}/api-keys",
+    response_model=ApiKeyOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Create an API key; the secret is in this answer only (api-keys:create)",
+)
+async def create_api_key(
+    accountId: str, body: ApiKeyCreate, request: Request, principal: Principal = Caller
+) -> Response:
+    return json_response(
+        await api_keys.create(_ctx(request), principal, accountId, body.name, body.role), 201
+    )
 
 
-@router.get("/api/accounts/{accountId}/api-keys", response_model=list[ApiKeyOut], responses=ERRORS,
-            summary="List API keys, without secrets (api-keys:list)")
+@router.get(
+    "/api/accounts/{accountId}/api-keys",
+    response_model=list[ApiKeyOut],
+    responses=ERRORS,
+    summary="List API keys, without secrets (api-keys:list)",
+)
 async def list_api_keys(accountId: str, request: Request, principal: Principal = Caller) -> Response:
     return json_response(await api_keys.list_keys(_ctx(request), principal, accountId))
 
 
-@router.put("/api/accounts/{accountId}/api-keys/{name}", response_model=ApiKeyOut, responses=ERRORS,
-            summary="Enable or disable an API key (api-keys:update); a disabled key fails at once")
-async def update_api_key(accountId: str, name: str, body: ApiKeyUpdate, request: Request,
-                         principal: Principal = Caller) -> Response:
+@router.put(
+    "/api/accounts/{accountId}/api-keys/{name}",
+    response_model=ApiKeyOut,
+    responses=ERRORS,
+    summary="Enable or disable an API key (api-keys:update); a disabled key fails at once",
+)
+async def update_api_key(
+    accountId: str, name: str, body: ApiKeyUpdate, request: Request, principal: Principal = Caller
+) -> Response:
     return json_response(await api_keys.set_enabled(_ctx(request), principal, accountId, name, body.enabled))
 
 
-@router.delete("/api/accounts/{accountId}/api-keys/{name}", status_code=204, responses=ERRORS,
-               summary="Delete an API key (api-keys:update)")
-async def delete_api_key(accountId: str, name: str, request: Request, principal: Principal = Caller) -> Response:
+@router.delete(
+    "/api/accounts/{accountId}/api-keys/{name}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete an API key (api-keys:update)",
+)
+async def delete_api_key(
+    accountId: str, name: str, request: Request, principal: Principal = Caller
+) -> Response:
     await api_keys.delete(_ctx(request), principal, accountId, name)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/api/authorize", response_model=AuthorizeOut, responses=ERRORS,
-             summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?")
+@router.post(
+    "/api/authorize",
+    response_model=AuthorizeOut,
+    responses=ERRORS,
+    summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?",
+)
 async def authorize(body: AuthorizeIn, request: Request, principal: Principal = Caller) -> Response:
     return json_response(await access.authorize(_ctx(request), principal, body.permission, body.accountId))
 
@@ -214,8 +287,12 @@ async def authorize(body: AuthorizeIn, request: Request, principal: Principal = 
 PERMISSION_HEADER = "x-keyturn-permission"
 
 
-@router.get("/auth/forward", status_code=200, responses={401: ERRORS[401], 403: ERRORS[403]},
-            summary="Forward-auth for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)")
+@router.get(
+    "/auth/forward",
+    status_code=200,
+    responses={401: ERRORS[401], 403: ERRORS[403]},
+    summary="Forward-auth for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
+)
 async def forward_auth(request: Request) -> Response:
     """200 with ``X-Keyturn-*`` identity headers, else 401/403 only (a gateway treats anything else as an
     error). The permission to check comes from ``X-Keyturn-Permission`` or ``?permission=``; the account
@@ -261,6 +338,6 @@ def install(app: FastAPI, ctx: Context) -> None:
     """Add the access-model routes and hooks to the app (the policy is loaded and checked here)."""
     access.policy_of(ctx)  # an invalid policy file stops start-up with a message naming line and field
     ctx.extras["api_key_authenticator"] = api_keys.authenticate
-    ctx.extras.setdefault("startup_hooks", []).append(_start)  # type: ignore[union-attr]
-    ctx.extras.setdefault("shutdown_hooks", []).append(_stop)  # type: ignore[union-attr]
+    ctx.extras.setdefault("startup_hooks", []).append(_start)  # type: ignore[attr-defined]
+    ctx.extras.setdefault("shutdown_hooks", []).append(_stop)  # type: ignore[attr-defined]
     app.include_router(router)
