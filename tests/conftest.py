@@ -86,6 +86,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
         await _pg_schema(False, schema)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with its production cost takes ~0.6 s here; in-process tests use a cheap profile
+    (same algorithm and code path). Live servers (tests/server.py) keep the production cost."""
+    from argon2 import PasswordHasher
+
+    from keyturn.services import passwords
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -169,8 +179,13 @@ class CredentialFixture:
 @pytest.fixture
 def make_credential(ctx: Context, make_user: Callable[..., Awaitable[UserFixture]]
                     ) -> Callable[..., Awaitable[CredentialFixture]]:
+    default_owner: list[UserFixture] = []
+
     async def make(owner: UserFixture | None = None, **body: Any) -> CredentialFixture:
-        owner = owner or await make_user()
+        if owner is None:  # one default owner per test (a user costs an argon2id hash)
+            if not default_owner:
+                default_owner.append(await make_user())
+            owner = default_owner[0]
         body.setdefault("name", "my.app.cu")
         body.setdefault("scope", "payments:read payments:write")
         data = await credentials_service.create(ctx, owner.principal, body)

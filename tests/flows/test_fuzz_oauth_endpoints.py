@@ -1,0 +1,118 @@
+"""Hypothesis fuzz of /token, /introspect and /revoke: random bodies, content types and headers.
+Never a 5xx; always RFC 6749 §5.2 JSON (or a 200 token/introspection answer) with no-store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+import httpx
+
+from keyturn.core.models import Principal
+from keyturn.services import credentials as credentials_service
+from keyturn.services.users import create_user
+from keyturn.settings import Settings
+from keyturn.web.app import create_app
+
+RFC_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+              "unsupported_grant_type", "invalid_scope"}
+PATHS = ["/token", "/api/v2/access/token", "/introspect", "/revoke"]
+
+
+class SyncClient:
+    """Drive the ASGI app on a private event loop, so Hypothesis can call it from a sync test."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+        self.loop, self.client = loop, client
+
+    def post(self, path: str, **kw: object) -> httpx.Response:
+        return self.loop.run_until_complete(self.client.post(path, **kw))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncClient, dict[str, str]]]:
+    db = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.db"
+    s = Settings(environment="development", issuer="http://keyturn.test", database_url=f"sqlite+aiosqlite:///{db}",
+                 client_auth_max_failures=1000000)
+    app = create_app(s, run_migrations=True)
+    ctx = app.state.ctx
+    loop = asyncio.new_event_loop()
+    lifespan = app.router.lifespan_context(app)
+    loop.run_until_complete(lifespan.__aenter__())
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 5)),
+                               base_url="http://keyturn.test")
+
+    async def setup() -> dict[str, str]:
+        user, _ = await create_user(ctx, email="fuzz@example.test", phone_number=None, password="fuzzing pass 1")
+        data = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
+                                                {"name": "fuzz", "scope": "a b", "refresh": "1d"})
+        return {"client_id": data["username"], "client_secret": data["password"]}
+    try:
+        yield SyncClient(loop, client), loop.run_until_complete(setup())
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.run_until_complete(lifespan.__aexit__(None, None, None))
+        loop.close()
+
+
+KEYS = st.sampled_from(["grant_type", "client_id", "client_secret", "scope", "refresh_token", "token",
+                        "token_type_hint", "code", "x", ""]) | st.text(max_size=8)
+VALUES = st.sampled_from(["client_credentials", "refresh_token", "authorization_code", "password", "a", "a b",
+                          "ktrt_x", "CID", "SECRET"]) | st.text(max_size=40)
+CTYPES = st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain",
+                          "application/x-www-form-urlencoded; charset=latin-1", "multipart/form-data", "",
+                          "application/problem+json"])
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+                       lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                       max_leaves=8)
+
+
+def _body(kind: str, pairs: list[tuple[str, str]], raw: bytes, blob: object, cred: dict[str, str]) -> bytes:
+    fill = [(k, v.replace("CID", cred["client_id"]).replace("SECRET", cred["client_secret"])) for k, v in pairs]
+    if kind == "form":
+        from urllib.parse import urlencode
+        return urlencode(fill).encode()
+    if kind == "json":
+        return json.dumps(dict(fill)).encode()
+    if kind == "jsonish":
+        return json.dumps(blob).encode()
+    return raw
+
+
+AUTH = st.sampled_from([None, "Basic", "Basic !!", "Bearer x", "Basic Q0lEOlNFQ1JFVA==", "basic  ", "Basic " + "=" * 9])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(PATHS), kind=st.sampled_from(["form", "json", "jsonish", "raw"]),
+       pairs=st.lists(st.tuples(KEYS, VALUES), max_size=6), raw=st.binary(max_size=200), blob=JSONISH,
+       ctype=CTYPES, auth=AUTH, origin=st.sampled_from([None, "null", "https://evil.test", "http://[::1", "x"]))
+def test_no_body_a_client_can_send_gets_a_5xx(fuzz, path, kind, pairs, raw, blob, ctype, auth, origin):
+    tc, cred = fuzz
+    headers = {"content-type": ctype}
+    if auth:
+        headers["authorization"] = auth
+    if origin:
+        headers["origin"] = origin
+    r = tc.post(path, content=_body(kind, pairs, raw, blob, cred), headers=headers)
+    assert r.status_code < 500, r.text
+    assert r.headers["cache-control"] == "no-store"
+    body = r.json()
+    if r.status_code >= 400:
+        assert body["error"] in RFC_ERRORS, body
+        desc = body.get("error_description", "")
+        assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in desc), desc
+        if r.status_code == 401:
+            assert r.headers["www-authenticate"].startswith("Basic ")
+
+
+def test_the_fuzzer_reaches_success_paths(fuzz):
+    tc, cred = fuzz
+    r = tc.post("/token", json={"grant_type": "client_credentials", **cred})
+    assert r.status_code == 200
+    r = tc.post("/introspect", data={"token": r.json()["access_token"], **cred})
+    assert r.json()["active"] is True
