@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,27 +40,21 @@ def _require(ok: bool, what: str) -> None:
         pytest.skip(f"{what} is missing; run scripts/test-deps.sh (this test fails instead when CI=true)")
 
 
-def _port_in_range() -> int:
-    for port in range(18300, 18400):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18300-18399")
-
-
-def _serve_app(port: int, config: dict[str, str]) -> ThreadingHTTPServer:
-    html = APP_HTML.read_text().replace(
-        "<script src=\"/oidc-client.min.js\"></script>",
-        f"<script>window.KEYTURN_TEST = {json.dumps(config)};</script>\n"
-        "<script src=\"/oidc-client.min.js\"></script>").encode()
+def _serve_app(config: dict[str, str]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve the app page on the first free port of 18300-18399; ``config`` may be filled in later."""
     js = OIDC_JS.read_bytes()
+    template = APP_HTML.read_text()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
-            body, ctype = (js, "text/javascript") if self.path.startswith("/oidc-client") else (html, "text/html")
+            if self.path.startswith("/oidc-client"):
+                body, ctype = js, "text/javascript"
+            else:
+                body = template.replace(
+                    "<script src=\"/oidc-client.min.js\"></script>",
+                    f"<script>window.KEYTURN_TEST = {json.dumps(config)};</script>\n"
+                    "<script src=\"/oidc-client.min.js\"></script>").encode()
+                ctype = "text/html"
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -71,9 +64,14 @@ def _serve_app(port: int, config: dict[str, str]) -> ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    for port in range(18300, 18400):
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        except OSError:
+            continue
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server, f"http://127.0.0.1:{port}"
+    raise RuntimeError("no free port in 18300-18399")
 
 
 def test_seed_001_oidc_client_example_end_to_end(tmp_path: Path) -> None:
@@ -87,11 +85,11 @@ def test_seed_001_oidc_client_example_end_to_end(tmp_path: Path) -> None:
         user = keyturn.cli("users", "create", "--email", "ana@example.test", "--phone", PHONE, "--password",
                            PASSWORD, "--given-name", "Ana", "--family-name", "Pay", "--username", "ana",
                            "--verified")
-        port = _port_in_range()
-        app = f"http://127.0.0.1:{port}"
+        config: dict[str, str] = {}
+        app_server, app = _serve_app(config)
         rp = keyturn.cli("clients", "create", "--name", "Seed 001 app", "--public", "--first-party",
                          "--redirect-uri", f"{app}/oidc-callback", "--post-logout-redirect-uri", f"{app}/logged-out")
-        app_server = _serve_app(port, {"issuer": keyturn.url, "clientId": rp["client_id"], "phone": PHONE})
+        config.update({"issuer": keyturn.url, "clientId": rp["client_id"], "phone": PHONE})
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
