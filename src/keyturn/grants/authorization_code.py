@@ -98,6 +98,7 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                                ip=req.ip, grant_type=GRANT_TYPE, grant_id=grant.id)
     if error is not None:
         raise error
+    assert user is not None
     access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=scope, kind="user",
                                            now=req.now, grant_id=grant.id)
     body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
