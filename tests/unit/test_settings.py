@@ -1,0 +1,43 @@
+"""Settings: one typed object from KEYTURN_* and an optional file; docs/settings.md lists every field."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from keyturn.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_settings_md_is_generated_from_the_model():
+    spec = importlib.util.spec_from_file_location("settings_doc", ROOT / "scripts" / "settings_doc.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    assert doc == mod.render(), "run: python scripts/settings_doc.py > docs/settings.md"
+    for name in Settings.model_fields:
+        assert f"KEYTURN_{name.upper()}" in doc
+
+
+def test_environment_and_toml_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("KEYTURN_ENVIRONMENT", "development")
+    monkeypatch.setenv("KEYTURN_ALLOWED_SCOPES", "A B")
+    f = tmp_path / "keyturn.toml"
+    f.write_text('[keyturn]\naccess_token_ttl = 600\naccess_token_alg = "EdDSA"\nlog_level = "debug"\n')
+    monkeypatch.setenv("KEYTURN_SETTINGS_FILE", str(f))
+    monkeypatch.setenv("KEYTURN_ACCESS_TOKEN_ALG", "RS256")  # the environment wins over the file
+    s = load_settings()
+    assert s.allowed_scopes == ("A", "B") and s.access_token_ttl == 600 and s.access_token_alg == "RS256"
+    assert s.log_level == "DEBUG" and s.database_url.startswith("sqlite+aiosqlite:///./")
+
+
+def test_invalid_values_are_refused():
+    for bad in ({"issuer": "http://x.test"}, {"access_token_alg": "HS256", "environment": "development"},
+                {"log_level": "LOUD", "environment": "development"}, {"access_token_ttl": 5}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)
+    assert Settings(issuer="https://auth.example/").issuer == "https://auth.example"
