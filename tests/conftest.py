@@ -6,7 +6,6 @@ skipped with a message otherwise. Each PostgreSQL test gets its own schema.
 
 from __future__ import annotations
 
-
 import os
 import socket
 import uuid

@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import httpx
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
