@@ -13,7 +13,9 @@ import typer
 from keyturn.cli import access as access_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import output, require_user, run, user_principal
+from keyturn.core.policy import PolicyError
 from keyturn.services import credentials as credentials_service
+from keyturn.services.access import load_policy
 from keyturn.services.context import Context, build_context
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
@@ -57,6 +59,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    try:
+        load_policy(settings)  # refuse an invalid policy file before any worker starts
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
     async def prepare() -> dict[str, Any] | None:
         ctx = build_context(settings)
