@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -46,16 +46,17 @@ def load_private_pem(pem: str, password: bytes | None = None) -> PrivateKey:
 
 def public_jwk(key: PrivateKey, alg: str) -> dict[str, Any]:
     """Public members only, with a RFC 7638 thumbprint as ``kid``."""
-    pub = key.public_key()
-    if alg == "ES256":
-        d = json.loads(ECAlgorithm.to_jwk(pub))
+    if alg == "ES256" and isinstance(key, ec.EllipticCurvePrivateKey):
+        d = json.loads(ECAlgorithm.to_jwk(key.public_key()))
         members = {"crv": d["crv"], "kty": "EC", "x": d["x"], "y": d["y"]}
-    elif alg == "RS256":
-        d = json.loads(RSAAlgorithm.to_jwk(pub))
+    elif alg == "RS256" and isinstance(key, rsa.RSAPrivateKey):
+        d = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
         members = {"e": d["e"], "kty": "RSA", "n": d["n"]}
-    else:
-        d = json.loads(OKPAlgorithm.to_jwk(pub))
+    elif alg == "EdDSA" and isinstance(key, ed25519.Ed25519PrivateKey):
+        d = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
         members = {"crv": d["crv"], "kty": "OKP", "x": d["x"]}
+    else:
+        raise ValueError(f"key type does not match algorithm {alg}")
     thumb = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
     kid = base64.urlsafe_b64encode(thumb).rstrip(b"=").decode()
     return {**members, "kid": kid, "use": "sig", "alg": alg}
@@ -112,7 +113,7 @@ def verify(token: str, keys: dict[str, SigningKey], *, issuer: str, typ: str | N
         options.update(verify_exp=False, verify_nbf=False, verify_iat=False)
     try:
         claims: dict[str, Any] = jwt.decode(token, key.public, algorithms=[key.alg], issuer=issuer,
-                                            leeway=leeway, audience=audience, options=options)
+                                            leeway=leeway, audience=audience, options=cast(Any, options))
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from None
     if now is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from keyturn.core.errors import InvalidGrant, InvalidRequest, InvalidScope
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
@@ -17,6 +18,7 @@ PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
 # User grants (authorization code) are re-evaluated by a hook the OIDC provider installs in
 # ``ctx.extras["user_refresh_hook"]``: ``await hook(ctx, conn, grant, scope, req)`` returns
 # ``(scope, sub, account_id, id_token_factory or None)``; the factory takes the new access token.
+UserRefreshHook = Callable[..., Awaitable[tuple[str, str, "str | None", "Callable[[str], str] | None"]]]
 
 
 async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
@@ -47,7 +49,8 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                 hook = ctx.extras.get("user_refresh_hook")
                 if hook is None:
                     raise InvalidGrant("refresh token is invalid, expired or revoked")
-                scope, sub, account_id, id_token_factory = await hook(ctx, conn, grant, requested or granted, req)
+                user_hook = cast(UserRefreshHook, hook)
+                scope, sub, account_id, id_token_factory = await user_hook(ctx, conn, grant, requested or granted, req)
                 kind, role = "user", None
             # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
             access, expires_in = mint_access_token(

@@ -35,7 +35,8 @@ async def any_client_allows(ctx: Context, origin: str, now: float) -> bool:
     cached = ctx.extras.get("all_clients")
     if not isinstance(cached, tuple) or cached[0] <= now:
         async with ctx.engine.connect() as conn:
-            everyone = await clients_repo.list_by_kind(conn, "credential") + await clients_repo.list_by_kind(conn, "oidc")
+            everyone = (await clients_repo.list_by_kind(conn, "credential")
+                        + await clients_repo.list_by_kind(conn, "oidc"))
         cached = (now + ALL_ORIGINS_TTL, [c for c in everyone if c.active(now)])
         ctx.extras["all_clients"] = cached
     return any(client_allows(c, origin) for c in cached[1])

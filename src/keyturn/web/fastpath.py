@@ -11,7 +11,7 @@ the same endpoint functions run; only the framework layers around them are skipp
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,10 +24,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class FastPath:
-    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], Endpoint],
+    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Endpoint],
                  extra_headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
-        self.routes = routes
+        self.routes = dict(routes)
         self.extra_headers = extra_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,6 +19,7 @@ from keyturn.web.authorize import browser_cookie
 from keyturn.web.interaction import EXPIRED, csrf_ok, load, render_login
 from keyturn.web.pages import error_page, read_form, see_other, set_cookie
 
+
 async def login_submit(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     now = ctx.clock()
