@@ -71,7 +71,8 @@ async def test_both_headers_are_refused_as_ambiguous(client, make_user, make_org
 async def test_missing_credentials_are_401_with_a_bearer_challenge(client):
     r = await client.get("/api/account-memberships")
     assert r.status_code == 401
-    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert r.headers["www-authenticate"].startswith('Bearer realm="keyturn"')
+    assert 'error="invalid_token"' in r.headers["www-authenticate"]
     assert r.json()["error"] == "UNAUTHORIZED"
 
 
