@@ -97,6 +97,7 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
             await audit.record(conn, "token.issued", at=req.now, client_id=client.client_id, subject=user.id,
                                ip=req.ip, grant_type=GRANT_TYPE, grant_id=grant.id)
     if error is not None:
+        ctx.revocations_changed()
         raise error
     assert user is not None
     access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=scope, kind="user",

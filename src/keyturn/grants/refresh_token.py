@@ -57,6 +57,7 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                 ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind, now=req.now,
                 account_id=account_id, role=role, grant_id=grant.id)
     if isinstance(result, InvalidGrant):
+        ctx.revocations_changed()
         raise result
     body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                             "scope": scope, "refresh_token": result.refresh_token}

@@ -34,6 +34,13 @@ class Context:
             return None
         return await self.clients.get(client_id, now, load)
 
+    def revocations_changed(self) -> None:
+        """Call after committing a revocation: this worker's revocation cache reloads at once."""
+        cache = self.extras.get("revocation_cache")
+        invalidate = getattr(cache, "invalidate", None)
+        if invalidate is not None:
+            invalidate()
+
     async def close(self) -> None:
         await self.engine.dispose()
 

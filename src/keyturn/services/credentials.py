@@ -184,6 +184,7 @@ async def update(ctx: Context, owner: Principal, client_id: str, body: dict[str,
                            fields=sorted(changes))
         client = await _owned(ctx, conn, owner, client_id)
     ctx.clients.invalidate(client_id)
+    ctx.revocations_changed()
     return render(client)
 
 
@@ -202,6 +203,7 @@ async def rotate_secret(ctx: Context, owner: Principal, client_id: str) -> dict[
                            client_id=client_id, overlap_seconds=overlap)
         client = await _owned(ctx, conn, owner, client_id)
     ctx.clients.invalidate(client_id)
+    ctx.revocations_changed()
     return render(client, secret)
 
 
@@ -214,5 +216,6 @@ async def revoke(ctx: Context, owner: Principal, client_id: str) -> None:
         await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_revoked")
         await audit.record(conn, "credential.revoked", at=now, actor=owner.resource_name, client_id=client_id)
     ctx.clients.invalidate(client_id)
+    ctx.revocations_changed()
 
 

@@ -117,6 +117,7 @@ async def revoke(ctx: Context, caller: Client, token: str | None, now: float, ip
             if await grants_repo.revoke_grant(conn, grant.id, now, "revoked_by_client"):
                 await audit.record(conn, "grant.revoked", at=now, client_id=caller.client_id, ip=ip,
                                    subject=grant.user_id, grant_id=grant.id)
+        ctx.revocations_changed()
         return
     claims = await _verify(ctx, token, now, require=("exp", "jti", "client_id"))
     if claims is None:
@@ -129,3 +130,4 @@ async def revoke(ctx: Context, caller: Client, token: str | None, now: float, ip
         await grants_repo.revoke_access_token(conn, claims["jti"], float(claims["exp"]))
         await audit.record(conn, "access_token.revoked", at=now, client_id=caller.client_id, ip=ip,
                            jti=claims["jti"])
+    ctx.revocations_changed()

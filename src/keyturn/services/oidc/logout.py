@@ -43,4 +43,5 @@ async def end(ctx: Context, session: Session, now: float, ip: str | None) -> int
         await store.end_session(conn, session.digest, now)
         revoked = await store.revoke_online_grants_of_session(conn, session.digest, opted_in, now, "logout")
         await audit.record(conn, "session.ended", at=now, subject=session.user.id, ip=ip, grants_revoked=revoked)
+    ctx.revocations_changed()
     return revoked
