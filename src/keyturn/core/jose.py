@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jwt
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
@@ -77,8 +78,12 @@ class SigningKey:
         return self._public
 
 
+_JWS = jwt.PyJWS()
+
+
 def sign(claims: dict[str, Any], key: SigningKey, typ: str = "JWT") -> str:
-    return jwt.encode(claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
+    """PyJWT's JWS signs; the claims are serialised once with orjson (compact, RFC 8259)."""
+    return _JWS.encode(orjson.dumps(claims), key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
 
 
 class TokenInvalid(Exception):
@@ -117,12 +122,41 @@ def verify(token: str, keys: dict[str, SigningKey], *, issuer: str, typ: str | N
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from None
     if now is not None:
-        exp, nbf = claims.get("exp"), claims.get("nbf")
-        if "exp" in require and (not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp + leeway):
-            raise TokenInvalid("expired")
-        if nbf is not None and (not isinstance(nbf, int | float) or now + leeway < nbf):
-            raise TokenInvalid("not yet valid")
+        check_times(claims, now, leeway, require_exp="exp" in require)
     return claims
+
+
+def check_times(claims: dict[str, Any], now: float, leeway: int = 0, require_exp: bool = True) -> None:
+    """Valid strictly before ``exp`` and not before ``nbf`` (RFC 7519 §4.1.4–4.1.5), one unit: seconds."""
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if require_exp and (not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp + leeway):
+        raise TokenInvalid("expired")
+    if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool) or now + leeway < nbf):
+        raise TokenInvalid("not yet valid")
+
+
+class VerifiedTokens:
+    """Signature results for exact token strings, bounded; time claims are re-checked on every use.
+
+    A token string's signature cannot change, so a resource server that introspects the same
+    token many times pays for one ECDSA verification. A hit still requires the signing key to be
+    in the current key set.
+    """
+
+    def __init__(self, max_entries: int = 20000) -> None:
+        self.max_entries = max_entries
+        self._data: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def get(self, token: str, keys: dict[str, SigningKey]) -> dict[str, Any] | None:
+        hit = self._data.get(token)
+        if hit is None or hit[0] not in keys:
+            return None
+        return hit[1]
+
+    def put(self, token: str, kid: str, claims: dict[str, Any]) -> None:
+        if len(self._data) >= self.max_entries:
+            self._data.pop(next(iter(self._data)))  # oldest first
+        self._data[token] = (kid, claims)
 
 
 def half_hash(value: str, alg: str) -> str:

@@ -20,9 +20,20 @@ INACTIVE: dict[str, Any] = {"active": False}
 async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str, Any] | None:
     """Claims of a live access token, or None: signature, expiry, revocation, client and grant state."""
     await ctx.keys.maybe_reload(now)
-    claims = await _verify(ctx, token, now, require=("exp", "iat", "iss", "sub", "jti", "client_id"))
-    if claims is None:
-        return None
+    verified = ctx.extras.get("verified_tokens")
+    if not isinstance(verified, jose.VerifiedTokens):
+        verified = ctx.extras["verified_tokens"] = jose.VerifiedTokens()
+    claims = verified.get(token, ctx.keys.verification_keys)
+    if claims is not None:
+        try:
+            jose.check_times(claims, now)
+        except jose.TokenInvalid:
+            return None
+    else:
+        claims = await _verify(ctx, token, now, require=("exp", "iat", "iss", "sub", "jti", "client_id"))
+        if claims is None:
+            return None
+        verified.put(token, str(_kid(token)), claims)
     if claims["exp"] <= now:
         return None
     client_id = claims["client_id"]

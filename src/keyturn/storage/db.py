@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +15,40 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("keyturn.storage")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class SQLiteEngine(AsyncEngine):
+    """``begin()`` marks its connection as a writer: SQLite then starts it with BEGIN IMMEDIATE.
+
+    Writers take the write lock up front and queue on ``busy_timeout`` instead of failing with
+    "database is locked" when a read-then-write transaction upgrades its lock. Readers
+    (``connect()``) start with a plain deferred BEGIN and, in WAL mode, never wait for writers.
+    """
+
+    _writer: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        # One writer at a time per worker: SQLite has one write lock anyway, and queueing here
+        # (instead of in SQLite's busy handler) keeps the wait fair and never "database is locked".
+        if self._writer is None:
+            self._writer = asyncio.Lock()
+        async with self._writer, self.connect() as conn:
+            await conn.execution_options(keyturn_write=True)
+            async with conn.begin():
+                yield conn
+
+
 def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": timeout}, pool_size=pool_size,
-                                     max_overflow=pool_size, pool_timeout=timeout)
+        engine = SQLiteEngine(create_async_engine(
+            url, connect_args={"timeout": timeout}, pool_size=pool_size, max_overflow=pool_size * 2,
+            pool_timeout=timeout).sync_engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -38,7 +64,8 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Async
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            writer = conn.get_execution_options().get("keyturn_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
     connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": max(timeout, 10.0)}

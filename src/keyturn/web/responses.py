@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from keyturn.core.errors import OAuthError
@@ -17,7 +17,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     h = dict(NO_STORE) if no_store else {}
     if headers:
         h.update(headers)
-    return Response(json.dumps(data, separators=(",", ":")), status_code=status, headers=h,
+    return Response(orjson.dumps(data), status_code=status, headers=h,
                     media_type="application/json")
 
 
