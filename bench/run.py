@@ -8,7 +8,7 @@ Method: every server pinned to CPU 0, wrk (one thread) to CPU 1; a discarded war
 then bounded passes interleaved across all servers so that drift hits everyone alike; medians.
 Then `keyturn serve --workers 2` vs 1 worker with nothing pinned, and an RSS soak of scenario 1.
 
-  python bench/run.py                  # full: 2 passes x 6 s, 5-minute soak, about 16 minutes
+  python bench/run.py                  # full: 2 passes x 5 s, 5-minute soak, about 16 minutes
   python bench/run.py --quick          # smoke: 1 pass x 5 s, 20-second soak, about 5 minutes
 """
 
@@ -19,7 +19,9 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,6 @@ class Bench:
         self.conns = [int(c) for c in args.conns.split(",")]
         self.servers: dict[str, Server] = {}
         self.requests: dict[str, dict[str, Request]] = {}
-        self.provisioned: dict[str, kt.Provisioned] = {}
         self.runs: list[dict[str, Any]] = []
         self.skips: list[dict[str, str]] = []
         self.notes: dict[str, dict[str, str]] = {}
@@ -90,6 +91,15 @@ class Bench:
             else:
                 self.requests[target][scenario] = req
 
+    def build(self, target: str, scenarios: Callable[[], dict[str, Request | str]]) -> None:
+        """Check the target's scenarios and keep those that pass; an unforeseen failure skips them all."""
+        try:
+            built = scenarios()
+        except Exception as exc:  # noqa: BLE001 - a harness bug must not hide the other servers' figures
+            self.skip(target, "*", f"checking the scenarios failed: {type(exc).__name__}: {exc}")
+            return
+        self.adopt(target, built)
+
     def start_peer(self) -> None:
         try:
             source = peer.find_source(kt.REPO)
@@ -109,7 +119,7 @@ class Bench:
             self.notes[target] = {
                 "command": f"AT_FORMAT={fmt} AT_ALG=ES256 NODE_ENV=production {server.notes['command']}"
             }
-            self.adopt(target, for_peer(server, fmt == "opaque", self.notes[target]))
+            self.build(target, partial(for_peer, server, fmt == "opaque", self.notes[target]))
 
     def keyturn_argv(self, port: int, workers: int) -> list[str]:
         return [*self.kt_cmd, "serve", "--host", "127.0.0.1", "--port", str(port)] + (
@@ -117,10 +127,10 @@ class Bench:
         )
 
     def start_keyturn(
-        self, target: str, db_url: str, cpus: str | None, workers: int = 1, home: str = ""
+        self, target: str, db_url: str, cpus: str | None, workers: int = 1, home: str = "", port: int = 0
     ) -> Server | None:
         """Serve db_url; `home` (default: target) names the working directory under .work/."""
-        port = free_port()
+        port = port or free_port()
         env = kt.keyturn_env(db_url, port)
         cwd = WORK / (home or target)
         cwd.mkdir(parents=True, exist_ok=True)
@@ -146,21 +156,21 @@ class Bench:
         }
         return server
 
-    def setup_keyturn(self, target: str, reset: Any) -> None:
+    def setup_keyturn(self, target: str, reset: Callable[[], str]) -> None:
+        port = free_port()  # before provisioning, so the CLI sees the issuer the server will have
         try:
             db_url = reset()
-            env = kt.keyturn_env(db_url, 0)
+            env = kt.keyturn_env(db_url, port)
             (WORK / target).mkdir(parents=True, exist_ok=True)
             log(f"{target}: migrate and provision ({db_url})")
             got = kt.provision(self.kt_cmd, env, WORK / target)
         except (kt.StepFailed, OSError, ValueError) as exc:
             self.skip(target, "*", f"provisioning failed: {exc}")
             return
-        self.provisioned[target] = got
         self.db_urls[target] = db_url
-        server = self.start_keyturn(target, db_url, SERVER_CPUS)
+        server = self.start_keyturn(target, db_url, SERVER_CPUS, port=port)
         if server:
-            self.adopt(target, for_keyturn(server, got, WORK, self.notes[target]))
+            self.build(target, partial(for_keyturn, server, got, WORK, self.notes[target]))
 
     # --- measuring -------------------------------------------------------------------------------
     def cells(
@@ -186,11 +196,18 @@ class Bench:
                     ]
         return out
 
+    def left(self) -> float:
+        """Seconds left in the time budget."""
+        return float(self.args.budget_seconds - (time.monotonic() - T0))
+
     def measure(self, cells: list[Cell]) -> None:
         a = self.args
         for p in range(a.passes):
             for cell in cells if p % 2 == 0 else cells[::-1]:
                 name = f"{cell.phase}.{cell.target}.{cell.scenario}.c{cell.conns}"
+                if self.left() < 60 + a.duration:
+                    self.skip(cell.target, cell.scenario, f"c{cell.conns} pass {p + 1}: out of the time budget")
+                    continue
                 if not cell.server.alive():
                     self.skip(cell.target, cell.scenario, f"server died: {cell.server.log_tail(10)}")
                     continue
@@ -243,6 +260,9 @@ class Bench:
         if "kt-sqlite" not in self.requests or "cc_basic" not in self.requests["kt-sqlite"]:
             self.skip("kt-sqlite-2w", "cc_basic", "scenario 1 on SQLite is not available")
             return
+        if self.left() < 180:
+            self.skip("kt-sqlite-2w", "cc_basic", f"out of the time budget ({self.left():.0f} s left)")
+            return
         for target, workers in (("kt-sqlite-1w", 1), ("kt-sqlite-2w", 2)):
             log(f"{target}: keyturn serve --workers {workers}, nothing pinned")
             server = self.start_keyturn(target, self.db_urls["kt-sqlite"], None, workers, home="kt-sqlite")
@@ -261,14 +281,17 @@ class Bench:
             self.skip("kt-sqlite", "soak", "scenario 1 on SQLite is not available")
             return
         seconds = self.args.soak_seconds
-        left = self.args.budget_seconds - (time.monotonic() - T0) - 30
+        left = self.left() - 30
+        if left < 10:
+            self.skip("kt-sqlite", "soak", f"out of the time budget ({self.left():.0f} s left)")
+            return
         if seconds > left:
             self.memory["soak_note"] = (
-                f"soak shortened from {seconds} s to {max(10, int(left))} s "
+                f"soak shortened from {seconds} s to {int(left)} s "
                 f"to stay within the {self.args.budget_seconds} s budget"
             )
             log(self.memory["soak_note"])
-            seconds = max(10, int(left))
+            seconds = int(left)
         conns = max(self.conns)
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
@@ -336,7 +359,7 @@ class Bench:
             self.jsonl.write(
                 "machine",
                 **self.machine,
-                command=" ".join(sys.argv),
+                command=a.command,
                 settings={k: str(v) for k, v in vars(a).items()},
             )
             main = self.cells("main", ["kt-sqlite", "kt-pg", "peer-jwt", "peer-opaque"], WRK_CPUS)
@@ -375,7 +398,7 @@ class Bench:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke mode: 5 s runs, 1 pass, 20 s soak")
-    p.add_argument("--duration", type=float, help="seconds per measured run (full 6, quick 5)")
+    p.add_argument("--duration", type=float, help="seconds per measured run (default 5)")
     p.add_argument("--passes", type=int, help="measured passes per cell, medians reported (full 2, quick 1)")
     p.add_argument("--warmup", type=float, help="discarded warm-up seconds per cell (full 2, quick 1)")
     p.add_argument("--soak-seconds", type=int, help="RSS soak of scenario 1 (full 300, quick 20; 0 = none)")
@@ -396,7 +419,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     quick = args.quick
     for name, full, smoke in (
-        ("duration", 6.0, 5.0),
+        ("duration", 5.0, 5.0),
         ("passes", 2, 1),
         ("warmup", 2.0, 1.0),
         ("soak_seconds", 300, 20),

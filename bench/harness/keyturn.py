@@ -15,11 +15,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test"]
 BENCH_EMAIL = "bench-owner@example.com"
 SCOPE = "payments:read payments:write"
+BENCH_PASSWORD = "bench-Passw0rd-not-secret"
+RP_REDIRECT_URI = "http://127.0.0.1:9/cb"  # never fetched: the code is read from the Location header
 
 
 def keyturn_command(override: str | None) -> list[str]:
@@ -89,7 +92,7 @@ def run_step(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 1
     return done.stdout
 
 
-def parse_json(argv: list[str], out: str) -> dict[str, object]:
+def parse_json(argv: list[str], out: str) -> dict[str, Any]:
     """The command's JSON object (the whole output, else its last line that parses)."""
     candidates = [out] + [line for line in reversed(out.splitlines()) if line.lstrip().startswith("{")]
     for text in candidates:
@@ -125,6 +128,8 @@ class Provisioned:
     api_key: str = ""
     refresh_client_id: str = ""
     refresh_client_secret: str = ""
+    rp_client_id: str = ""
+    rp_client_secret: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # what -> StepFailed text
 
 
@@ -132,67 +137,38 @@ def provision(kt: list[str], env: dict[str, str], cwd: Path) -> Provisioned:
     """Migrate, then create the owner, the client-credentials credential and the API key.
 
     Raises StepFailed if migration, the user or the credential fails (nothing can run then);
-    the API key and the refresh-capable credential only fill `errors`.
+    the API key and the scenario 6 clients only fill `errors`.
     """
     got = Provisioned()
 
-    def step(*args: str) -> dict[str, object]:
-        argv = [*kt, *args]
+    def step(*args: str) -> dict[str, Any]:
+        argv = [*kt, *args, "--json"]
         return parse_json(argv, run_step(argv, env, cwd))
 
+    def credential(name: str, refresh: str) -> tuple[str, str]:
+        cred = step("credentials", "create", "--user", BENCH_EMAIL, "--name", name, "--scope", SCOPE,
+                    "--refresh", refresh)  # fmt: skip
+        data = cred["data"] if isinstance(cred.get("data"), dict) else cred  # seed 000's {"status", "data"}
+        return str(data["username"]), str(data["password"])
+
     run_step([*kt, "migrate"], env, cwd)
-    step("users", "create", "--email", BENCH_EMAIL, "--password", "bench-Passw0rd-not-secret", "--json")
-    cred = step(
-        "credentials",
-        "create",
-        "--user",
-        BENCH_EMAIL,
-        "--name",
-        "bench-cc",
-        "--scope",
-        SCOPE,
-        "--refresh",
-        "none",
-        "--json",
-    )
-    data = cred.get("data") if isinstance(cred.get("data"), dict) else cred
-    assert isinstance(data, dict)
-    got.client_id, got.client_secret = str(data["username"]), str(data["password"])
+    step("users", "create", "--email", BENCH_EMAIL, "--password", BENCH_PASSWORD)
+    got.client_id, got.client_secret = credential("bench-cc", "none")
     try:
-        account = step(
-            "accounts", "create", "--name", "Bench Org", "--type", "org", "--owner", BENCH_EMAIL, "--json"
-        )
-        key = step(
-            "api-keys",
-            "create",
-            "--account",
-            str(account["id"]),
-            "--name",
-            "bench-key",
-            "--role",
-            "merchant-terminal",
-            "--json",
-        )
-        got.api_key = str(key["key"])
+        account = step("accounts", "create", "--name", "Bench Org", "--type", "org", "--owner", BENCH_EMAIL)
+        key = step("api-keys", "create", "--account", str(account["id"]), "--name", "bench-key",
+                   "--role", "merchant-terminal")  # fmt: skip
+        got.api_key = str(key.get("key") or key["secret"])  # the brief says "key"; the CLI prints "secret"
     except (StepFailed, KeyError) as exc:
         got.errors["api_key"] = f"{type(exc).__name__}: {exc}"
-    try:  # scenario 6b hook: a credential whose grants carry refresh tokens
-        cred = step(
-            "credentials",
-            "create",
-            "--user",
-            BENCH_EMAIL,
-            "--name",
-            "bench-refresh",
-            "--scope",
-            SCOPE,
-            "--refresh",
-            "1d",
-            "--json",
-        )
-        data = cred.get("data") if isinstance(cred.get("data"), dict) else cred
-        assert isinstance(data, dict)
-        got.refresh_client_id, got.refresh_client_secret = str(data["username"]), str(data["password"])
+    try:  # scenario 6b: a credential whose grants carry refresh tokens
+        got.refresh_client_id, got.refresh_client_secret = credential("bench-refresh", "1d")
     except (StepFailed, KeyError) as exc:
         got.errors["refresh"] = f"{type(exc).__name__}: {exc}"
+    try:  # scenario 6a: a first-party confidential OIDC client (so no consent page)
+        rp = step("clients", "create", "--name", "bench-rp", "--confidential", "--first-party",
+                  "--redirect-uri", RP_REDIRECT_URI, "--scope", "openid")  # fmt: skip
+        got.rp_client_id, got.rp_client_secret = str(rp["client_id"]), str(rp["client_secret"])
+    except (StepFailed, KeyError) as exc:
+        got.errors["auth_code"] = f"{type(exc).__name__}: {exc}"
     return got

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .servers import HOST, Server, http_call
 from .system import CpuMeter, pids_named
@@ -27,8 +28,10 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     script: str = "request.lua"
-    # Per run, before wrk starts, given the connection count: extra environment for the script.
-    prepare: Callable[[int], dict[str, str]] | None = None
+    # Before each run, given (connections, seconds): extra environment for the script.
+    prepare: Callable[[int, float], dict[str, str]] | None = None
+    # After each run (warm-ups too), given wrk's result: lets `prepare` size the next run.
+    observe: Callable[[dict[str, Any]], None] | None = None
 
 
 class CheckFailed(RuntimeError):
@@ -41,6 +44,16 @@ def check(server: Server, req: Request, expect: Callable[[str], bool] | None = N
     if not 200 <= status < 300 or (expect is not None and not expect(body)):
         raise CheckFailed(f"{req.method} {req.path} -> {status} {body[:500]!r}")
     return body
+
+
+def has_field(key: str) -> Callable[[str], bool]:
+    def expect(body: str) -> bool:
+        try:
+            return bool(json.loads(body).get(key))
+        except (ValueError, AttributeError):
+            return False
+
+    return expect
 
 
 def _wait(proc: subprocess.Popen[bytes], limit: float) -> tuple[int, float]:
@@ -66,7 +79,7 @@ def run_wrk(
     wrk_cpus: str | None,
     out_dir: Path,
     db: bool = False,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """One bounded wrk run against `server`; wrk's JSON line plus CPU figures."""
     env = {
         **os.environ,
@@ -76,7 +89,7 @@ def run_wrk(
         "HEADERS": "\n".join(f"{k}: {v}" for k, v in req.headers.items()),
     }
     if req.prepare is not None:
-        env.update(req.prepare(conns))
+        env.update(req.prepare(conns, seconds))
     url = f"http://{HOST}:{server.port}{req.path}"
     argv = (["taskset", "-c", wrk_cpus] if wrk_cpus else []) + [
         "wrk",
@@ -105,8 +118,19 @@ def run_wrk(
     lines = [line[5:] for line in text.splitlines() if line.startswith("JSON ")]
     if code != 0 or not lines:
         raise RuntimeError(f"wrk exited {code} without a result line: {' '.join(argv)}\n{text[-800:]}")
-    result: dict[str, object] = json.loads(lines[-1])
+    result: dict[str, Any] = json.loads(lines[-1])
     result.update(cpu)
-    result["wrk_cpu_pct"] = round(100.0 * wrk_cpu_s / wall, 1)
-    result["errors"] = int(result["non2xx"]) + int(result["sock_errors"])  # type: ignore[call-overload]
+    result["wrk_cpu_pct"] = wrk_pct = round(100.0 * wrk_cpu_s / wall, 1)
+    # Busy time of all cores not spent by the server, wrk or PostgreSQL: other load on the machine.
+    busy = sum(v for k, v in cpu.items() if k.startswith("cpu") and k.endswith("_busy_pct"))
+    ours = cpu["server_cpu_pct"] + wrk_pct + cpu.get("db_cpu_pct", 0.0)
+    result["other_cpu_pct"] = round(max(0.0, busy - ours), 1)
+    result["errors"] = int(result["non2xx"]) + int(result["sock_errors"])
+    # Server CPU time per request: less sensitive than req/s to other load on the machine.
+    rps = float(result["rps"])
+    result["server_cpu_ms_per_req"] = round(cpu["server_cpu_pct"] * 10 / rps, 3) if rps else None
+    if "POOL ran dry" in text:
+        result["pool_ran_dry"] = True
+    if req.observe is not None:
+        req.observe(result)
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import Row, main_table, ratio, ratio_table, table
+from .report import Row, main_table, ratio, ratio_table, rps_of, table
 from .scenarios import LABELS, TITLES
 
 KEYTURNS = {"kt-sqlite": "Keyturn SQLite", "kt-pg": "Keyturn PostgreSQL"}
@@ -17,15 +17,9 @@ PEER_PAIRS = [
 ]
 
 
-def _rps(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
-    found = [r["rps"] for r in rows if (r["target"], r["scenario"], r["conns"]) == (target, scenario, conns)]
-    return found[0] if found else None
-
-
 def render(bench: Any, rows: list[Row]) -> str:
     a, m = bench.args, getattr(bench, "machine", {})
     main = [r for r in rows if r["phase"] == "main"]
-    labels = LABELS
     out = [
         f"# Keyturn benchmark, {m.get('date', '?')} ({'quick' if a.quick else 'full'} mode)",
         "",
@@ -59,16 +53,21 @@ def render(bench: Any, rows: list[Row]) -> str:
         "over passes, out of all requests sent.",
         "- CPU% is CPU time over wall time (100 = one core busy): `server` = the server's processes, "
         "`wrk` = the load generator, `db` = every postgres process on the machine (PostgreSQL is not "
-        "pinned and may share either core).",
+        "pinned and may share either core); `server CPU ms/req` = the server's CPU time per request (steadier "
+        "than req/s when the machine is shared); `other` = the rest of both cores' busy time (other work on "
+        "this machine during the run: high values mean a disturbed run).",
         "- Keyturn: `keyturn serve` (uvicorn, uvloop + httptools), no debug, no reload, log level info "
         "with access logs to a file; `KEYTURN_ENVIRONMENT=development` only so the issuer may be http "
         "on loopback. Peer: node-oidc-provider with its in-memory store, `NODE_ENV=production`.",
         "- Introspection tokens are issued just before each run (the peer's in-memory store keeps only "
-        "the last 1,000 tokens).",
+        "the last 1,000 tokens). Scenario 6 spends single-use values minted just before each run (not "
+        "timed): authorization codes of a first-party client (ID tokens in its default RS256), refresh "
+        "tokens of a `--refresh 1d` credential; a run whose pool runs dry is timed until then.",
         "",
         f"## Results (req/s and latencies: medians of {a.passes} pass(es))",
         "",
-        main_table(main, TITLES, labels) if main else "(no runs)",
+        *_disturbance(bench.runs),
+        main_table(main, TITLES, LABELS) if main else "(no runs)",
         "",
         "## Keyturn / peer (req/s ratio; > 1 means Keyturn is faster)",
         "",
@@ -80,7 +79,7 @@ def render(bench: Any, rows: list[Row]) -> str:
     body = []
     for scenario in ("cc_basic", "cc_post", "cc_json", "introspect", "api_key", "refresh", "auth_code"):
         for c in bench.conns:
-            cells = [ratio(_rps(main, t, scenario, c), _rps(main, t, "health", c)) for t in KEYTURNS]
+            cells = [ratio(rps_of(main, t, scenario, c), rps_of(main, t, "health", c)) for t in KEYTURNS]
             if any(x != "–" for x in cells):
                 body.append([TITLES[scenario], c, *cells])
     out += [table(["scenario", "conns", *KEYTURNS.values()], body), ""]
@@ -95,18 +94,16 @@ def render(bench: Any, rows: list[Row]) -> str:
     wrows = [r for r in rows if r["phase"] == "workers"] + [
         r for r in main if r["target"] == "kt-sqlite" and r["scenario"] == "cc_basic"
     ]
-    out += [main_table(wrows, TITLES, labels) if wrows else "(not run)", ""]
+    out += [main_table(wrows, TITLES, LABELS) if wrows else "(not run)", ""]
     for c in bench.conns:
-        one, two = _rps(wrows, "kt-sqlite-1w", "cc_basic", c), _rps(wrows, "kt-sqlite-2w", "cc_basic", c)
+        one, two = rps_of(wrows, "kt-sqlite-1w", "cc_basic", c), rps_of(wrows, "kt-sqlite-2w", "cc_basic", c)
         out.append(f"- c{c}: 2 workers / 1 worker = {ratio(two, one)}")
     out += ["", "## Memory (Keyturn server processes, from /proc)", ""]
     mem_rows = []
     for target, mem in bench.memory.items():
         if isinstance(mem, dict) and "per_process" in mem:
             for pid, p in mem["per_process"].items():
-                mem_rows.append(
-                    [labels.get(target, target), pid, p["process"], p["rss_mib"], p["peak_rss_mib"]]
-                )
+                mem_rows.append([LABELS.get(target, target), pid, p["process"], p["rss_mib"], p["peak_rss_mib"]])
     out += [
         table(["server (after its runs)", "pid", "process", "RSS MiB", "peak RSS (VmHWM) MiB"], mem_rows),
         "",
@@ -125,11 +122,28 @@ def render(bench: Any, rows: list[Row]) -> str:
         out.append(f"Note: {bench.memory['soak_note']}.")
     out += ["", "## Servers", ""]
     for target, notes in bench.notes.items():
-        out.append(f"- {labels.get(target, target)}: " + "; ".join(f"{k}: `{v}`" for k, v in notes.items()))
+        out.append(f"- {LABELS.get(target, target)}: " + "; ".join(f"{k}: `{v}`" for k, v in notes.items()))
     out += ["", "## Skipped or failed", ""]
     out += [
-        f"- {labels.get(s['target'], s['target'])} / {TITLES.get(s['scenario'], s['scenario'])}: "
-        f"{s['reason']}".replace("\n", " ")
+        f"- {LABELS.get(s['target'], s['target'])} / {TITLES.get(s['scenario'], s['scenario'])}: {s['reason']}".replace(
+            "\n", " "
+        )
         for s in bench.skips
     ] or ["- nothing"]
     return "\n".join(out) + "\n"
+
+
+def _disturbance(runs: list[Row]) -> list[str]:
+    """A warning when other work on the machine took a noticeable share of the cores."""
+    other = sorted(r.get("other_cpu_pct") or 0.0 for r in runs)
+    if not other:
+        return []
+    median, busy = other[len(other) // 2], sum(1 for x in other if x > 20)
+    if busy == 0:
+        return [f"Other load on the machine stayed low (median other CPU {median:.0f}%).", ""]
+    return [
+        f"**Disturbed:** other work on this machine took over 20% of a core in {busy} of {len(other)} "
+        f"runs (median other CPU {median:.0f}%); compare those rows with care and re-run on a quiet "
+        "machine for figures to keep.",
+        "",
+    ]

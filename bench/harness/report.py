@@ -51,8 +51,10 @@ def summarise(runs: Iterable[Row]) -> list[Row]:
                 "errors": sum(r["errors"] for r in rows),
                 "requests": sum(r["requests"] for r in rows),
                 "server_cpu_pct": med("server_cpu_pct"),
+                "server_cpu_ms_per_req": med("server_cpu_ms_per_req"),
                 "wrk_cpu_pct": med("wrk_cpu_pct"),
                 "db_cpu_pct": med("db_cpu_pct"),
+                "other_cpu_pct": med("other_cpu_pct"),
             }
         )
     return out
@@ -77,9 +79,7 @@ def _pct(v: float | None) -> str | None:
 
 def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) -> str:
     order = list(titles)
-    rows = sorted(
-        rows, key=lambda r: (order.index(r["scenario"]), r["conns"], list(labels).index(r["target"]))
-    )
+    rows = sorted(rows, key=lambda r: (order.index(r["scenario"]), r["conns"], list(labels).index(r["target"])))
     return table(
         [
             "scenario",
@@ -90,8 +90,10 @@ def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) 
             "p99 ms",
             "errors",
             "server CPU%",
+            "server CPU ms/req",
             "wrk CPU%",
             "db CPU%",
+            "other CPU%",
             "req/s min–max",
         ],
         [
@@ -104,8 +106,10 @@ def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) 
                 r["p99_ms"],
                 f"{r['errors']} / {r['requests']:,}" + (" ⚠" if r["errors"] else ""),
                 _pct(r["server_cpu_pct"]),
+                r["server_cpu_ms_per_req"],
                 _pct(r["wrk_cpu_pct"]),
                 _pct(r["db_cpu_pct"]),
+                _pct(r.get("other_cpu_pct")),
                 f"{r['rps_min']:,.0f}–{r['rps_max']:,.0f}",
             ]
             for r in rows
@@ -113,7 +117,7 @@ def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) 
     )
 
 
-def _rps(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
+def rps_of(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
     for r in rows:
         if (r["target"], r["scenario"], r["conns"]) == (target, scenario, conns):
             return float(r["rps"]) if r["rps"] else None
@@ -131,6 +135,6 @@ def ratio_table(
     body = []
     for title, scenario, ref_target, ref_scenario in pairs:
         for c in conns:
-            ref = _rps(rows, ref_target, ref_scenario, c)
-            body.append([title, c, ref] + [ratio(_rps(rows, kt, scenario, c), ref) for kt in keyturns])
+            ref = rps_of(rows, ref_target, ref_scenario, c)
+            body.append([title, c, ref] + [ratio(rps_of(rows, kt, scenario, c), ref) for kt in keyturns])
     return table(["Keyturn scenario / reference", "conns", "reference req/s", *keyturns.values()], body)

@@ -6,6 +6,7 @@ group (the server and the workers it forked) and nothing else on the machine.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import signal
@@ -15,10 +16,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 from .system import proc_tree, rss_kib
 
 HOST = "127.0.0.1"
+FORM = "application/x-www-form-urlencoded"
 
 
 def free_port() -> int:
@@ -52,6 +55,12 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return "?"
+
+
+def basic(client_id: str, secret: str) -> str:
+    # RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
 @dataclass

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -32,9 +33,7 @@ def ensure_tools(needed: dict[str, str], log: Callable[[str], None]) -> list[str
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if not _apt_updated:
         log("apt-get update")
-        subprocess.run(
-            ["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL, timeout=300
-        )
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL, timeout=300)
         _apt_updated = True
     log(f"apt-get install -y {' '.join(missing)}")
     subprocess.run(
@@ -131,14 +130,16 @@ class CpuMeter:
         self._cores = _cpu_busy()
         self._t0 = time.monotonic()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> dict[str, Any]:
         wall = time.monotonic() - self._t0
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         for name, find in self._groups.items():
             before, after = self._before[name], cpu_ticks(find())
             # A process that appeared during the run (a new DB backend) counts from zero.
-            used = sum(t - before.get(pid, 0) for pid, t in after.items())
-            out[f"{name}_cpu_pct"] = round(100.0 * used / CLK_TCK / wall, 1)
+            used = {pid: round(100.0 * (t - before.get(pid, 0)) / CLK_TCK / wall, 1) for pid, t in after.items()}
+            out[f"{name}_cpu_pct"] = round(sum(used.values()), 1)
+            if name == "server" and len(used) > 1:  # how the load spread over the workers
+                out["server_cpu_pct_by_pid"] = used
         for core, (busy, total) in _cpu_busy().items():
             b0, t0 = self._cores.get(core, (busy, total))
             out[f"{core}_busy_pct"] = round(100.0 * (busy - b0) / max(1, total - t0), 1)
