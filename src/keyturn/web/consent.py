@@ -15,23 +15,17 @@ from keyturn.services.context import Context
 from keyturn.services.oidc import flow, sessions
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
-from keyturn.web.interaction import EXPIRED, csrf_ok, load
-from keyturn.web.pages import error_page, read_form, see_other
+from keyturn.web.interaction import EXPIRED, load_submission
+from keyturn.web.pages import error_page, see_other
 
 
 async def consent_submit(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     now = ctx.clock()
-    pending = await load(ctx, request, request.path_params["interaction_id"], now)
-    if isinstance(pending, Response):
-        return pending
-    if pending.stage != "consent":
-        return error_page(EXPIRED)
-    form = await read_form(request)
-    if form is None:
-        return error_page("The form is malformed.")
-    if not csrf_ok(pending, form.get("csrf")):
-        return error_page("The form has expired. Go back to the application and try again.", status=403)
+    loaded = await load_submission(ctx, request, "consent", now)
+    if isinstance(loaded, Response):
+        return loaded
+    pending, form = loaded
     session = await sessions.current(ctx, request.cookies.get(sessions.session_cookie(ctx)), now)
     if session is None or session.digest != pending.params["session"]:
         return error_page(EXPIRED)

@@ -21,7 +21,7 @@ from keyturn.services.oidc.claims import SCOPE_CLAIMS
 from keyturn.services.oidc.request import AuthorizationRequest
 from keyturn.storage import oidc as store
 from keyturn.web.authorize import browser_cookie
-from keyturn.web.pages import error_page, page
+from keyturn.web.pages import error_page, page, read_form
 
 EXPIRED = "This sign-in request has expired or was opened in another browser. Go back to the application and try again."
 SCOPE_TEXT = {
@@ -60,6 +60,22 @@ async def load(ctx: Context, request: Request, interaction_id: str, now: float) 
 
 def csrf_ok(pending: Pending, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(str(submitted), pending.params["csrf"])
+
+
+async def load_submission(ctx: Context, request: Request, stage: str, now: float
+                          ) -> tuple[Pending, dict[str, str]] | Response:
+    """A POSTed login/consent form: its live interaction at ``stage``, well formed, CSRF-checked."""
+    pending = await load(ctx, request, request.path_params["interaction_id"], now)
+    if isinstance(pending, Response):
+        return pending
+    if pending.stage != stage:
+        return error_page(EXPIRED)
+    form = await read_form(request)
+    if form is None:
+        return error_page("The form is malformed.")
+    if not csrf_ok(pending, form.get("csrf")):
+        return error_page("The form has expired. Go back to the application and try again.", status=403)
+    return pending, form
 
 
 def render_login(pending: Pending, *, username: str = "", error: str | None = None, status: int = 200,

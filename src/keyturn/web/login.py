@@ -16,23 +16,17 @@ from keyturn.services.context import Context
 from keyturn.services.oidc import flow, login, sessions
 from keyturn.storage import oidc as store
 from keyturn.web.authorize import browser_cookie
-from keyturn.web.interaction import EXPIRED, csrf_ok, load, render_login
-from keyturn.web.pages import error_page, read_form, see_other, set_cookie
+from keyturn.web.interaction import EXPIRED, load_submission, render_login
+from keyturn.web.pages import error_page, see_other, set_cookie
 
 
 async def login_submit(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     now = ctx.clock()
-    pending = await load(ctx, request, request.path_params["interaction_id"], now)
-    if isinstance(pending, Response):
-        return pending
-    if pending.stage != "login":
-        return error_page(EXPIRED)
-    form = await read_form(request)
-    if form is None:
-        return error_page("The form is malformed.")
-    if not csrf_ok(pending, form.get("csrf")):
-        return error_page("The form has expired. Go back to the application and try again.", status=403)
+    loaded = await load_submission(ctx, request, "login", now)
+    if isinstance(loaded, Response):
+        return loaded
+    pending, form = loaded
     if form.get("cancel") is not None:
         async with ctx.engine.begin() as conn:
             await store.consume_interaction(conn, digest(pending.interaction_id), now)
