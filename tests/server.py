@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,21 +93,27 @@ def _pg_schema_sync(create: bool, schema: str) -> None:
     asyncio.run(_pg_schema(create, schema))
 
 
+@contextmanager
+def live_database(kind: str, workdir: Path) -> Iterator[str]:
+    """A database URL for a live server: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    from tests.conftest import PG_BASE, require_service
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir}/live.db"
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = "live_" + uuid.uuid4().hex[:12]
+    _pg_schema_sync(True, schema)
+    try:
+        yield f"{PG_BASE}?schema={schema}"
+    finally:
+        _pg_schema_sync(False, schema)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    from tests.conftest import PG_BASE, require_service
-    schema = None
-    if request.param == "sqlite":
-        db = f"sqlite+aiosqlite:///{tmp_path}/live.db"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        schema = "live_" + uuid.uuid4().hex[:12]
-        _pg_schema_sync(True, schema)
-        db = f"{PG_BASE}?schema={schema}"
-    server = start_server(db, tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
-        if schema:
-            _pg_schema_sync(False, schema)
+    with live_database(request.param, tmp_path) as db:
+        server = start_server(db, tmp_path)
+        try:
+            yield server
+        finally:
+            server.stop()

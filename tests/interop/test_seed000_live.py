@@ -17,7 +17,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.server import LiveServer, _pg_schema_sync, start_server
+from tests.server import LiveServer, live_database, start_server
 
 JS = Path(__file__).resolve().parent.parent / "js"
 SEED = JS / "seed000"
@@ -26,24 +26,14 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    from tests.conftest import PG_BASE, require_service
     workdir = tmp_path_factory.mktemp("live")
-    schema = None
-    if request.param == "sqlite":
-        db = f"sqlite+aiosqlite:///{workdir}/live.db"
-    else:
-        require_service("PostgreSQL", "127.0.0.1", 5432)
-        schema = "live_" + uuid.uuid4().hex[:12]
-        _pg_schema_sync(True, schema)
-        db = f"{PG_BASE}?schema={schema}"
-    srv = start_server(db, workdir, env_extra={"KEYTURN_LOG_LEVEL": "DEBUG"})
-    srv.extra["secrets"] = []
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if schema:
-            _pg_schema_sync(False, schema)
+    with live_database(request.param, workdir) as db:
+        srv = start_server(db, workdir, env_extra={"KEYTURN_LOG_LEVEL": "DEBUG"})
+        srv.extra["secrets"] = []
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 @pytest.fixture(scope="module")
