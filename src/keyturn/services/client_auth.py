@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from keyturn.core.errors import InvalidClient, InvalidRequest, SlowDown
-from keyturn.core.models import Client
+from keyturn.core.models import Client, is_client_id
 from keyturn.core.secrets import digest
 from keyturn.services.context import Context
 
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
 WINDOW = 60.0
 MAX_KEYS = 50000
-MAX_CLIENT_ID = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +90,6 @@ def _secret_ok(client: Client, secret: str, now: float) -> bool:
     return ok and client.secret_digest is not None
 
 
-def _valid_client_id(client_id: str) -> bool:
-    """RFC 6749 Appendix A.1: client-id = *VSCHAR (%x20-7E). Anything else cannot be ours."""
-    return 0 < len(client_id) <= MAX_CLIENT_ID and all(" " <= c <= "~" for c in client_id)
-
-
 async def authenticate_client(ctx: Context, authorization: str | None, params: dict[str, str],
                               now: float, *, allow_public: bool, ip: str | None = None) -> ClientAuth:
     scheme: str | None = None
@@ -117,7 +111,7 @@ async def authenticate_client(ctx: Context, authorization: str | None, params: d
         method = "client_secret_post" if secret else "none"
         if not client_id:
             raise InvalidClient("client authentication is required")
-    if not _valid_client_id(client_id):
+    if not is_client_id(client_id):
         raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
     counter: FailureCounter = ctx.extras.setdefault(  # type: ignore[assignment]
         "client_failures", FailureCounter(ctx.settings.client_auth_max_failures))

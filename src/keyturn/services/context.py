@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keyturn.core.models import Client
+from keyturn.core.models import Client, is_client_id
 from keyturn.services.cache import TTLCache
 from keyturn.services.keyring import KeyRing
 from keyturn.settings import Settings
@@ -30,7 +30,7 @@ class Context:
         async def load() -> Client | None:
             async with self.engine.connect() as conn:
                 return await clients_repo.get(conn, client_id)
-        if len(client_id) > 64:
+        if not is_client_id(client_id):  # never send NUL or surrogates to the database
             return None
         return await self.clients.get(client_id, now, load)
 
