@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyturn.core.jose import SigningKey, generate_private_key, load_private_pem, private_pem, public_jwk
+from keyturn.services.cache import SingleFlight
 from keyturn.settings import Settings
 from keyturn.storage import keys as keys_repo
 
@@ -35,7 +36,9 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._loaded_at = 0.0
         self._signing: dict[str, SigningKey] = {}
+        self._next_change = float("inf")  # the next activates_at / retired_at among the loaded rows
         self._unknown_kid_at = float("-inf")
+        self._flight = SingleFlight()
         secret = settings.key_encryption_secret
         self._password = base64.b64encode(hashlib.sha256(secret.encode()).digest()) if secret else None
 
@@ -52,7 +55,7 @@ class KeyRing:
             async with self.engine.begin() as conn:
                 for alg in sorted(missing):
                     await self._insert(conn, alg, now, now)
-            await self.reload(now)
+            await self._reload(now)  # not a shared flight: it must see the keys just written
 
     async def _insert(self, conn: Any, alg: str, now: float, activates_at: float) -> str:
         key = generate_private_key(alg)
@@ -69,11 +72,14 @@ class KeyRing:
         async with self.engine.begin() as conn:
             kid = await self._insert(conn, alg, now, activates)
             await keys_repo.retire_others(conn, alg, kid, activates)
-        await self.reload(now)
+        await self._reload(now)  # not a shared flight: it must see the key just written
         return kid
 
     async def reload(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
+        await self._flight.run("keys", lambda: self._reload(now))  # concurrent callers share one query
+
+    async def _reload(self, now: float) -> None:
         async with self.engine.connect() as conn:
             rows = await keys_repo.all_keys(conn)
         keys: dict[str, SigningKey] = {}
@@ -86,16 +92,23 @@ class KeyRing:
         self._rows = [{k: v for k, v in r.items() if k != "private_pem"} for r in rows]
         self._keys = keys
         self._loaded_at = now
+        self._select_signing(now)
+
+    def _select_signing(self, now: float) -> None:
         self._signing = {}
+        self._next_change = float("inf")
         for r in self._rows:  # ordered by activates_at: the newest active, unretired key signs
             if r["activates_at"] <= now and (r["retired_at"] is None or r["retired_at"] > now):
-                self._signing[r["alg"]] = keys[r["kid"]]
+                self._signing[r["alg"]] = self._keys[r["kid"]]
+            for at in (r["activates_at"], r["retired_at"]):
+                if at is not None and at > now:
+                    self._next_change = min(self._next_change, at)
 
     async def maybe_reload(self, now: float, max_age: float = RELOAD_SECONDS) -> None:
-        if now - self._loaded_at > max_age or any(
-            r["activates_at"] > self._loaded_at and r["activates_at"] <= now for r in self._rows
-        ):
+        if now - self._loaded_at > max_age:
             await self.reload(now)
+        elif now >= self._next_change:  # a pre-published key activates: no query needed
+            self._select_signing(now)
 
     async def reload_for_kid(self, kid: object, now: float) -> bool:
         """A token names a kid we do not hold (another process just rotated): reload, rate-limited."""

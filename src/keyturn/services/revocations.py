@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from keyturn.services.cache import SingleFlight
 from keyturn.services.context import Context
 from keyturn.storage.tables import grants, revoked_tokens
 
@@ -28,23 +29,29 @@ class RevocationCache:
         self._loaded_until = 0.0
         self._jtis: frozenset[str] = frozenset()
         self._grants: frozenset[str] = frozenset()
+        self._flight = SingleFlight()
+        self._generation = 0  # bumped by invalidate(): a load that started before it does not count
 
     def invalidate(self) -> None:
+        self._generation += 1
         self._loaded_until = 0.0
 
     async def _load(self, ctx: Context, now: float) -> None:
+        generation = self._generation
         horizon = now - ctx.settings.access_token_ttl - MARGIN
         async with ctx.engine.connect() as conn:
             jtis = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at > now))).scalars()
-            self._jtis = frozenset(jtis)
             ids = (await conn.execute(select(grants.c.id).where(grants.c.revoked_at.is_not(None),
                                                                 grants.c.revoked_at > horizon))).scalars()
-            self._grants = frozenset(ids)
-        self._loaded_until = now + self.ttl
+            loaded = frozenset(jtis), frozenset(ids)
+        if generation == self._generation:  # else a revocation came meanwhile: a newer load counts
+            self._jtis, self._grants = loaded
+            self._loaded_until = now + self.ttl
 
     async def is_revoked(self, ctx: Context, claims: dict[str, Any], now: float) -> bool:
         if now >= self._loaded_until or self.ttl == 0:
-            await self._load(ctx, now)
+            # One load per expiry for all in-flight requests; a revocation here starts a new one.
+            await self._flight.run(self._generation, lambda: self._load(ctx, now))
         return claims.get("jti") in self._jtis or claims.get("gid") in self._grants
 
 
