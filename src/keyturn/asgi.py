@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
+from keyturn.logconfig import configure_logging
 from keyturn.settings import load_settings
 from keyturn.web.app import create_asgi
 
 
 def app_factory() -> ASGIApp:
-    return create_asgi(load_settings())
+    settings = load_settings()
+    configure_logging(settings)
+    return create_asgi(settings)

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Python logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL)."
     )
-    access_log: bool = Field(True, description="Log one line per HTTP request (uvicorn access log).")
+    access_log: bool = Field(True, description=(
+        "Write one line per HTTP request to standard output, in batches at most 0.25 s late "
+        "(docs/deployment.md)."))
 
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
     access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")

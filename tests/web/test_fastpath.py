@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 from keyturn.services.context import build_context
+from keyturn.web.accesslog import AccessLog
 from keyturn.web.app import create_asgi
+from keyturn.web.fastpath import FastPath
 from tests.conftest import ISSUER
 
 
@@ -14,10 +16,12 @@ from tests.conftest import ISSUER
 async def front(settings, clock):
     ctx = build_context(settings, clock=clock)
     asgi = create_asgi(settings, ctx=ctx, run_migrations=True)
-    async with asgi.app.router.lifespan_context(asgi.app):
+    fast = asgi.app if isinstance(asgi, AccessLog) else asgi
+    assert isinstance(fast, FastPath)
+    async with fast.app.router.lifespan_context(fast.app):
         transport = httpx.ASGITransport(app=asgi, client=("127.0.0.1", 50001))
         async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
-            yield asgi, c
+            yield fast, c
 
 
 async def test_token_through_the_front_has_the_same_body_and_security_headers(front, make_credential):

@@ -14,6 +14,7 @@ from keyturn.cli import access as access_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import output, require_user, run, user_principal
 from keyturn.core.policy import PolicyError
+from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
 from keyturn.services.access import load_policy
 from keyturn.services.context import Context, build_context
@@ -58,7 +59,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     # The issuer defaults to the address served (workers read the same environment).
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
 
     try:
         load_policy(settings)  # refuse an invalid policy file before any worker starts
@@ -85,7 +86,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     if demo_data is not None:
         typer.echo(json.dumps(demo_data, indent=2))
     uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=settings.access_log,
+                loop="uvloop", http="httptools", access_log=False,  # Keyturn writes its own (web/accesslog.py)
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
 
 

@@ -18,7 +18,7 @@ MAX_CLIENT_ID = 64
 
 def is_client_id(value: str) -> bool:
     """RFC 6749 Appendix A.1: client-id = *VSCHAR (%x20-7E), at most 64 here. Anything else cannot be ours."""
-    return 0 < len(value) <= MAX_CLIENT_ID and all(" " <= c <= "~" for c in value)
+    return 0 < len(value) <= MAX_CLIENT_ID and value.isascii() and value.isprintable()  # printable ASCII = VSCHAR
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keyturn.core import jose
 from keyturn.core.errors import InvalidGrant
 from keyturn.core.models import Grant
-from keyturn.core.secrets import digest, new_refresh_token
+from keyturn.core.secrets import digest, new_refresh_token, new_token_id
 from keyturn.services.context import Context
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
@@ -28,7 +27,7 @@ def mint_access_token(ctx: Context, *, sub: str, client_id: str, scope: str, kin
     iat = int(now)
     claims: dict[str, Any] = {
         "iss": ctx.settings.issuer, "sub": sub, "aud": ctx.settings.token_audience,
-        "exp": iat + ttl, "iat": iat, "nbf": iat, "jti": secrets.token_urlsafe(16),
+        "exp": iat + ttl, "iat": iat, "nbf": iat, "jti": new_token_id(),
         "client_id": client_id, "scope": scope, "kind": kind,
     }
     if account_id is not None:

@@ -21,6 +21,7 @@ from keyturn.services.context import Context, build_context
 from keyturn.settings import Settings
 from keyturn.storage.db import migrate
 from keyturn.web import access_api, credential_api, discovery, errors, introspection, oidc, token
+from keyturn.web.accesslog import AccessLog
 from keyturn.web.fastpath import FastPath
 from keyturn.web.responses import json_response
 
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     return app
 
 
-def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> FastPath:
+def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> ASGIApp:
     """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints.
 
     The front runs the very same endpoint functions as the app's routes (which the
@@ -112,5 +113,6 @@ def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migration
     app = create_app(settings, ctx=ctx, run_migrations=run_migrations)
     hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
            ("POST", "/introspect"): introspection.introspect_endpoint}
-    return FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra)
+    front = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra)
+    return AccessLog(front) if settings.access_log else front
 

@@ -17,6 +17,7 @@ from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services.context import Context
 from keyturn.services.introspection import verify_access_token
+from keyturn.web.accesslog import note_client
 
 ACCOUNT_HEADER = "x-keyturn-account"
 
@@ -83,4 +84,5 @@ async def current_principal(request: Request) -> Principal:
         return cached  # type: ignore[no-any-return]
     principal = await authenticate(request.app.state.ctx, request)
     request.state.principal = principal
+    note_client(request.scope, principal.resource_name)
     return principal

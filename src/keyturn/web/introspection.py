@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from keyturn.core.errors import OAuthError
 from keyturn.services import introspection
-from keyturn.services.client_auth import authenticate_client
 from keyturn.services.context import Context
 from keyturn.web import cors
+from keyturn.web.client_auth import authenticate_request
 from keyturn.web.params import parse_body
 from keyturn.web.responses import json_response, oauth_error_response
 
@@ -19,8 +19,7 @@ async def introspect_endpoint(request: Request) -> Response:
     now = ctx.clock()
     try:
         params = await parse_body(request, ctx.settings.max_body_bytes)
-        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
-                                         allow_public=False, ip=request.client.host if request.client else None)
+        auth = await authenticate_request(ctx, request, params, now, allow_public=False)
         result = await introspection.introspect(ctx, auth.client, params.get("token"),
                                                 params.get("token_type_hint"), now)
         return json_response(result)
@@ -35,8 +34,7 @@ async def revoke_endpoint(request: Request) -> Response:
     headers: dict[str, str] = {}
     try:
         params = await parse_body(request, ctx.settings.max_body_bytes)
-        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
-                                         allow_public=True, ip=request.client.host if request.client else None)
+        auth = await authenticate_request(ctx, request, params, now, allow_public=True)
         if origin and cors.client_allows(auth.client, origin):
             headers = cors.allow_headers(origin)
         await introspection.revoke(ctx, auth.client, params.get("token"), now,

@@ -10,15 +10,28 @@ from starlette.responses import Response
 from keyturn.core.errors import OAuthError
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_JSON = (b"content-type", b"application/json")
+_NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+
+
+class JSONBytes(Response):
+    """A JSON response whose headers are built as raw bytes at once (no header parsing per response)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), _JSON, *raw_headers]
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
                   no_store: bool = True) -> Response:
-    h = dict(NO_STORE) if no_store else {}
+    raw = list(_NO_STORE_RAW) if no_store else []
     if headers:
-        h.update(headers)
-    return Response(orjson.dumps(data), status_code=status, headers=h,
-                    media_type="application/json")
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return JSONBytes(orjson.dumps(data), status, raw)
 
 
 def oauth_error_response(exc: OAuthError, headers: dict[str, str] | None = None) -> Response:

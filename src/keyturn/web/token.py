@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from keyturn.core.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
-from keyturn.services.client_auth import authenticate_client
 from keyturn.services.context import Context
 from keyturn.web import cors
+from keyturn.web.client_auth import authenticate_request
 from keyturn.web.params import parse_body
 from keyturn.web.responses import json_response, oauth_error_response
 
@@ -34,9 +34,7 @@ async def token_endpoint(request: Request) -> Response:
         handler = REGISTRY.get(grant_type)
         if handler is None:
             raise UnsupportedGrantType("grant_type is not supported")
-        ip = request.client.host if request.client else None
-        auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
-                                         allow_public=grant_type in PUBLIC_GRANTS, ip=ip)
+        auth = await authenticate_request(ctx, request, params, now, allow_public=grant_type in PUBLIC_GRANTS)
         if origin is not None:
             # Seed 000's `domain`: a browser request must come from an origin the client allows.
             if not cors.client_allows(auth.client, origin):
@@ -46,9 +44,9 @@ async def token_endpoint(request: Request) -> Response:
         await ctx.keys.maybe_reload(now)
         accepted = PARAMS[grant_type]
         req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                           ip=ip, origin=origin)
+                           ip=request.client.host if request.client else None, origin=origin)
         body = await handler(ctx, req)
-        log.info("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
+        log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
                  body.get("scope", ""))
         return json_response(body, headers=cors_headers)
     except OAuthError as exc:

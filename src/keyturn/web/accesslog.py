@@ -1,0 +1,130 @@
+"""The access log: one line per HTTP request on standard output, buffered like nginx's.
+
+uvicorn's access log goes through Python's ``logging`` (a LogRecord, a formatter and
+a flushed write per request): about a quarter of a token request's CPU time. This
+one formats a line with one f-string and hands the lines to the operating system in
+batches, at most ``flush_seconds`` (0.25 s) after they were written or when 64 KiB
+are pending, and at exit, the way nginx's ``access_log ... buffer= flush=`` does.
+
+    2026-11-23T11:10:35.201Z 127.0.0.1:50412 "POST /token HTTP/1.1" 200 0.8ms client=3f2a...
+
+- The path is the raw path as received (still percent-encoded), without the query
+  string: a query may carry personal data (``login_hint``), and a percent-decoded
+  path could carry a line break into the log.
+- ``client=`` names the client (or API key) that authenticated, when one did;
+  endpoints set it with ``note_client``. Nothing secret is ever written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import sys
+import time
+from typing import IO
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CLIENT_KEY = "keyturn.client"
+FLUSH_SECONDS = 0.25
+MAX_PENDING = 64 * 1024
+
+
+def note_client(scope: Scope, client_id: str) -> None:
+    """Name the authenticated client in this request's access-log line."""
+    scope[CLIENT_KEY] = client_id
+
+
+class LineBuffer:
+    """Lines handed to a stream in batches: at most FLUSH_SECONDS late, and at exit."""
+
+    def __init__(self, stream: IO[bytes] | None = None, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self.stream = stream
+        self.flush_seconds = flush_seconds
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+        atexit.register(self.flush)
+
+    def write(self, line: str) -> None:
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= MAX_PENDING:
+            self.flush()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.flush_seconds, self.flush)
+            except RuntimeError:  # no event loop (called from a thread or at shutdown)
+                self.flush()
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        data = "".join(self._lines).encode("utf-8", "backslashreplace")
+        self._lines.clear()
+        self._size = 0
+        stream = self.stream or sys.stdout.buffer
+        try:
+            stream.write(data)
+            stream.flush()
+        except (OSError, ValueError):  # stdout closed or gone: losing access lines beats crashing
+            pass
+
+
+class _Clock:
+    """The timestamp's second part formatted once per second (the hot path formats only ms)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+
+
+class AccessLog:
+    """ASGI middleware writing one access-log line per HTTP request."""
+
+    def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None) -> None:
+        self.app = app
+        self.buffer = buffer or LineBuffer()
+        self._clock = _Clock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # No response started: the app failed and the server answers 500.
+            self.buffer.write(self.line(scope, status or 500, time.perf_counter() - started))
+
+    def line(self, scope: Scope, status: int, seconds: float) -> str:
+        peer = scope.get("client")
+        where = f"{peer[0]}:{peer[1]}" if peer else "-"
+        raw = scope.get("raw_path")
+        path = raw.decode("ascii", "backslashreplace") if raw else scope.get("path", "")
+        if not path.isprintable():
+            path = path.encode("unicode_escape").decode("ascii")
+        client = scope.get(CLIENT_KEY)
+        who = f" client={client}" if client else ""
+        return (f'{self._clock.stamp(time.time())} {where} "{scope["method"]} {path} '
+                f'HTTP/{scope.get("http_version", "1.1")}" {status} {seconds * 1000:.1f}ms{who}\n')
+
