@@ -85,8 +85,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     demo_data = asyncio.run(prepare())
     if demo_data is not None:
         typer.echo(json.dumps(demo_data, indent=2))
+    from keyturn.web.protocol import HttpProtocol  # httptools, one write per response
+
     uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=False,  # Keyturn writes its own (web/accesslog.py)
+                loop="uvloop", http=HttpProtocol, ws="none",
+                access_log=False,  # Keyturn writes its own (web/accesslog.py)
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
 
 
