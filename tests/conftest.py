@@ -22,7 +22,7 @@ from keyturn.services.context import Context, build_context
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
-from keyturn.web.app import create_app
+from keyturn.web.app import create_app, create_asgi
 
 ISSUER = "http://keyturn.test"
 PG_BASE = os.environ.get("KEYTURN_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -130,6 +130,14 @@ def ctx(app_and_ctx: tuple[Any, Context]) -> Context:
 @pytest.fixture
 async def client(app_and_ctx: tuple[Any, Context]) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app_and_ctx[0], client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
+        yield c
+
+
+@pytest.fixture
+async def front_client(settings: Settings, ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    """The lean front that `keyturn serve` runs (web/fastpath.py), on the same context as `client`."""
+    transport = httpx.ASGITransport(app=create_asgi(settings, ctx=ctx), client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
         yield c
 

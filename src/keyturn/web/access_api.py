@@ -137,7 +137,12 @@ class AuthorizeOut(BaseModel):
     summary="The caller's memberships (seed 001: X-Api-Key, or Authorization with or without Bearer)",
 )
 async def account_memberships(request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.memberships_of(_ctx(request), principal))
+    return await account_memberships_endpoint(request)
+
+
+async def account_memberships_endpoint(request: Request) -> Response:
+    """The same, without dependency injection: what the lean front runs (web/fastpath.py)."""
+    return json_response(await accounts.memberships_of(_ctx(request), await current_principal(request)))
 
 
 @router.get(

@@ -49,6 +49,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+ERROR_HANDLERS: dict[Any, Any] = {
+    ApiError: errors.on_api_error, InvalidToken: errors.on_invalid_token, OAuthError: errors.on_oauth_error,
+    RequestValidationError: errors.on_validation_error, HTTPException: errors.on_http_exception,
+    Exception: errors.on_unexpected,
+}
+
+
 async def health(request: Request) -> Response:
     return json_response({"status": "ok"}, no_store=False)
 
@@ -77,12 +84,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     app.state.ctx = context
     app.state.settings = settings
 
-    handlers: dict[Any, Any] = {
-        ApiError: errors.on_api_error, InvalidToken: errors.on_invalid_token, OAuthError: errors.on_oauth_error,
-        RequestValidationError: errors.on_validation_error, HTTPException: errors.on_http_exception,
-        Exception: errors.on_unexpected,
-    }
-    for exc_type, handler in handlers.items():
+    for exc_type, handler in ERROR_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
 
     r = app.router
@@ -112,7 +114,9 @@ def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migration
     """
     app = create_app(settings, ctx=ctx, run_migrations=run_migrations)
     hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
-           ("POST", "/introspect"): introspection.introspect_endpoint}
-    front = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra)
+           ("POST", "/introspect"): introspection.introspect_endpoint,
+           ("GET", "/api/account-memberships"): access_api.account_memberships_endpoint}
+    front = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra,
+                     ERROR_HANDLERS)
     return AccessLog(front) if settings.access_log else front
 

@@ -20,6 +20,7 @@ from keyturn.services.introspection import verify_access_token
 from keyturn.web.accesslog import note_client
 
 ACCOUNT_HEADER = "x-keyturn-account"
+PRINCIPAL_KEY = "keyturn.principal"  # in the ASGI scope: request.state's getattr misses cost an exception
 
 
 def bearer_value(header: str) -> str:
@@ -79,10 +80,10 @@ async def _authenticate(ctx: Context, request: Request) -> Principal:
 
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (cached on the request)."""
-    cached = getattr(request.state, "principal", None)
+    cached = request.scope.get(PRINCIPAL_KEY)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     principal = await authenticate(request.app.state.ctx, request)
-    request.state.principal = principal
+    request.scope[PRINCIPAL_KEY] = principal
     note_client(request.scope, principal.resource_name)
     return principal

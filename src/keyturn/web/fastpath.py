@@ -1,17 +1,20 @@
 """A lean ASGI front for the hot OAuth paths.
 
-The token and introspection endpoints are the hot paths of a payments platform
-(every merchant backend calls them). They parse their own bodies and render their
-own RFC 6749 errors, so they gain nothing from the framework's router, dependency
-injection or exception middleware. This front dispatches them directly and hands
-every other request to the FastAPI application. Behaviour is identical either way:
-the same endpoint functions run; only the framework layers around them are skipped.
+The token and introspection endpoints and the API-key check behind
+``GET /api/account-memberships`` are the hot paths of a payments platform (every
+merchant backend and terminal calls them). They parse their own input, so they
+gain nothing from the framework's router, dependency injection or middleware
+stack, which cost more than the endpoint itself (bench/README.md). This front
+dispatches them directly and hands every other request to the FastAPI
+application. Behaviour is identical either way: the same functions run, and an
+exception becomes the response the app's own exception handlers make of it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,25 +24,38 @@ from keyturn.web.responses import json_response
 
 log = logging.getLogger("keyturn.fastpath")
 Endpoint = Callable[[Request], Awaitable[Response]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class FastPath:
     def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Endpoint],
-                 extra_headers: list[tuple[bytes, bytes]]) -> None:
+                 extra_headers: list[tuple[bytes, bytes]],
+                 handlers: Mapping[Any, ErrorHandler] | None = None) -> None:
         self.app = app
         self.routes = dict(routes)
         self.extra_headers = extra_headers
+        self.handlers = dict(handlers or {})
+
+    async def on_error(self, request: Request, exc: Exception) -> Response:
+        for cls in type(exc).__mro__:  # the most specific handler, as Starlette picks it
+            handler: ErrorHandler | None = self.handlers.get(cls)
+            if handler is not None:
+                response: Response = await handler(request, exc)
+                return response
+        # never a stack trace to a client
+        log.exception("unexpected error on %s", request.scope["path"])
+        return json_response({"error": "server_error"}, 500)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             endpoint = self.routes.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 scope["app"] = self.app  # endpoints read request.app.state.ctx
+                request = Request(scope, receive)
                 try:
-                    response = await endpoint(Request(scope, receive))
-                except Exception:  # never a stack trace to a client
-                    log.exception("unexpected error on %s", scope["path"])
-                    response = json_response({"error": "server_error"}, 500)
+                    response = await endpoint(request)
+                except Exception as exc:
+                    response = await self.on_error(request, exc)
                 response.raw_headers.extend(self.extra_headers)
                 await response(scope, receive, send)
                 return
