@@ -39,11 +39,13 @@ async def test_refresh_token_is_consumed_once_and_grant_revoked_once(engine):
         await repo.insert_refresh_token(conn, digest="d1", grant_id="g1", generation=1, scope="a",
                                         issued_at=1.0, expires_at=50.0)
     async with engine.begin() as conn:
-        first = await repo.consume_refresh_token(conn, "d1", 2.0)
+        assert await repo.consume_refresh_token(conn, "d1", "another-client", 2.0) is None  # left unused
+        first = await repo.consume_refresh_token(conn, "d1", "c", 2.0)
         assert first == {"grant_id": "g1", "generation": 1, "scope": "a", "expires_at": 50.0}
-        assert await repo.consume_refresh_token(conn, "d1", 3.0) is None
-        assert await repo.consume_refresh_token(conn, "unknown", 3.0) is None
-        assert (await repo.find_refresh_token(conn, "d1"))["used_at"] == 2.0
+        assert await repo.consume_refresh_token(conn, "d1", "c", 3.0) is None
+        assert await repo.consume_refresh_token(conn, "unknown", "c", 3.0) is None
+        found = await repo.find_refresh_token(conn, "d1")
+        assert found["used_at"] == 2.0 and found["client_id"] == "c"
         assert await repo.revoke_grant(conn, "g1", 4.0, "test") is True
         assert await repo.revoke_grant(conn, "g1", 5.0, "test") is False
         assert (await repo.get_grant(conn, "g1")).revoked_at == 4.0
@@ -57,10 +59,10 @@ async def test_rolled_back_consumption_leaves_the_token_usable(engine):
                                         issued_at=1.0, expires_at=50.0)
     with pytest.raises(RuntimeError):
         async with engine.begin() as conn:
-            assert await repo.consume_refresh_token(conn, "d2", 2.0) is not None
+            assert await repo.consume_refresh_token(conn, "d2", "c", 2.0) is not None
             raise RuntimeError("crash before commit")
     async with engine.begin() as conn:
-        assert await repo.consume_refresh_token(conn, "d2", 3.0) is not None
+        assert await repo.consume_refresh_token(conn, "d2", "c", 3.0) is not None
 
 
 async def test_revoked_access_tokens_and_client_wide_revocation(engine):

@@ -49,8 +49,14 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
     if verifier is not None and not pkce.valid_verifier(verifier):
         raise InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]")  # RFC 7636 §4.1
     code_digest = digest(code)
+    grant_id = str(uuid.uuid4())
     async with ctx.engine.begin() as conn:
-        row = await store.find_code(conn, code_digest)
+        # Consume first (one statement decides single use); every refusal below raises inside the
+        # transaction, so a code sent by the wrong client or with a wrong verifier stays unused.
+        row = await store.consume_code(conn, code_digest, req.now, grant_id)
+        replay = row is None
+        if row is None:
+            row = await store.find_code(conn, code_digest)
         if row is None or row["client_id"] != client.client_id:
             raise InvalidGrant(BAD_CODE, detail="unknown code or code of another client")  # OAuth 2.1 §4.1.3
         redirect_uri = req.params.get("redirect_uri")
@@ -66,7 +72,6 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                 raise InvalidGrant("code_verifier does not match the code_challenge")
         elif verifier is not None:
             raise InvalidRequest("code_verifier sent but no code_challenge was")  # RFC 9700 §4.8.2
-        replay = row["used_at"] is not None or not await store.consume_code(conn, code_digest, req.now)
         if replay:
             if row["grant_id"] and await grants_repo.revoke_grant(conn, row["grant_id"], req.now, "code_reuse"):
                 await audit.record(conn, "authorization_code.reuse_detected", at=req.now,
@@ -82,12 +87,11 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                 raise InvalidGrant(BAD_CODE, detail="user gone or disabled")
             scope = str(row["scope"])
             lifetime = refresh_lifetime(ctx, client)
-            grant = Grant(id=str(uuid.uuid4()), client_id=client.client_id, user_id=user.id, account_id=None,
+            grant = Grant(id=grant_id, client_id=client.client_id, user_id=user.id, account_id=None,
                           grant_type=GRANT_TYPE, scope=scope, session_id=row["session_id"],
                           auth_time=row["auth_time"], created_at=req.now,
                           expires_at=req.now + (lifetime or ctx.settings.access_token_ttl), revoked_at=None)
             await grants_repo.create_grant(conn, grant)
-            await store.bind_code_to_grant(conn, code_digest, grant.id)
             refresh: str | None = None
             if lifetime:
                 refresh = new_refresh_token()

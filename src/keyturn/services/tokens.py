@@ -73,19 +73,22 @@ async def rotate_refresh_token(conn: AsyncConnection, *, token: str, client_id: 
     consuming it (RFC 6749 §6: the refresh token is bound to the client).
     """
     d = digest(token)
-    found = await grants_repo.find_refresh_token(conn, d)
-    if found is None:
-        raise InvalidGrant("refresh token is invalid, expired or revoked")
-    grant = await grants_repo.get_grant(conn, found["grant_id"])
-    if grant is None or grant.client_id != client_id:
-        raise InvalidGrant("refresh token is invalid, expired or revoked", detail="refresh token of another client")
-    consumed = await grants_repo.consume_refresh_token(conn, d, now)
-    if consumed is None:
-        if await grants_repo.revoke_grant(conn, grant.id, now, "refresh_token_reuse"):
+    consumed = await grants_repo.consume_refresh_token(conn, d, client_id, now)  # the one statement that decides
+    if consumed is None:  # unknown, another client's (left unused), or already used: find out which
+        found = await grants_repo.find_refresh_token(conn, d)
+        if found is None:
+            raise InvalidGrant("refresh token is invalid, expired or revoked")
+        if found["client_id"] != client_id:
+            raise InvalidGrant("refresh token is invalid, expired or revoked", detail="refresh token of another client")
+        if await grants_repo.revoke_grant(conn, found["grant_id"], now, "refresh_token_reuse"):
+            grant = await grants_repo.get_grant(conn, found["grant_id"])
             await audit.record(conn, "refresh_token.reuse_detected", at=now, client_id=client_id,
-                               subject=grant.user_id, ip=ip, grant_id=grant.id, generation=found["generation"])
+                               subject=grant.user_id if grant else None, ip=ip, grant_id=found["grant_id"],
+                               generation=found["generation"])
         return InvalidGrant("refresh token is invalid, expired or revoked", detail="replayed refresh token")
-    if grant.revoked_at is not None or now >= grant.expires_at or now >= consumed["expires_at"]:
+    grant = await grants_repo.get_grant(conn, consumed["grant_id"])
+    if grant is None or grant.revoked_at is not None or now >= grant.expires_at or now >= consumed["expires_at"]:
+        # Raised inside the transaction: the consumption above is rolled back with it.
         raise InvalidGrant("refresh token is invalid, expired or revoked", detail="grant revoked or expired")
     successor = new_refresh_token()
     await grants_repo.insert_refresh_token(

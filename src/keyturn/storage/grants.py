@@ -2,26 +2,44 @@
 
 Single use and rotation are one conditional statement
 (``UPDATE … WHERE used_at IS NULL RETURNING …``): zero rows means replay.
+
+The statements of the token endpoint's write paths (refresh rotation, code exchange)
+are built once, with bound parameters: building a SQLAlchemy statement per call costs
+about as much as running it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Grant
 from keyturn.storage.rows import to_grant
 from keyturn.storage.tables import grants, refresh_tokens, revoked_tokens
 
+_INSERT_GRANT = grants.insert()
+_GET_GRANT = select(grants).where(grants.c.id == bindparam("grant_id"))
+_INSERT_REFRESH = refresh_tokens.insert()
+_FIND_REFRESH = (select(refresh_tokens, grants.c.client_id)
+                 .join(grants, grants.c.id == refresh_tokens.c.grant_id)
+                 .where(refresh_tokens.c.digest == bindparam("digest")))
+_CONSUME_REFRESH = (
+    update(refresh_tokens)
+    .where(refresh_tokens.c.digest == bindparam("b_digest"), refresh_tokens.c.used_at.is_(None),
+           exists().where(grants.c.id == refresh_tokens.c.grant_id, grants.c.client_id == bindparam("b_client")))
+    .values(used_at=bindparam("now"))
+    .returning(refresh_tokens.c.grant_id, refresh_tokens.c.generation, refresh_tokens.c.scope,
+               refresh_tokens.c.expires_at))
+
 
 async def create_grant(conn: AsyncConnection, grant: Grant) -> None:
-    await conn.execute(grants.insert().values(**{f: getattr(grant, f) for f in Grant.__slots__}))
+    await conn.execute(_INSERT_GRANT, {f: getattr(grant, f) for f in Grant.__slots__})
 
 
 async def get_grant(conn: AsyncConnection, grant_id: str) -> Grant | None:
-    row = (await conn.execute(select(grants).where(grants.c.id == grant_id))).mappings().first()
+    row = (await conn.execute(_GET_GRANT, {"grant_id": grant_id})).mappings().first()
     return to_grant(row) if row else None
 
 
@@ -51,23 +69,22 @@ async def revoke_grants_of_user(conn: AsyncConnection, user_id: str, now: float,
 
 async def insert_refresh_token(conn: AsyncConnection, *, digest: str, grant_id: str, generation: int,
                                scope: str, issued_at: float, expires_at: float) -> None:
-    await conn.execute(refresh_tokens.insert().values(
-        digest=digest, grant_id=grant_id, generation=generation, scope=scope,
-        issued_at=issued_at, expires_at=expires_at, used_at=None))
+    await conn.execute(_INSERT_REFRESH, {
+        "digest": digest, "grant_id": grant_id, "generation": generation, "scope": scope,
+        "issued_at": issued_at, "expires_at": expires_at, "used_at": None})
 
 
-async def consume_refresh_token(conn: AsyncConnection, digest: str, now: float) -> dict[str, Any] | None:
-    """Mark a refresh token used, atomically. None: unknown or already used (replay)."""
-    q = (update(refresh_tokens).where(refresh_tokens.c.digest == digest, refresh_tokens.c.used_at.is_(None))
-         .values(used_at=now)
-         .returning(refresh_tokens.c.grant_id, refresh_tokens.c.generation, refresh_tokens.c.scope,
-                    refresh_tokens.c.expires_at))
-    row = (await conn.execute(q)).mappings().first()
+async def consume_refresh_token(conn: AsyncConnection, digest: str, client_id: str,
+                                now: float) -> dict[str, Any] | None:
+    """Mark a refresh token of this client used, atomically. None: unknown, another client's, or already used."""
+    row = (await conn.execute(_CONSUME_REFRESH, {"b_digest": digest, "b_client": client_id, "now": now})
+           ).mappings().first()
     return dict(row) if row else None
 
 
 async def find_refresh_token(conn: AsyncConnection, digest: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(refresh_tokens).where(refresh_tokens.c.digest == digest))).mappings().first()
+    """The token's row and its grant's ``client_id``."""
+    row = (await conn.execute(_FIND_REFRESH, {"digest": digest})).mappings().first()
     return dict(row) if row else None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, not_, select, update
+from sqlalchemy import bindparam, case, delete, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
@@ -20,23 +20,26 @@ async def insert_code(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(authorization_codes.insert().values(used_at=None, grant_id=None, **values))
 
 
+_CONSUME_CODE = (
+    update(authorization_codes)
+    .where(authorization_codes.c.digest == bindparam("b_digest"), authorization_codes.c.used_at.is_(None))
+    # The grant the exchange creates is bound in the same statement (a replay revokes it); not for an expired code.
+    .values(used_at=bindparam("now"),
+            grant_id=case((authorization_codes.c.expires_at > bindparam("now"), bindparam("b_grant")), else_=None))
+    .returning(*authorization_codes.c))
+_FIND_CODE = select(authorization_codes).where(authorization_codes.c.digest == bindparam("b_digest"))
+
+
 async def find_code(conn: AsyncConnection, code_digest: str) -> dict[str, Any] | None:
-    q = select(authorization_codes).where(authorization_codes.c.digest == code_digest)
-    row = (await conn.execute(q)).mappings().first()
+    row = (await conn.execute(_FIND_CODE, {"b_digest": code_digest})).mappings().first()
     return dict(row) if row else None
 
 
-async def consume_code(conn: AsyncConnection, code_digest: str, now: float) -> bool:
-    """Mark a code used, atomically. False: it was already used (replay) or is unknown."""
-    q = (update(authorization_codes)
-         .where(authorization_codes.c.digest == code_digest, authorization_codes.c.used_at.is_(None))
-         .values(used_at=now).returning(authorization_codes.c.digest))
-    return (await conn.execute(q)).first() is not None
-
-
-async def bind_code_to_grant(conn: AsyncConnection, code_digest: str, grant_id: str) -> None:
-    await conn.execute(update(authorization_codes).where(authorization_codes.c.digest == code_digest)
-                       .values(grant_id=grant_id))
+async def consume_code(conn: AsyncConnection, code_digest: str, now: float, grant_id: str) -> dict[str, Any] | None:
+    """Mark a code used and bind it to ``grant_id``, atomically; its row as it was. None: unknown or used (replay)."""
+    row = (await conn.execute(_CONSUME_CODE, {"b_digest": code_digest, "now": now, "b_grant": grant_id})
+           ).mappings().first()
+    return dict(row) if row else None
 
 
 # -- login sessions -------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import User
@@ -14,8 +14,11 @@ async def insert(conn: AsyncConnection, user: User) -> None:
     await conn.execute(users.insert().values(**{f: getattr(user, f) for f in User.__slots__}))
 
 
+_GET = select(users).where(users.c.id == bindparam("b_id"))
+
+
 async def get(conn: AsyncConnection, user_id: str) -> User | None:
-    row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+    row = (await conn.execute(_GET, {"b_id": user_id})).mappings().first()
     return to_user(row) if row else None
 
 
