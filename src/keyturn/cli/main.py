@@ -87,6 +87,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         typer.echo(json.dumps(demo_data, indent=2))
     from keyturn.web.protocol import HttpProtocol  # httptools, one write per response
 
+    if workers > 1:
+        # Workers share one listening socket. libuv (under uvloop) accepts every pending
+        # connection at once, so the first worker to wake takes most of a burst of new
+        # connections and the others idle; one accept per wake-up spreads them (bench/README.md).
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+
     uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
                 loop="uvloop", http=HttpProtocol, ws="none",
                 access_log=False,  # Keyturn writes its own (web/accesslog.py)
