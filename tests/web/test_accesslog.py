@@ -75,3 +75,28 @@ def test_a_full_buffer_is_written_at_once_and_flush_without_a_loop_is_immediate(
     assert len(out.getvalue()) == 70001
     buffer.write("outside any event loop\n")  # e.g. a thread: no timer to wait for
     assert out.getvalue().endswith(b"outside any event loop\n")
+
+
+class Writes(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def test_each_write_is_whole_lines_of_at_most_4_kib():
+    out = Writes()
+    buffer = LineBuffer(out)
+    lines = [f"line {i} " + "x" * 90 + "\n" for i in range(300)]
+    for line in lines[:-1]:
+        buffer._lines.append(line)  # as write() would, without the timer
+    buffer.write(lines[-1])  # outside a loop: flushes everything now
+    assert out.getvalue().decode() == "".join(lines)
+    assert len(out.sizes) > 1 and all(size <= 4096 for size in out.sizes)
+    offset = 0
+    for size in out.sizes:  # every write ends at a line boundary
+        offset += size
+        assert out.getvalue()[offset - 1:offset] == b"\n"

@@ -5,6 +5,8 @@ a flushed write per request): about a quarter of a token request's CPU time. Thi
 one formats a line with one f-string and hands the lines to the operating system in
 batches, at most ``flush_seconds`` (0.25 s) after they were written or when 64 KiB
 are pending, and at exit, the way nginx's ``access_log ... buffer= flush=`` does.
+Each write holds whole lines and at most 4 KiB, so workers sharing one pipe
+(a container's standard output) never interleave inside a line.
 
     2026-11-23T11:10:35.201Z 127.0.0.1:50412 "POST /token HTTP/1.1" 200 0.8ms client=3f2a...
 
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CLIENT_KEY = "keyturn.client"
 FLUSH_SECONDS = 0.25
 MAX_PENDING = 64 * 1024
+ATOMIC_WRITE = 4096  # PIPE_BUF on Linux: a write this size to a pipe is never interleaved with another's
 
 
 def note_client(scope: Scope, client_id: str) -> None:
@@ -63,15 +66,31 @@ class LineBuffer:
             self._timer = None
         if not self._lines:
             return
-        data = "".join(self._lines).encode("utf-8", "backslashreplace")
-        self._lines.clear()
-        self._size = 0
+        lines, self._lines, self._size = self._lines, [], 0
         stream = self.stream or sys.stdout.buffer
         try:
-            stream.write(data)
-            stream.flush()
+            for chunk in _chunks(lines):
+                stream.write(chunk)
+                stream.flush()  # one write per chunk: workers sharing a pipe never split each other's lines
         except (OSError, ValueError):  # stdout closed or gone: losing access lines beats crashing
             pass
+
+
+def _chunks(lines: list[str], limit: int = ATOMIC_WRITE) -> list[bytes]:
+    """Whole lines packed into writes of at most ``limit`` bytes (PIPE_BUF: atomic on a pipe)."""
+    out: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        data = line.encode("utf-8", "backslashreplace")
+        if current and size + len(data) > limit:
+            out.append(b"".join(current))
+            current, size = [], 0
+        current.append(data)
+        size += len(data)
+    if current:
+        out.append(b"".join(current))
+    return out
 
 
 class _Clock:
