@@ -7,12 +7,13 @@ from starlette.requests import Request
 from keyturn.services.client_auth import ClientAuth, authenticate_client
 from keyturn.services.context import Context
 from keyturn.web.accesslog import note_client
+from keyturn.web.params import client_ip
 
 
 async def authenticate_request(ctx: Context, request: Request, params: dict[str, str], now: float, *,
                                allow_public: bool) -> ClientAuth:
     """The request's client (RFC 6749 §2.3), named in its access-log line once authenticated."""
-    ip = request.client.host if request.client else None
+    ip = client_ip(request)
     auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
                                      allow_public=allow_public, ip=ip)
     note_client(request.scope, auth.client.client_id)

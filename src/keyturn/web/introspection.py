@@ -10,7 +10,7 @@ from keyturn.services import introspection
 from keyturn.services.context import Context
 from keyturn.web import cors
 from keyturn.web.client_auth import authenticate_request
-from keyturn.web.params import parse_body
+from keyturn.web.params import client_ip, parse_body
 from keyturn.web.responses import json_response, oauth_error_response
 
 
@@ -38,7 +38,7 @@ async def revoke_endpoint(request: Request) -> Response:
         if origin and cors.client_allows(auth.client, origin):
             headers = cors.allow_headers(origin)
         await introspection.revoke(ctx, auth.client, params.get("token"), now,
-                                   request.client.host if request.client else None)
+                                   client_ip(request))
         return json_response({}, headers=headers)
     except OAuthError as exc:
         return oauth_error_response(exc, headers)

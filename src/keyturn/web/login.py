@@ -18,6 +18,7 @@ from keyturn.storage import oidc as store
 from keyturn.web.authorize import browser_cookie
 from keyturn.web.interaction import EXPIRED, load_submission, render_login
 from keyturn.web.pages import error_page, see_other, set_cookie
+from keyturn.web.params import client_ip
 
 
 async def login_submit(request: Request) -> Response:
@@ -34,7 +35,7 @@ async def login_submit(request: Request) -> Response:
         return see_other(flow.error_redirect(ctx, pending.areq.redirect_uri, exc, pending.areq.state))
     username = str(form.get("username") or "")
     password = str(form.get("password") or "")
-    ip = request.client.host if request.client else None
+    ip = client_ip(request)
     try:
         user = await login.authenticate(ctx, username, password, ip, now)
     except login.LoginFailed as failed:

@@ -21,6 +21,7 @@ from keyturn.services.oidc import logout, sessions
 from keyturn.services.oidc.flow import with_query
 from keyturn.services.oidc.request import parse_query
 from keyturn.web.pages import clear_cookie, error_page, page, read_form, see_other, set_cookie
+from keyturn.web.params import client_ip
 
 XSRF_COOKIE = "keyturn_logout_xsrf"
 INVALID = "The sign-out request is invalid."
@@ -40,7 +41,7 @@ async def _params(request: Request) -> dict[str, str] | None:
 async def _finish(ctx: Context, request: Request, client: Client | None, params: dict[str, str],
                   session: sessions.Session | None, now: float) -> Response:
     if session is not None:
-        await logout.end(ctx, session, now, request.client.host if request.client else None)
+        await logout.end(ctx, session, now, client_ip(request))
     target = params.get("post_logout_redirect_uri")
     if client is not None and target is not None:
         response: Response = see_other(with_query(target, {"state": params.get("state")}))

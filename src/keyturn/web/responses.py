@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from keyturn.core.errors import OAuthError
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _JSON = (b"content-type", b"application/json")
 _NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 

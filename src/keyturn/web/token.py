@@ -12,7 +12,7 @@ from keyturn.grants import PARAMS, REGISTRY, TokenRequest
 from keyturn.services.context import Context
 from keyturn.web import cors
 from keyturn.web.client_auth import authenticate_request
-from keyturn.web.params import parse_body
+from keyturn.web.params import client_ip, parse_body
 from keyturn.web.responses import json_response, oauth_error_response
 
 log = logging.getLogger("keyturn.token")
@@ -44,7 +44,7 @@ async def token_endpoint(request: Request) -> Response:
         await ctx.keys.maybe_reload(now)
         accepted = PARAMS[grant_type]
         req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                           ip=request.client.host if request.client else None, origin=origin)
+                           ip=client_ip(request), origin=origin)
         body = await handler(ctx, req)
         log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
                  body.get("scope", ""))
