@@ -11,6 +11,7 @@
     │   ├── UnsupportedTokenType RFC 7009 §2.2.1 (400)
     │   ├── AccessDenied         resource owner or policy refused (authorization endpoint)
     │   ├── UnsupportedResponseType, LoginRequired, ConsentRequired, InteractionRequired
+    │   ├── RequestNotSupported, RequestUriNotSupported  OIDC Core §3.1.2.6 (authorization endpoint)
     │   ├── SlowDown             rate limited (429 + Retry-After)
     │   ├── ServerError          unexpected failure (500), never with details
     │   └── TemporarilyUnavailable  dependency down (503)
@@ -94,6 +95,16 @@ class ConsentRequired(OAuthError):
 
 class InteractionRequired(OAuthError):
     error = "interaction_required"
+
+
+class RequestNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the ``request`` parameter (a Request Object) is not supported."""
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the ``request_uri`` parameter is not supported."""
+    error = "request_uri_not_supported"
 
 
 class SlowDown(OAuthError):
