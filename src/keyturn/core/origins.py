@@ -12,18 +12,31 @@ pattern in the seed means what its author meant and nothing more:
 - ``scheme://`` may be written; without it ``https`` is required, except for
   ``localhost``/``*.localhost`` and loopback IPs, where ``http`` is also accepted.
 - Over-broad patterns are refused at registration: a bare ``*``, a wildcard
-  over a single label (``*.com``), or a ``*`` anywhere else (``*example.com``).
+  over a public suffix (``*.com``, ``*.co.uk``, ``*.github.io``: anyone can register a
+  name under it), a wildcard over an IP address, or a ``*`` anywhere else (``*example.com``).
+- A host name is at most 253 characters and each label at most 63 (RFC 1035 §2.3.4).
+
+Public suffixes come from the Public Suffix List bundled with the ``publicsuffixlist``
+package (ICANN and private sections), read once from the package's own data file on the
+first wildcard pattern: never fetched at run time. An unknown top-level label counts as a
+public suffix; ``*.localhost`` (RFC 6761 §6.3) is the one wildcard over a suffix allowed.
 
 Matching is plain string comparison on the parsed Origin: linear time, no regex.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from publicsuffixlist import PublicSuffixList
+
 _LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.[]:")
+MAX_HOST = 253  # RFC 1035 §2.3.4 (255 octets on the wire, 253 characters written)
+MAX_LABEL = 63  # RFC 1035 §2.3.4
 
 
 class PatternError(ValueError):
@@ -58,6 +71,24 @@ def _is_loopback(host: str) -> bool:
     return host in _LOOPBACK or host.endswith(".localhost")
 
 
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the list bundled in the package; no network
+
+
+def is_public_suffix(host: str) -> bool:
+    """True if anyone may register names directly under ``host`` (``com``, ``co.uk``, ``github.io``)."""
+    return bool(_psl().is_public(host))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def parse_pattern(text: str) -> OriginPattern:
     raw = text.strip().lower()
     if not raw:
@@ -85,8 +116,17 @@ def parse_pattern(text: str) -> OriginPattern:
         raise PatternError(f"domain pattern {text!r}: '*' is allowed only as a leading '*.' or trailing '.*'")
     if not raw or any(c not in _HOST_CHARS for c in raw) or ".." in raw or raw.startswith(".") or raw.endswith("."):
         raise PatternError(f"domain pattern {text!r}: not a host name")
-    if subdomains and "." not in raw and raw != "localhost":
-        raise PatternError(f"domain pattern {text!r}: wildcard over a top-level domain is too broad")
+    if len(raw) > MAX_HOST:
+        raise PatternError(f"domain pattern {text[:40]!r}...: a host name has at most {MAX_HOST} characters")
+    if any(len(label) > MAX_LABEL for label in raw.split(".")):
+        raise PatternError(f"domain pattern {text[:80]!r}: a label of a host name has at most {MAX_LABEL} characters")
+    if subdomains and raw != "localhost":
+        if _is_ip(raw):
+            raise PatternError(f"domain pattern {text!r}: a wildcard over an IP address means nothing")
+        if "." not in raw:
+            raise PatternError(f"domain pattern {text!r}: wildcard over a top-level domain is too broad")
+        if is_public_suffix(raw):
+            raise PatternError(f"domain pattern {text!r}: wildcard over the public suffix {raw!r} is too broad")
     return OriginPattern(scheme, raw, subdomains, any_port, port)
 
 
