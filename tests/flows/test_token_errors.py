@@ -91,13 +91,31 @@ async def test_no_client_authentication_is_401_invalid_client(client):
     assert_oauth_error(r, 401, "invalid_client")
 
 
-MALFORMED_BASIC = ["Basic !!!notbase64", "Basic " + base64.b64encode(b"no-colon").decode(),
-                   "Basic " + base64.b64encode(b"\xff\xfe:x").decode(), "Basic", "Bearer abc",
-                   "Basic " + base64.b64encode(b"\x00:x").decode(), "Basic " + "A" * 10000]
+def _b64(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode()
 
 
-async def test_malformed_basic_is_401_with_basic_challenge(client):
-    for header in MALFORMED_BASIC:
+# Basic credentials that cannot be decoded name no client: a malformed request (RFC 6749 §5.2).
+MALFORMED_BASIC = ["Basic !!!notbase64", "Basic abc", _b64(b"no-colon"), _b64(b"\xff\xfe:x"), "Basic", "Basic ",
+                   _b64(b"id:%zz"), _b64(b"id:%4"), _b64(b"%ff%fe:secret"), _b64(b"id:%C3%28"),
+                   "Basic " + "A" * 10000]
+
+
+async def test_malformed_basic_credentials_are_400_invalid_request(client, make_credential):
+    cred = await make_credential()
+    for header in MALFORMED_BASIC + [_b64(f"{cred.client_id}:%zz".encode())]:
+        for path in ("/token", "/introspect", "/revoke"):
+            r = await client.post(path, data={"grant_type": "client_credentials", "token": "x"},
+                                  headers={"Authorization": header})
+            assert_oauth_error(r, 400, "invalid_request")
+            assert "www-authenticate" not in r.headers
+
+
+async def test_wellformed_basic_that_fails_is_401_invalid_client_with_basic_challenge(client, make_credential):
+    """R40: a wrong secret, an unknown or unusable client_id, or another scheme stay 401 + WWW-Authenticate."""
+    cred = await make_credential()
+    for header in [basic(cred.client_id, "wrong")["Authorization"], basic("unknown-client", "x")["Authorization"],
+                   _b64(b"\x00:x"), _b64(b":x"), "Bearer abc"]:
         r = await client.post("/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header})
         assert_oauth_error(r, 401, "invalid_client")
         assert r.headers["www-authenticate"].startswith("Basic ")

@@ -3,7 +3,8 @@
 Methods: client_secret_basic (RFC 6749 §2.3.1, id and secret form-urlencoded
 before base64), client_secret_post, the same fields in a JSON body (seed 000),
 and ``none`` for public clients (PKCE-only code flow). Exactly one method per
-request (RFC 6749 §2.3). Failures are ``invalid_client`` (401). Repeated
+request (RFC 6749 §2.3). Failures are ``invalid_client`` (401); undecodable Basic
+credentials are ``invalid_request`` (400). Repeated
 failures for one client_id *from one source address* within a minute get 429
 (OAuth 2.1 §2.4.1, RFC 6819 §4.3.5): an attacker guessing secrets is slowed to
 ``client_auth_max_failures`` guesses per minute per address, while the legitimate
@@ -17,9 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 from collections import deque
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from keyturn.core.errors import InvalidClient, InvalidRequest, SlowDown
 from keyturn.core.models import Client, is_client_id
@@ -71,15 +73,32 @@ class FailureCounter:
                 del self._fails[k]
 
 
-def _basic(header: str) -> tuple[str, str]:
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _form_decode(text: str) -> str:
+    """application/x-www-form-urlencoded decoding (RFC 6749 §2.3.1, Appendix B), strictly: a ``%`` not
+    followed by two hex digits, or bytes that are not UTF-8, are an error (ValueError)."""
+    if _BAD_PERCENT.search(text):
+        raise ValueError("bad percent-encoding")
+    return unquote_to_bytes(text.replace("+", " ")).decode("utf-8")
+
+
+def _basic(credentials: str) -> tuple[str, str]:
+    """client_id and secret from the credentials of ``Authorization: Basic`` (RFC 7617 §2, RFC 6749 §2.3.1).
+
+    Credentials that cannot be decoded are a malformed request, ``invalid_request`` (400, RFC 6749
+    §5.2), not a failed authentication: no client was named. Well-formed ones with a wrong secret
+    stay ``invalid_client`` (401 with ``WWW-Authenticate: Basic``, R40).
+    """
     try:
-        raw = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        if ":" not in raw:
+            raise ValueError("no colon")
+        cid, _, secret = raw.partition(":")
+        return _form_decode(cid), _form_decode(secret)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidClient("malformed Basic credentials", auth_scheme="Basic") from None
-    if ":" not in raw:
-        raise InvalidClient("malformed Basic credentials", auth_scheme="Basic")
-    cid, _, secret = raw.partition(":")
-    return unquote_plus(cid), unquote_plus(secret)
+        raise InvalidRequest("malformed Basic credentials") from None
 
 
 def _secret_ok(client: Client, secret: str, now: float) -> bool:
@@ -94,12 +113,13 @@ async def authenticate_client(ctx: Context, authorization: str | None, params: d
                               now: float, *, allow_public: bool, ip: str | None = None) -> ClientAuth:
     scheme: str | None = None
     if authorization:
-        if authorization[:6].lower() != "basic ":
+        auth_scheme, _, credentials = authorization.partition(" ")
+        if auth_scheme.lower() != "basic":
             raise InvalidClient("unsupported client authentication scheme", auth_scheme="Basic")
         scheme = "Basic"
         if "client_secret" in params or "client_assertion" in params:
             raise InvalidRequest("use exactly one client authentication method")
-        client_id, secret = _basic(authorization)
+        client_id, secret = _basic(credentials)
         if "client_id" in params and params["client_id"] != client_id:
             raise InvalidRequest("client_id in the body differs from the authenticated client")
         method = "client_secret_basic"
