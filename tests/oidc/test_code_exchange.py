@@ -24,8 +24,8 @@ async def test_id_token_claims_by_scope_and_signature(client, ctx, make_user):
     rp, body = await _tokens(client, ctx, user)
     header = jwt.get_unverified_header(body["id_token"])
     assert header["alg"] == "RS256"
-    claims = jose.verify(body["id_token"], ctx.keys.verification_keys, issuer="http://keyturn.test", typ="jwt",
-                         audience=rp["client_id"])
+    claims = jose.verify(body["id_token"], ctx.keys.verification_keys,
+                         jose.Expect(issuer="http://keyturn.test", typ="jwt", audience=rp["client_id"]), ctx.clock())
     assert claims["sub"] == user.id and claims["aud"] == rp["client_id"] and claims["nonce"] == "n-1"
     assert claims["at_hash"] == jose.half_hash(body["access_token"], "RS256") and claims["auth_time"]
     for name in ("email", "email_verified", "phone_number", "phone_number_verified", "given_name",

@@ -128,3 +128,36 @@ def test_toolkit_does_not_import_storage_or_endpoints():
             "'keyturn.web','keyturn.services','sqlalchemy'))]; print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+async def test_duplicate_jose_members_are_refused_by_the_toolkit_too(ctx, verifier):
+    """RFC 7515 §5.2: the same strict parser as Keyturn's own endpoints (tests/access/test_resource_token_rules)."""
+    from tests.access.test_resource_token_rules import sign_raw
+
+    key = ctx.keys.signing_key(ctx.settings.access_token_alg)
+    claims = jwt.decode(_token(ctx), options={"verify_signature": False})
+    good_header = json.dumps({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"})
+    assert (await verifier.verify(sign_raw(ctx, good_header, json.dumps(claims))))["sub"] == "c1"
+    dup_header = f'{{"alg":"{key.alg}","kid":"{key.kid}","typ":"at+jwt","typ":"JWT"}}'
+    dup_payload = json.dumps(claims)[:-1] + ',"sub":"someone-else"}'
+    for header, payload in ((dup_header, json.dumps(claims)), (good_header, dup_payload)):
+        with pytest.raises(InvalidAccessToken):
+            await verifier.verify(sign_raw(ctx, header, payload))
+
+
+async def test_the_toolkit_applies_the_same_time_rules_as_keyturn(ctx, verifier, clock):
+    """One leeway for nbf/iat in the future; the toolkit also applies it to exp (its clock is not ours)."""
+    from keyturn.core.jose import DEFAULT_LEEWAY
+
+    assert verifier.leeway == DEFAULT_LEEWAY
+    now = int(clock())
+    ahead = _token(ctx, now=now + DEFAULT_LEEWAY + 1)
+    with pytest.raises(InvalidAccessToken):
+        await verifier.verify(ahead)
+    await verifier.verify(_token(ctx, now=now + DEFAULT_LEEWAY - 1))
+    token = _token(ctx)
+    clock.advance(3600 + DEFAULT_LEEWAY - 1)
+    await verifier.verify(token)
+    clock.advance(1)
+    with pytest.raises(InvalidAccessToken):
+        await verifier.verify(token)

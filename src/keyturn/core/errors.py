@@ -16,6 +16,7 @@
     │   ├── ServerError          unexpected failure (500), never with details
     │   └── TemporarilyUnavailable  dependency down (503)
     ├── InvalidToken             bearer token missing or bad at a protected API (401, RFC 6750 §3.1)
+    ├── InsufficientScope        the token is good but lacks a scope the endpoint needs (403, RFC 6750 §3.1)
     └── ApiError                 management API error: {"status": "ERROR", "error": {code, message}}
 
 ``description`` is public; ``detail`` is private and only logged.
@@ -133,15 +134,26 @@ class InvalidToken(KeyturnError):
         self.missing = missing
 
 
+class InsufficientScope(KeyturnError):
+    """RFC 6750 §3.1: the access token lacks ``scope``, which this request needs (403)."""
+
+    def __init__(self, scope: str, description: str | None = None) -> None:
+        super().__init__(description or f"the access token lacks the {scope} scope")
+        self.scope = scope
+        self.description = description or f"the access token lacks the {scope} scope"
+
+
 class ApiError(KeyturnError):
     """A management-API error: one JSON shape, rendered in one place."""
 
-    def __init__(self, status_code: int, code: str, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, status_code: int, code: str, message: str, *, detail: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429)
 
 
 def not_found(what: str) -> ApiError:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import jwt
 import orjson
@@ -87,52 +88,162 @@ def sign(claims: dict[str, Any], key: SigningKey, typ: str = "JWT") -> str:
 
 
 class TokenInvalid(Exception):
+    """A JWT we refuse; the message is a private reason (logged, never sent)."""
+
+
+DEFAULT_LEEWAY = 10
+"""Seconds of clock difference tolerated when a time claim lies in the future (``nbf``, ``iat``): the one
+documented leeway (docs/tokens.md). Resource servers apply it to ``exp`` too; Keyturn, the issuer,
+does not (a token is dead at its ``exp`` there, F15)."""
+MAX_LEEWAY = 60  # R68: a bounded leeway
+MAX_TOKEN_LENGTH = 8192
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class _Duplicate(ValueError):
     pass
 
 
-def verify(token: str, keys: dict[str, SigningKey], *, issuer: str, typ: str | None,
-           audience: str | list[str] | None = None, leeway: int = 0,
-           require: tuple[str, ...] = ("exp", "iat", "iss", "sub"), now: float | None = None) -> dict[str, Any]:
-    """Verify a JWT signed by one of our keys. Raises TokenInvalid with a private reason.
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _Duplicate(k)
+        out[k] = v
+    return out
 
-    ``now`` (the server's clock) replaces PyJWT's wall clock for ``exp``/``nbf``: valid strictly
-    before ``exp`` (RFC 7519 §4.1.4), with the same float seconds everywhere (F15).
-    """
-    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
-        raise TokenInvalid("not a compact JWS")
+
+def _segment(seg: str, what: str) -> bytes:
+    """base64url without padding (RFC 7515 §2); anything else is malformed."""
+    if len(seg) % 4 == 1 or not _B64URL.fullmatch(seg):
+        raise TokenInvalid(f"{what} is not base64url")
+    return base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4))
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    # RFC 7515 §5.2 / RFC 7519 §4: a JOSE header or claims set with duplicate member names is
+    # rejected (not "last one wins", which lets two parsers disagree about the same token).
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise TokenInvalid(f"bad header: {exc}") from None
-    kid = header.get("kid")
-    alg = header.get("alg")
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members)
+    except _Duplicate as exc:
+        raise TokenInvalid(f"{what} repeats member {str(exc)[:40]!r}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise TokenInvalid(f"{what} is not JSON") from None
+    if not isinstance(data, dict):
+        raise TokenInvalid(f"{what} is not a JSON object")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJWS:
+    """A compact JWS split and decoded strictly, not yet verified."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def kid(self) -> object:
+        return self.header.get("kid")
+
+    @property
+    def alg(self) -> object:
+        return self.header.get("alg")
+
+
+def parse_jws(token: str) -> ParsedJWS:
+    """Split a compact JWS (RFC 7515 §7.1) and decode its header and claims, refusing duplicates."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise TokenInvalid("not a compact JWS")
+    h, p, sig = token.split(".")
+    header = _json_object(_segment(h, "header"), "header")
+    claims = _json_object(_segment(p, "payload"), "payload")
+    if "crit" in header:  # RFC 7515 §4.1.11: we understand no extension, so none may be critical
+        raise TokenInvalid("critical header parameter")
+    return ParsedJWS(header, claims, f"{h}.{p}".encode("ascii"), _segment(sig, "signature"))
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What a verifier requires of a token besides its signature (RFC 9068 §4, RFC 8725 §3)."""
+
+    issuer: str
+    typ: str | None  # "at+jwt" for access tokens (RFC 9068 §2.1), "jwt" for ID tokens
+    audience: str | None = None  # must be (one of) the token's ``aud``
+    require: tuple[str, ...] = ("exp", "iat", "iss", "sub")
+    leeway: float = DEFAULT_LEEWAY  # for ``nbf`` and ``iat`` in the future
+    exp_leeway: float = 0.0  # for ``exp`` (resource servers: the same leeway)
+    check_exp: bool = True
+    algorithms: tuple[str, ...] = ALLOWED_ALGS
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.leeway <= MAX_LEEWAY or not 0 <= self.exp_leeway <= MAX_LEEWAY:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenInvalid(f"{name} is not a number")
+    return float(value)
+
+
+def check_claims(claims: dict[str, Any], expect: Expect, now: float) -> None:
+    """The claim rules every verifier applies, Keyturn's own and ``keyturn.rs`` alike (R68)."""
+    missing = [c for c in expect.require if c not in claims]
+    if missing:
+        raise TokenInvalid(f"missing claim {missing[0]}")
+    if claims.get("iss") != expect.issuer:
+        raise TokenInvalid("wrong issuer")
+    if expect.audience is not None:
+        aud = claims.get("aud")
+        if not (aud == expect.audience or (isinstance(aud, list) and expect.audience in aud)):
+            raise TokenInvalid("wrong audience")
+    exp, nbf, iat = _number(claims, "exp"), _number(claims, "nbf"), _number(claims, "iat")
+    # RFC 7519 §4.1.4: valid strictly before exp; one unit (seconds) everywhere (F15).
+    if expect.check_exp and (exp is None or now >= exp + expect.exp_leeway):
+        raise TokenInvalid("expired")
+    if nbf is not None and nbf > now + expect.leeway:
+        raise TokenInvalid("not yet valid")
+    if iat is not None and iat > now + expect.leeway:
+        raise TokenInvalid("issued in the future")
+
+
+def check_header(parsed: ParsedJWS, expect: Expect) -> None:
+    if parsed.alg not in expect.algorithms or parsed.alg not in ALLOWED_ALGS:
+        raise TokenInvalid("algorithm not allowed")
+    if expect.typ is not None:
+        typ = parsed.header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in (expect.typ, "application/" + expect.typ):
+            raise TokenInvalid("wrong typ")
+
+
+def verify_parsed(parsed: ParsedJWS, key_alg: str, public_key: Any, expect: Expect, now: float) -> dict[str, Any]:
+    """Signature with the key the caller found by ``kid`` (its algorithm must be the header's), then the claims."""
+    check_header(parsed, expect)
+    if parsed.alg != key_alg:
+        raise TokenInvalid("algorithm does not match the key")
+    try:
+        ok = _JWS.get_algorithm_by_name(key_alg).verify(parsed.signing_input, public_key, parsed.signature)
+    except Exception:  # noqa: BLE001 - a malformed signature or key is simply not valid
+        ok = False
+    if not ok:
+        raise TokenInvalid("bad signature")
+    check_claims(parsed.claims, expect, now)
+    return parsed.claims
+
+
+def verify(token: str, keys: dict[str, SigningKey], expect: Expect, now: float) -> dict[str, Any]:
+    """Verify a JWT signed by one of our keys (exact ``kid``). Raises TokenInvalid with a private reason."""
+    parsed = parse_jws(token)
+    kid = parsed.kid
     if not isinstance(kid, str) or kid not in keys:
         raise TokenInvalid("unknown kid")
     key = keys[kid]
-    if alg != key.alg or alg not in ALLOWED_ALGS:
-        raise TokenInvalid("algorithm not allowed for this key")
-    if typ is not None and str(header.get("typ", "")).lower() not in (typ, "application/" + typ):
-        raise TokenInvalid("wrong typ")
-    options: dict[str, Any] = {"require": list(require), "verify_aud": audience is not None}
-    if now is not None:
-        options.update(verify_exp=False, verify_nbf=False, verify_iat=False)
-    try:
-        claims: dict[str, Any] = jwt.decode(token, key.public, algorithms=[key.alg], issuer=issuer,
-                                            leeway=leeway, audience=audience, options=cast(Any, options))
-    except jwt.PyJWTError as exc:
-        raise TokenInvalid(str(exc)) from None
-    if now is not None:
-        check_times(claims, now, leeway, require_exp="exp" in require)
-    return claims
-
-
-def check_times(claims: dict[str, Any], now: float, leeway: int = 0, require_exp: bool = True) -> None:
-    """Valid strictly before ``exp`` and not before ``nbf`` (RFC 7519 §4.1.4–4.1.5), one unit: seconds."""
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if require_exp and (not isinstance(exp, int | float) or isinstance(exp, bool) or now >= exp + leeway):
-        raise TokenInvalid("expired")
-    if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool) or now + leeway < nbf):
-        raise TokenInvalid("not yet valid")
+    return verify_parsed(parsed, key.alg, key.public, expect, now)
 
 
 class VerifiedTokens:

@@ -6,9 +6,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import jwt
-
+from keyturn.core import jose
 from keyturn.rs._jwks import JWKSCache
+
+REQUIRED = ("exp", "iat", "iss", "sub", "aud", "client_id")
 
 
 class InvalidAccessToken(Exception):
@@ -20,10 +21,15 @@ class InsufficientScope(Exception):
 
 
 class TokenVerifier:
-    def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache, leeway: int = 30,
+    """Checks exactly what Keyturn itself checks (:func:`keyturn.core.jose.check_claims`): strict JOSE
+    parsing (no duplicate members, no ``crit``), ``typ`` at+jwt, an allow-listed algorithm matching the
+    key's, the key by exact ``kid`` from the issuer's JWKS, exact ``iss``, ``aud`` containing ours,
+    ``exp``/``nbf``/``iat`` within ``leeway`` (one documented leeway, at most 60 s)."""
+
+    def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache, leeway: int = jose.DEFAULT_LEEWAY,
                  algorithms: tuple[str, ...] = ("ES256", "RS256", "EdDSA"),
                  clock: Callable[[], float] = time.time) -> None:
-        if leeway > 60:
+        if not 0 <= leeway <= jose.MAX_LEEWAY:
             raise ValueError("leeway must be at most 60 seconds")
         self.issuer = issuer
         self.audience = audience
@@ -31,37 +37,25 @@ class TokenVerifier:
         self.leeway = leeway
         self.algorithms = algorithms
         self.clock = clock
+        self.expect = jose.Expect(issuer=issuer, typ="at+jwt", audience=audience, require=REQUIRED,
+                                  leeway=leeway, exp_leeway=leeway, algorithms=algorithms)
 
     async def verify(self, token: str, *, scope: str | None = None) -> dict[str, Any]:
-        if not token or token.count(".") != 2 or len(token) > 8192:
-            raise InvalidAccessToken("malformed token")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise InvalidAccessToken("malformed token") from None
-        if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
-            raise InvalidAccessToken("not an access token")
-        kid, alg = header.get("kid"), header.get("alg")
-        if not isinstance(kid, str) or alg not in self.algorithms:
-            raise InvalidAccessToken("algorithm or key not allowed")
+            parsed = jose.parse_jws(token)
+            jose.check_header(parsed, self.expect)  # before any fetch: junk never reaches the JWKS
+        except jose.TokenInvalid as exc:
+            raise InvalidAccessToken(str(exc)) from None
+        kid = parsed.kid
+        if not isinstance(kid, str):
+            raise InvalidAccessToken("no key id")
         found = await self.jwks.key(kid)
-        if found is None or found[0] != alg:
+        if found is None:
             raise InvalidAccessToken("unknown signing key")
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token, found[1], algorithms=[found[0]], issuer=self.issuer, audience=self.audience,
-                options={"require": ["exp", "iat", "iss", "sub", "aud", "client_id"],
-                         "verify_exp": False, "verify_nbf": False, "verify_iat": False})
-        except jwt.PyJWTError as exc:
+            claims = jose.verify_parsed(parsed, found[0], found[1], self.expect, self.clock())
+        except jose.TokenInvalid as exc:
             raise InvalidAccessToken(str(exc)) from None
-        now = self.clock()
-        try:
-            exp, iat, nbf = float(claims["exp"]), float(claims["iat"]), float(claims.get("nbf", claims["iat"]))
-        except (TypeError, ValueError):
-            raise InvalidAccessToken("bad time claims") from None
-        # Valid strictly before exp (plus leeway); never issued or valid in the future beyond the leeway.
-        if now >= exp + self.leeway or iat > now + self.leeway or nbf > now + self.leeway:
-            raise InvalidAccessToken("token expired or not yet valid")
         if scope is not None and scope not in str(claims.get("scope", "")).split():
             raise InsufficientScope(scope)
         return claims

@@ -8,12 +8,14 @@ cannot even learn that account B exists, OWASP API1), 403 naming the missing per
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.errors import ApiError, not_found
+from keyturn.core.errors import ApiError, InsufficientScope, not_found
 from keyturn.core.models import Account, Principal
 from keyturn.core.policy import (
     AccountFacts,
@@ -88,6 +90,9 @@ async def require(
         return subject, decision
     if role_on(subject, account_id) is None:
         raise not_found("account")
+    if subject.scopes is not None and decide(policy_of(ctx), replace(subject, scopes=None), permission,
+                                             account_id).allowed:
+        raise InsufficientScope(permission)  # RFC 6750 §3.1: the role grants it, the token's scope does not
     raise ApiError(403, "PERMISSION_DENIED", decision.reason)
 
 
@@ -153,27 +158,51 @@ def describe(principal: Principal) -> dict[str, Any]:
     }
 
 
-async def authorize(
-    ctx: Context, principal: Principal, permission: str, account_id: str | None
-) -> dict[str, Any]:
-    """The decision endpoint's use case: ``{allowed, principal, reason}``, never an exception for a "no".
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision endpoints' answer: may the principal act on ``account_id`` (with ``permission``)?"""
 
-    ``account_id`` is the account owning the resource; default: the principal's bound (key,
-    credential) or selected (user, ``X-Keyturn-Account``) account, else the user's individual account.
+    allowed: bool
+    reason: str
+    account_id: str | None
+    role: str | None
+
+
+async def authorize(
+    ctx: Context, principal: Principal, permission: str | None, named: Sequence[str]
+) -> Verdict:
+    """``POST /api/authorize`` and ``GET /auth/forward``: a "no" is a verdict, never an exception.
+
+    ``named`` are the accounts the request names as the target, whichever way (query, header, body):
+    they bind *every* principal (OWASP API1, R98). A key or credential bound to account A that names
+    account B is decided on B, where it holds nothing (global ✸ permissions aside). Two different
+    names are refused. Nothing named: the key's or credential's own account, a user's individual one.
+    Without a permission, the principal must hold some role on a named account.
     """
     policy = policy_of(ctx)
-    if permission not in policy.permissions:
-        raise ApiError(400, "INVALID_PERMISSION", f"unknown permission {permission}")
+    if permission is not None and permission not in policy.permissions:
+        raise ApiError(400, "INVALID_PERMISSION", f"unknown permission {permission[:100]}")
+    targets = list(dict.fromkeys(named))
+    if len(targets) > 1:
+        return Verdict(False, "the request names more than one account", None, None)
+    if targets and not is_account_id(targets[0]):
+        return Verdict(False, "the named account is not an account id", None, None)
     async with ctx.engine.connect() as conn:
-        if account_id is None:
-            account_id = principal.account_id
-            if account_id is None and principal.kind == "user":
-                account_id = await accounts_repo.individual_account_of(conn, principal.id)
+        account_id = targets[0] if targets else principal.account_id
+        if account_id is None and principal.kind == "user":
+            account_id = await accounts_repo.individual_account_of(conn, principal.id)
         subject = await subject_of(ctx, conn, principal)
-    who = describe(principal)
     if account_id is None:
-        return {"allowed": False, "principal": who, "reason": "no account selected", "accountId": None}
-    if principal.kind == "user":
-        who["accountId"], who["role"] = account_id, role_on(subject, account_id)
+        return Verdict(False, "no account selected", None, None)
+    role = role_on(subject, account_id)
+    if permission is None:
+        if role is None:
+            return Verdict(False, f"no role on account {account_id}", account_id, None)
+        return Verdict(True, f"role {role} on account {account_id}", account_id, role)
     d = decide(policy, subject, permission, account_id)
-    return {"allowed": d.allowed, "principal": who, "reason": d.reason, "accountId": account_id}
+    return Verdict(d.allowed, d.reason, account_id, d.role if d.allowed else role)
+
+
+def is_account_id(value: str) -> bool:
+    """Account ids are UUIDs we issued; anything else (NUL, surrogates, 1 KiB) never reaches the database."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()

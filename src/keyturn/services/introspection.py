@@ -2,43 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-import jwt
 
 from keyturn.core import jose
 from keyturn.core.errors import InvalidRequest
 from keyturn.core.models import Client
 from keyturn.core.secrets import PREFIX_REFRESH, digest
 from keyturn.services.context import Context
+from keyturn.settings import Settings
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
 
 INACTIVE: dict[str, Any] = {"active": False}
 
 
+ACCESS_TOKEN_CLAIMS = ("exp", "iat", "iss", "sub", "aud", "jti", "client_id")
+
+
+@functools.lru_cache(maxsize=16)
+def access_token_expect(settings: Settings) -> jose.Expect:
+    """The rules for our access tokens wherever Keyturn accepts one (RFC 9068 §4): ``typ`` at+jwt, exact
+    ``iss``, the configured audience in ``aud``, ``exp`` exact, ``nbf``/``iat`` no further in the future
+    than the clock leeway. ``keyturn.rs`` applies the same :func:`keyturn.core.jose.check_claims`."""
+    return jose.Expect(issuer=settings.issuer, typ="at+jwt", audience=settings.token_audience,
+                       require=ACCESS_TOKEN_CLAIMS, leeway=settings.clock_leeway)
+
+
 async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str, Any] | None:
-    """Claims of a live access token, or None: signature, expiry, revocation, client and grant state."""
+    """Claims of a live access token, or None: signature, claims, revocation, client and grant state."""
     await ctx.keys.maybe_reload(now)
+    expect = access_token_expect(ctx.settings)
     verified = ctx.extras.get("verified_tokens")
     if not isinstance(verified, jose.VerifiedTokens):
         verified = ctx.extras["verified_tokens"] = jose.VerifiedTokens()
     claims = verified.get(token, ctx.keys.verification_keys)
     if claims is not None:
-        try:
-            jose.check_times(claims, now)
+        try:  # the signature was checked before; times move on
+            jose.check_claims(claims, expect, now)
         except jose.TokenInvalid:
             return None
     else:
-        claims = await _verify(ctx, token, now, require=("exp", "iat", "iss", "sub", "jti", "client_id"))
-        if claims is None:
+        parsed = await _verify(ctx, token, now, expect)
+        if parsed is None:
             return None
-        verified.put(token, str(_kid(token)), claims)
-    if claims["exp"] <= now:
-        return None
+        claims = parsed.claims
+        verified.put(token, str(parsed.kid), claims)
     client_id = claims["client_id"]
     if client_id != "keyturn-operator":
-        client = await ctx.client(client_id, now)
+        client = await ctx.client(str(client_id), now)
         if client is None or not client.active(now):
             return None
     revoked_cache = ctx.extras.get("revocation_check")
@@ -57,23 +69,23 @@ async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str,
     return claims
 
 
-async def _verify(ctx: Context, token: str, now: float, require: tuple[str, ...]) -> dict[str, Any] | None:
+async def _verify(ctx: Context, token: str, now: float, expect: jose.Expect) -> jose.ParsedJWS | None:
     """Verify with our keys; on an unknown kid reload once (a key rotated by another process)."""
-    for attempt in (0, 1):
-        try:
-            return jose.verify(token, ctx.keys.verification_keys, issuer=ctx.settings.issuer, typ="at+jwt",
-                               require=require, now=now)
-        except jose.TokenInvalid as exc:
-            if attempt or str(exc) != "unknown kid" or not await ctx.keys.reload_for_kid(_kid(token), now):
-                return None
-    return None
-
-
-def _kid(token: str) -> object:
     try:
-        return jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
+        parsed = jose.parse_jws(token)
+    except jose.TokenInvalid:
         return None
+    kid = parsed.kid
+    if isinstance(kid, str) and kid not in ctx.keys.verification_keys:
+        await ctx.keys.reload_for_kid(kid, now)
+    key = ctx.keys.verification_keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        return None
+    try:
+        jose.verify_parsed(parsed, key.alg, key.public, expect, now)
+    except jose.TokenInvalid:
+        return None
+    return parsed
 
 
 async def introspect(ctx: Context, caller: Client, token: str | None, hint: str | None, now: float) -> dict[str, Any]:
@@ -130,9 +142,10 @@ async def revoke(ctx: Context, caller: Client, token: str | None, now: float, ip
                                    subject=grant.user_id, grant_id=grant.id)
         ctx.revocations_changed()
         return
-    claims = await _verify(ctx, token, now, require=("exp", "jti", "client_id"))
-    if claims is None:
+    parsed = await _verify(ctx, token, now, access_token_expect(ctx.settings))
+    if parsed is None:
         return
+    claims = parsed.claims
     if claims["client_id"] != caller.client_id:
         if caller.is_public:
             return

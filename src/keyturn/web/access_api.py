@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import access, accounts, api_keys
 from keyturn.services.context import Context
-from keyturn.web.auth import authenticate, current_principal
+from keyturn.web.accesslog import note_client
+from keyturn.web.auth import ACCOUNT_HEADER, current_principal, identify
 from keyturn.web.credential_api import ErrorOut
 from keyturn.web.responses import json_response
+from keyturn.web.schemas import Id, Name, UserRef, Word
 
 router = APIRouter(tags=["access"])
 
@@ -52,13 +54,15 @@ class MembershipOut(BaseModel):
 
 
 class AccountCreate(Strict):
-    name: StrictStr = Field(max_length=200, description="Display name")
+    name: Name = Field(description="Display name")
     type: Literal["org", "individual"] = Field("org", description="org (default) or individual")
     test: StrictBool = Field(False, description="A test account (its API keys start kt_test_)")
 
 
 class AccountUpdate(Strict):
-    name: StrictStr = Field(max_length=200)
+    """PUT replaces the one field a caller may change: name is required."""
+
+    name: Name
 
 
 class AccountOut(BaseModel):
@@ -75,8 +79,8 @@ class AccountOut(BaseModel):
 
 
 class MemberAdd(Strict):
-    user: StrictStr = Field(max_length=320, description="User id, email, phone number or username")
-    role: StrictStr = Field(max_length=100)
+    user: UserRef = Field(description="User id, email, phone number or username")
+    role: Word
 
 
 class MemberOut(BaseModel):
@@ -88,8 +92,8 @@ class MemberOut(BaseModel):
 
 
 class ApiKeyCreate(Strict):
-    name: StrictStr = Field(max_length=100)
-    role: StrictStr = Field(max_length=100, description="A role no stronger than the caller's on the account")
+    name: Word
+    role: Word = Field(description="A role no stronger than the caller's on the account")
 
 
 class ApiKeyUpdate(Strict):
@@ -111,8 +115,8 @@ class ApiKeyOut(BaseModel):
 
 
 class AuthorizeIn(Strict):
-    permission: StrictStr = Field(max_length=100, description="e.g. payment-requests:create")
-    accountId: StrictStr | None = Field(None, max_length=64, description="Account owning the resource")
+    permission: Word = Field(description="e.g. payment-requests:create")
+    accountId: Id | None = Field(None, description="Account owning the resource")
 
 
 class PrincipalOut(BaseModel):
@@ -279,17 +283,45 @@ async def delete_api_key(
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
+ACCOUNT_PARAMS = ("account", "accountId")
+PERMISSION_HEADER = "x-keyturn-permission"
+
+
+def named_accounts(request: Request, *more: str | None) -> list[str]:
+    """Every account the request names as its target: ``?account=``/``?accountId=``, ``X-Keyturn-Account``,
+    and the body's ``accountId`` (``more``). Each binds the decision, whoever the principal is."""
+    names = [v for k in ACCOUNT_PARAMS for v in request.query_params.getlist(k)]
+    names += request.headers.getlist(ACCOUNT_HEADER) + [m for m in more if m is not None]
+    return [n.strip() for n in names if n.strip()]  # an empty value names nothing (a gateway's unset variable)
+
+
+async def decision_principal(request: Request) -> Principal:
+    """The caller for the decision endpoints: no account selection here, a named account is the target."""
+    principal = await identify(_ctx(request), request)
+    note_client(request.scope, principal.resource_name)
+    return principal
+
+
+def _verdict_body(principal: Principal, verdict: access.Verdict) -> dict[str, Any]:
+    who = access.describe(principal)
+    if principal.kind == "user":
+        who["accountId"], who["role"] = verdict.account_id, verdict.role
+    return {"allowed": verdict.allowed, "principal": who, "reason": verdict.reason, "accountId": verdict.account_id}
+
+
 @router.post(
     "/api/authorize",
     response_model=AuthorizeOut,
-    responses=ERRORS,
+    responses={**ERRORS, 403: {"model": AuthorizeOut, "description": "Not allowed, with the reason"}},
     summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?",
 )
-async def authorize(body: AuthorizeIn, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await access.authorize(_ctx(request), principal, body.permission, body.accountId))
-
-
-PERMISSION_HEADER = "x-keyturn-permission"
+async def authorize(body: AuthorizeIn, request: Request) -> Response:
+    """200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
+    (``accountId``), the query or ``X-Keyturn-Account``; it binds API keys and credentials as it binds users."""
+    principal = await decision_principal(request)
+    verdict = await access.authorize(_ctx(request), principal, body.permission,
+                                     named_accounts(request, body.accountId))
+    return json_response(_verdict_body(principal, verdict), 200 if verdict.allowed else 403)
 
 
 @router.get(
@@ -300,31 +332,27 @@ PERMISSION_HEADER = "x-keyturn-permission"
 )
 async def forward_auth(request: Request) -> Response:
     """200 with ``X-Keyturn-*`` identity headers, else 401/403 only (a gateway treats anything else as an
-    error). The permission to check comes from ``X-Keyturn-Permission`` or ``?permission=``; the account
-    from ``X-Keyturn-Account`` or ``?account=`` (users), or the key's/credential's own."""
+    error). The permission comes from ``X-Keyturn-Permission`` or ``?permission=``; the target account from
+    ``?account=``, ``?accountId=`` or ``X-Keyturn-Account`` for every kind of principal (default: the key's or
+    credential's own, a user's individual account). ``X-Keyturn-Account`` in a 200 is the account decided on."""
     ctx = _ctx(request)
     try:
-        principal = await authenticate(ctx, request)
+        principal = await decision_principal(request)
     except ApiError as exc:  # ambiguous or malformed headers: still only a 401 for the gateway
         raise InvalidToken(exc.message) from None
     permission = request.headers.get(PERMISSION_HEADER) or request.query_params.get("permission")
-    account_id = request.query_params.get("account") if principal.kind == "user" else None
-    account_id = principal.account_id or account_id
+    try:
+        verdict = await access.authorize(ctx, principal, permission.strip() if permission else None,
+                                         named_accounts(request))
+    except ApiError as exc:
+        return json_response({"allowed": False, "reason": exc.message}, 403)
+    if not verdict.allowed:
+        return json_response({"allowed": False, "reason": verdict.reason}, 403)
     headers = {"X-Keyturn-Subject": principal.id, "X-Keyturn-Principal-Kind": principal.kind}
-    if permission:
-        try:
-            result = await access.authorize(ctx, principal, permission.strip(), account_id)
-        except ApiError as exc:
-            return json_response({"allowed": False, "reason": exc.message}, 403)
-        if not result["allowed"]:
-            return json_response({"allowed": False, "reason": result["reason"]}, 403)
-        account_id, role = result["accountId"], result["principal"]["role"]
-    else:
-        role = principal.role
-    if account_id:
-        headers["X-Keyturn-Account"] = account_id
-    if role:
-        headers["X-Keyturn-Role"] = role
+    if verdict.account_id:
+        headers["X-Keyturn-Account"] = verdict.account_id
+    if verdict.role:
+        headers["X-Keyturn-Role"] = verdict.role
     if principal.client_id:
         headers["X-Keyturn-Client-Id"] = principal.client_id
     return json_response({"allowed": True, "principal": access.describe(principal)}, 200, headers)

@@ -58,10 +58,13 @@ def select_account(principal: Principal, selected: str | None) -> Principal:
 
 
 async def authenticate(ctx: Context, request: Request) -> Principal:
-    return select_account(await _authenticate(ctx, request), request.headers.get(ACCOUNT_HEADER))
+    """The caller, with the account ``X-Keyturn-Account`` selects (management API)."""
+    return select_account(await identify(ctx, request), request.headers.get(ACCOUNT_HEADER))
 
 
-async def _authenticate(ctx: Context, request: Request) -> Principal:
+async def identify(ctx: Context, request: Request) -> Principal:
+    """The caller as its credential says, no account selection (the decision endpoints treat a named
+    account as the target to decide on, web/access_api.py)."""
     now = ctx.clock()
     api_key = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization")

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import ApiError, InvalidToken, OAuthError
+from keyturn.core.errors import ApiError, InsufficientScope, InvalidToken, OAuthError
 from keyturn.web.responses import json_response, oauth_error_response
 
 log = logging.getLogger("keyturn.errors")
@@ -24,16 +24,39 @@ async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if exc.detail:
         log.info("api error %s: %s", exc.code, exc.detail)
-    return json_response(api_error_body(exc.code, exc.message), exc.status_code)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return json_response(api_error_body(exc.code, exc.message), exc.status_code, headers)
+
+
+def bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """RFC 6750 §3: ``Bearer realm="keyturn"``, and an error code only when a token was presented
+    (§3.1: a request without credentials SHOULD NOT get one)."""
+    value = 'Bearer realm="keyturn"'
+    if error is not None:
+        value += f', error="{error}"'
+    if description:
+        value += f', error_description="{_quotable(description)}"'
+    if scope:
+        value += f', scope="{scope}"'
+    return value
+
+
+def _quotable(text: str) -> str:
+    """RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E."""
+    return "".join(c for c in text if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
 
 
 async def on_invalid_token(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidToken)
-    # Issue 3 asks for error="invalid_token" on a missing credential too; RFC 6750 §3.1 only
-    # says SHOULD NOT, and clients that look for `Bearer realm=` still find it first.
-    challenge = f'Bearer realm="keyturn", error="invalid_token", error_description="{exc.description}"'
+    challenge = bearer_challenge(None) if exc.missing else bearer_challenge("invalid_token", exc.description)
     body = api_error_body("UNAUTHORIZED", exc.description)
     return json_response(body, 401, {"WWW-Authenticate": challenge})
+
+
+async def on_insufficient_scope(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InsufficientScope)
+    challenge = bearer_challenge("insufficient_scope", exc.description, exc.scope)
+    return json_response(api_error_body("INSUFFICIENT_SCOPE", exc.description), 403, {"WWW-Authenticate": challenge})
 
 
 async def on_oauth_error(request: Request, exc: Exception) -> Response:

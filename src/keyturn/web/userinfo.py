@@ -14,14 +14,14 @@ from keyturn.services.introspection import verify_access_token
 from keyturn.services.oidc.claims import user_claims
 from keyturn.storage import users as users_repo
 from keyturn.web import cors
+from keyturn.web.errors import bearer_challenge
 from keyturn.web.params import parse_form, read_body
 from keyturn.web.responses import json_response
 
 
-def _challenge(error: str | None, status: int, headers: dict[str, str], description: str = "") -> Response:
-    value = 'Bearer realm="keyturn"' if error is None else f'Bearer realm="keyturn", error="{error}"'
-    if description:
-        value += f', error_description="{description}"'
+def _challenge(error: str | None, status: int, headers: dict[str, str], description: str = "",
+               scope: str | None = None) -> Response:
+    value = bearer_challenge(error, description, scope)
     body = {"error": error or "invalid_token"}
     if description:
         body["error_description"] = description
@@ -58,7 +58,7 @@ async def userinfo_endpoint(request: Request) -> Response:
         return _challenge("invalid_token", 401, headers, "the access token is invalid, expired or revoked")
     scope = tuple(str(claims.get("scope", "")).split())
     if "openid" not in scope:
-        return _challenge("insufficient_scope", 403, headers, "the access token lacks the openid scope")
+        return _challenge("insufficient_scope", 403, headers, "the access token lacks the openid scope", "openid")
     client = await ctx.client(str(claims.get("client_id")), now)
     if origin and (client is None or not cors.client_allows(client, origin)):
         headers = {}
