@@ -9,6 +9,8 @@ from keyturn.core.errors import ApiError
 
 _BAD_SCHEMES = {"javascript", "data", "vbscript", "file"}
 LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "localhost"}
+# RFC 8252 §7.3/§8.3: the port may vary only for the loopback IP literals, not for "localhost".
+_LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://[::1]")
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -29,6 +31,8 @@ def validate_redirect_uri(uri: str) -> str:
         raise bad("must be absolute")
     if "#" in uri:
         raise bad("must not contain a fragment")
+    if parts.port is not None and (parts.port == 0 or parts.netloc.rsplit(":", 1)[1] != str(parts.port)):
+        raise bad("must use a port from 1 to 65535, written without leading zeros")
     if scheme in _BAD_SCHEMES:
         raise bad("uses a forbidden scheme")
     if scheme == "https":
@@ -59,28 +63,35 @@ def validate_redirect_uris(value: Any) -> list[str]:
 
 
 def redirect_uri_matches(requested: str, registered: tuple[str, ...]) -> bool:
-    """Exact string match; for loopback IP literals any port (RFC 8252 §7.3), path and query exact."""
-    if requested in registered:
-        return True
-    try:
-        req = urlsplit(requested)
-        req_port = req.port
-    except ValueError:
+    """Exact string match (RFC 9700 §2.1, OAuth 2.1 §4.1.1); never with a fragment (RFC 6749 §3.1.2).
+
+    For the loopback IP literals ``http://127.0.0.1`` and ``http://[::1]`` only the port may differ
+    (RFC 8252 §7.3), and only to a real one (1-65535, written without leading zeros); everything
+    else, path and query included, must be the identical string.
+    """
+    # urlsplit drops an empty fragment ("...cb#"), so look at the raw string.
+    if "#" in requested:
         return False
-    if req.scheme != "http" or req.hostname not in ("127.0.0.1", "::1") or req_port is None:
-        return False
-    netloc_host = "[::1]" if req.hostname == "::1" else "127.0.0.1"
-    if req.netloc != f"{netloc_host}:{req_port}":
-        return False
-    without_port = f"http://{netloc_host}{requested[len('http://' + req.netloc):]}"
-    return without_port in registered or any(
-        _same_loopback_except_port(requested, r) for r in registered)
+    if not requested.startswith(_LOOPBACK_PREFIXES):
+        return requested in registered
+    portless = _loopback_without_port(requested)
+    if portless is None:
+        return False  # port 0, 65536, "080", "+80", or not the loopback host at all
+    return requested in registered or any(_loopback_without_port(r) == portless for r in registered)
 
 
-def _same_loopback_except_port(requested: str, registered: str) -> bool:
-    try:
-        a, b = urlsplit(requested), urlsplit(registered)
-    except ValueError:
-        return False
-    return (b.scheme == "http" and b.hostname == a.hostname and b.hostname in ("127.0.0.1", "::1")
-            and a.path == b.path and a.query == b.query and not b.username and not a.username)
+def _loopback_without_port(uri: str) -> str | None:
+    """``uri`` with its port removed, if it is a loopback IP literal URI with no or a valid port; else None."""
+    prefix = next((p for p in _LOOPBACK_PREFIXES if uri.startswith(p)), None)
+    if prefix is None or "#" in uri:
+        return None
+    rest = uri[len(prefix):]
+    if rest.startswith(":"):
+        end = next((i for i, c in enumerate(rest) if c in "/?"), len(rest))
+        port = rest[1:end]
+        if not (port.isascii() and port.isdigit() and len(port) <= 5) or port[0] == "0" or int(port) > 65535:
+            return None
+        rest = rest[end:]
+    if rest and rest[0] not in "/?":
+        return None  # "http://127.0.0.1.evil.example/cb", "http://127.0.0.1@evil/..."
+    return prefix + rest
