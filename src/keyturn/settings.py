@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     )
 
     @field_validator("allowed_scopes", mode="before")
+    default_phone_region: str | None = Field(None, description=(
+        "ISO 3166 alpha-2 region (`GB`, `NZ`) for phone numbers typed without `+` at login and user creation "
+        "(`07700 900123` → `+447700900123`); unset: only numbers typed with a leading `+` are phone numbers."))
+
+    @field_validator("default_phone_region", mode="before")
+    @classmethod
+    def _check_phone_region(cls, v: Any) -> Any:
+        from keyturn.core.identifiers import is_region
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if not isinstance(v, str) or not is_region(v.strip().upper()):
+            raise ValueError("must be an ISO 3166 alpha-2 region code such as GB or NZ")
+        return v.strip().upper()
     @classmethod
     def _split_scopes(cls, v: Any) -> Any:
         if isinstance(v, str):

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError
+from keyturn.core.identifiers import normalise_email, phone_e164
 from keyturn.core.models import Account, User
+from keyturn.services.access import policy_of
 from keyturn.services.context import Context
 from keyturn.services.passwords import check_password_policy, hash_password
 from keyturn.storage import accounts as accounts_repo
@@ -17,8 +19,6 @@ from keyturn.storage import audit
 from keyturn.storage import users as users_repo
 
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
-PHONE_RE = re.compile(r"\+[1-9][0-9]{6,15}")
-OWNER_ROLE = "account-owner"
 
 
 def user_claims(user: User) -> dict[str, Any]:
@@ -34,21 +34,27 @@ async def create_user(ctx: Context, *, email: str | None, phone_number: str | No
                       given_name: str | None = None, family_name: str | None = None,
                       preferred_username: str | None = None, email_verified: bool = False,
                       phone_number_verified: bool = False, actor: str = "operator") -> tuple[User, str]:
-    """Create a user and their individual account (account-owner). Returns (user, account id)."""
+    """Create a user and their individual account, whose member they are with the policy's owner role.
+    Returns (user, account id)."""
     if not email and not phone_number:
         raise ApiError(400, "INVALID_REQUEST", "a user needs an email or a phone number")
     if email is not None:
-        email = email.strip().lower()
+        email = normalise_email(email)  # the form users_repo.find compares
         if not EMAIL_RE.fullmatch(email):
             raise ApiError(400, "INVALID_REQUEST", "email is not a valid address")
-    if phone_number is not None and not PHONE_RE.fullmatch(phone_number.strip()):
-        raise ApiError(400, "INVALID_REQUEST", "phone number must be in E.164 form, like +6421234567890")
+    if phone_number is not None:
+        phone_number = phone_e164(phone_number, ctx.settings.default_phone_region)
+        if phone_number is None:
+            raise ApiError(400, "INVALID_REQUEST", "phone number must be in E.164 form, like +6421234567890"
+                           + ("" if ctx.settings.default_phone_region else
+                              " (set KEYTURN_DEFAULT_PHONE_REGION to accept national numbers)"))
     try:
         check_password_policy(password)
     except ValueError as exc:
         raise ApiError(400, "INVALID_REQUEST", str(exc)) from None
+    owner_role = policy_of(ctx).owner_role  # KEYTURN_POLICY_FILE may name another owner role
     now = ctx.clock()
-    user = User(id=str(uuid.uuid4()), email=email, phone_number=phone_number and phone_number.strip(),
+    user = User(id=str(uuid.uuid4()), email=email, phone_number=phone_number,
                 given_name=given_name, family_name=family_name, preferred_username=preferred_username,
                 email_verified=email_verified, phone_number_verified=phone_number_verified,
                 password_hash=hash_password(password), disabled=False, created_at=now, updated_at=now,
@@ -60,7 +66,7 @@ async def create_user(ctx: Context, *, email: str | None, phone_number: str | No
         async with ctx.engine.begin() as conn:
             await users_repo.insert(conn, user)
             await accounts_repo.insert(conn, account)
-            await accounts_repo.add_member(conn, account.id, user.id, OWNER_ROLE, now)
+            await accounts_repo.add_member(conn, account.id, user.id, owner_role, now)
             await accounts_repo.link_individual(conn, user.id, account.id)
             await audit.record(conn, "user.created", at=now, actor=actor, subject=user.id)
     except IntegrityError:
@@ -70,7 +76,7 @@ async def create_user(ctx: Context, *, email: str | None, phone_number: str | No
 
 async def find_user(ctx: Context, ref: str) -> User | None:
     async with ctx.engine.connect() as conn:
-        return await users_repo.find(conn, ref)
+        return await users_repo.find(conn, ref, ctx.settings.default_phone_region)
 
 
 async def get_user(ctx: Context, user_id: str) -> User | None:

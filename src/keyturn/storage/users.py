@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keyturn.core.identifiers import normalise_email, phone_e164
 from keyturn.core.models import User
 from keyturn.storage.rows import to_user
 from keyturn.storage.tables import users
@@ -22,11 +23,17 @@ async def get(conn: AsyncConnection, user_id: str) -> User | None:
     return to_user(row) if row else None
 
 
-async def find(conn: AsyncConnection, ref: str) -> User | None:
-    """By id, email (case-insensitive), phone number or preferred username."""
+async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None) -> User | None:
+    """By id, email, phone number or preferred username. The email is compared in its stored normal
+    form (NFKC, lower case) and a phone number as typed is also compared in E.164
+    (keyturn.core.identifiers; ``phone_region`` reads numbers typed without ``+``)."""
     ref = ref.strip()
-    q = select(users).where(or_(users.c.id == ref, users.c.email == ref.lower(),
-                                users.c.phone_number == ref, users.c.preferred_username == ref))
+    phones = {ref}
+    e164 = phone_e164(ref, phone_region)
+    if e164 is not None:
+        phones.add(e164)
+    q = select(users).where(or_(users.c.id == ref, users.c.email == normalise_email(ref),
+                                users.c.phone_number.in_(sorted(phones)), users.c.preferred_username == ref))
     row = (await conn.execute(q)).mappings().first()
     return to_user(row) if row else None
 

@@ -1,9 +1,12 @@
 """Password login with anti-automation (ASVS 6.3.1, RFC 6819 §5.1.4.2.3): per account and per IP.
 
 Policy (throttles table, so every worker sees the same counts):
-- per account (the identifier as typed, known or not, so the counter cannot reveal who exists):
+- per account (the identifier in its normal form, known or not, so the counter cannot reveal who
+  exists; ``+44 7700 900123`` and ``07700 900123`` are one counter, keyturn.core.identifiers):
   after ``login_max_failures`` failures within an hour, each further failure locks the identifier for
   30 s, doubling up to 15 minutes; a successful login clears it.
+- the lockout page and its ``Retry-After`` state the same wait: seconds below two minutes, else whole
+  minutes with ``Retry-After`` rounded up to those minutes (RFC 9110 §10.2.3).
 - per IP: after 50 failures within 15 minutes the address is locked for 15 minutes.
 One message for an unknown user, a wrong password and a disabled user, with the same password-hash
 work in each case (no enumeration by message, status or timing, ASVS 6.3.8).
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+from keyturn.core.identifiers import login_key
 from keyturn.core.models import User
 from keyturn.core.secrets import digest
 from keyturn.services.context import Context
@@ -37,18 +41,22 @@ class LoginFailed(Exception):
         self.retry_after = retry_after
 
 
-def normalise(identifier: str) -> str:
-    return identifier.strip().lower()
+def _keys(identifier: str, ip: str | None, region: str | None) -> tuple[str, str]:
+    return ("login:acct:" + digest(login_key(identifier, region))[:40],
+            "login:ip:" + (ip or "unknown")[:64])
 
 
-def _keys(identifier: str, ip: str | None) -> tuple[str, str]:
-    return "login:acct:" + digest(normalise(identifier))[:40], "login:ip:" + (ip or "unknown")[:64]
-
-
-def locked_message(seconds: float) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-in attempts. Wait {minutes} {unit} before trying again."
+def lockout(seconds: float) -> LoginFailed:
+    """One wait, said the same way on the page and in ``Retry-After`` (whole seconds)."""
+    wait = max(1, math.ceil(seconds))
+    if wait < 120:
+        unit = "second" if wait == 1 else "seconds"
+        text, retry_after = f"{wait} {unit}", wait
+    else:
+        minutes = math.ceil(wait / 60)
+        text, retry_after = f"{minutes} minutes", minutes * 60
+    return LoginFailed(f"Too many failed sign-in attempts. Wait {text} before trying again.",
+                       retry_after=retry_after)
 
 
 async def _locked_for(ctx: Context, keys: tuple[str, str], now: float) -> float:
@@ -63,14 +71,15 @@ async def _locked_for(ctx: Context, keys: tuple[str, str], now: float) -> float:
 
 async def authenticate(ctx: Context, identifier: str, password: str, ip: str | None, now: float) -> User:
     identifier = identifier.strip()[:320]
-    keys = _keys(identifier, ip)
+    region = ctx.settings.default_phone_region
+    keys = _keys(identifier, ip, region)
     wait = await _locked_for(ctx, keys, now)
     if wait > 0:
-        raise LoginFailed(locked_message(wait), retry_after=math.ceil(wait))
+        raise lockout(wait)
     user: User | None = None
     if identifier:
         async with ctx.engine.connect() as conn:
-            user = await users_repo.find(conn, identifier)
+            user = await users_repo.find(conn, identifier, region)
     # Argon2 work happens in a thread, the same for a known or unknown user.
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password[:256])
     if ok and user is not None and not user.disabled:
@@ -92,5 +101,5 @@ async def authenticate(ctx: Context, identifier: str, password: str, ip: str | N
         await audit.record(conn, "login.failed", at=now, subject=user.id if user else None, ip=ip,
                            failures=failures)
     if lock_for:
-        raise LoginFailed(locked_message(lock_for), retry_after=math.ceil(lock_for))
+        raise lockout(lock_for)
     raise LoginFailed(BAD_CREDENTIALS)
