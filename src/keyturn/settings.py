@@ -80,14 +80,6 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(None, description="Role/permission policy file; default is the seed's.")
     redis_url: str | None = Field(None, description="Optional Redis for cross-worker throttling.")
     login_max_failures: int = Field(5, ge=1, description="Failed logins per account before back-off grows.")
-    client_auth_max_failures: int = Field(
-        20, ge=1, description="Failed client authentications per client per minute before 429."
-    )
-    key_encryption_secret: str | None = Field(
-        None, description="If set, signing private keys are encrypted at rest with a key derived from it."
-    )
-
-    @field_validator("allowed_scopes", mode="before")
     default_phone_region: str | None = Field(None, description=(
         "ISO 3166 alpha-2 region (`GB`, `NZ`) for phone numbers typed without `+` at login and user creation "
         "(`07700 900123` → `+447700900123`); unset: only numbers typed with a leading `+` are phone numbers."))
@@ -101,6 +93,14 @@ class Settings(BaseSettings):
         if not isinstance(v, str) or not is_region(v.strip().upper()):
             raise ValueError("must be an ISO 3166 alpha-2 region code such as GB or NZ")
         return v.strip().upper()
+    client_auth_max_failures: int = Field(
+        20, ge=1, description="Failed client authentications per client per minute before 429."
+    )
+    key_encryption_secret: str | None = Field(
+        None, description="If set, signing private keys are encrypted at rest with a key derived from it."
+    )
+
+    @field_validator("allowed_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, v: Any) -> Any:
         if isinstance(v, str):
