@@ -112,3 +112,35 @@ def test_the_app_refuses_to_start_with_an_invalid_policy_file(tmp_path):
     )
     with pytest.raises(PolicyError, match="line 5: roles.account-owner.permissions"):
         create_app(settings)
+
+
+BASE = "permissions:\n  a:b: {}\nroles:\n  account-owner: {permissions: [a:b]}\n"
+
+
+def test_the_policy_declares_capability_scopes_with_descriptions():
+    policy = parse_policy(BASE + "scopes:\n  ALLOW_OTA_CHARGE:\n    description: OTA\n  BLOCKED_MONEY_OUT: {}\n"
+                          "  PLAIN:\n")
+    assert {n: s.description for n, s in policy.scopes.items()} == {
+        "ALLOW_OTA_CHARGE": "OTA", "BLOCKED_MONEY_OUT": "", "PLAIN": ""}
+    assert parse_policy(BASE).scopes == {}
+    default = load_policy(Settings(environment="development"))
+    assert {"ALLOW_EXTERNAL_CHARGE", "BLOCKED_MONEY_OUT", "ALLOW_OTA_CHARGE"} <= set(default.scopes)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "message"),
+    [
+        ("scopes: [A, B]\n", "line 5: scopes: must be a mapping"),
+        ("scopes:\n  keyturn:admin: {}\n", "line 6: scopes.keyturn:admin: scopes starting keyturn: are reserved"),
+        ("scopes:\n  a:b: {}\n", "line 6: scopes.a:b: names a permission"),
+        ('scopes:\n  "two words": {}\n', "line 6: scopes.two words: a scope name is one token"),
+        ('scopes:\n  "quo\\"te": {}\n', "scope name is one token"),
+        ("scopes:\n  OK:\n    label: x\n", "line 7: scopes.OK.label: unknown field"),
+        ("scopes:\n  OK:\n    description: [x]\n", "line 7: scopes.OK.description: must be a string"),
+        ("scopes:\n  OK: yes\n", "line 6: scopes.OK: must be a mapping"),
+    ],
+)
+def test_an_invalid_scopes_section_is_rejected_naming_line_and_field(scopes, message):
+    with pytest.raises(PolicyError) as err:
+        parse_policy(BASE + scopes, "my-policy.yaml")
+    assert message in str(err.value)

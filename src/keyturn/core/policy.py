@@ -16,6 +16,9 @@ Rules of :func:`decide` (seed 001 "Permissions"):
    account owns the resource.
 4. The permission's conditions hold for the account through which the role is held
    (account type, a flag, a subscription).
+
+The optional ``scopes:`` mapping declares capability scopes (seed 000's ``ALLOW_EXTERNAL_CHARGE``…)
+that a credential's creator may grant; see :data:`RESERVED_SCOPE_PREFIX` and docs/policy.md.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ from typing import Any
 import yaml
 
 from keyturn.core.errors import KeyturnError
+from keyturn.core.scopes import is_scope_token
 
 ACCOUNT_TYPES = ("org", "individual")
 CONDITION_KEYS = ("account_type", "flag", "subscription")
+# Scopes of Keyturn itself (keyturn:admin is the operator's): never grantable through the self-service API.
+RESERVED_SCOPE_PREFIX = "keyturn:"
+MAX_SCOPE_NAME = 100
 
 
 class PolicyError(KeyturnError, ValueError):
@@ -63,6 +70,14 @@ class Permission:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeDecl:
+    """A capability scope the operator offers to credential creators (it names no permission)."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Role:
     name: str
     description: str = ""
@@ -80,6 +95,7 @@ class Policy:
     roles: Mapping[str, Role]
     owner_role: str = "account-owner"
     source: str = "<default>"
+    scopes: Mapping[str, ScopeDecl] = field(default_factory=dict)
 
     def role(self, name: str) -> Role | None:
         return self.roles.get(name)
@@ -249,6 +265,34 @@ def _condition(data: Any, lines: _Lines, path: tuple[Any, ...]) -> Condition:
     return Condition(**data)
 
 
+def _scopes(data: Any, permissions: Mapping[str, Permission], lines: _Lines) -> dict[str, ScopeDecl]:
+    """``scopes:`` — name → {description}; a name is one RFC 6749 §3.3 scope-token."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _fail(lines, ("scopes",), "must be a mapping of scope name → {description}")
+    out: dict[str, ScopeDecl] = {}
+    for name, spec in data.items():
+        path: tuple[Any, ...] = ("scopes", name)
+        if not isinstance(name, str) or not is_scope_token(name) or len(name) > MAX_SCOPE_NAME:
+            raise _fail(lines, path, f"a scope name is one token of printable ASCII without spaces, quotes "
+                                     f"or backslashes, at most {MAX_SCOPE_NAME} characters")
+        if name.startswith(RESERVED_SCOPE_PREFIX):
+            raise _fail(lines, path, f"scopes starting {RESERVED_SCOPE_PREFIX} are reserved for Keyturn")
+        if name in permissions:
+            raise _fail(lines, path, "names a permission: a creator may grant it when they hold it, "
+                                     "it needs no declaration here")
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise _fail(lines, path, "must be a mapping like {description: ...} (or empty)")
+        _only(spec, ("description",), lines, path)
+        description = spec.get("description", "")
+        if not isinstance(description, str):
+            raise _fail(lines, path + ("description",), "must be a string")
+        out[name] = ScopeDecl(name, description)
+    return out
+
+
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse and validate a policy document. Raises :class:`PolicyError` naming the line and field."""
     lines = _Lines(source)
@@ -264,7 +308,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     _record_lines(node, (), lines)
     if not isinstance(data, dict):
         raise _fail(lines, (), "the document must be a mapping with `permissions` and `roles`")
-    _only(data, ("version", "owner_role", "permissions", "roles"), lines, ())
+    _only(data, ("version", "owner_role", "permissions", "roles", "scopes"), lines, ())
     if data.get("version", 1) != 1:
         raise _fail(lines, ("version",), "only version 1 is supported")
     raw_perms = data.get("permissions")
@@ -320,4 +364,5 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     owner = data.get("owner_role", "account-owner")
     if owner not in roles:
         raise _fail(lines, ("owner_role",), f"the owner role {owner!r} is not defined under roles")
-    return Policy(permissions=permissions, roles=roles, owner_role=owner, source=source)
+    scopes = _scopes(data.get("scopes"), permissions, lines)
+    return Policy(permissions=permissions, roles=roles, owner_role=owner, source=source, scopes=scopes)
