@@ -44,7 +44,9 @@ class KeyRing:
 
     @property
     def needed_algs(self) -> set[str]:
-        return {self.settings.access_token_alg, self.settings.id_token_alg, "RS256"}
+        # RS256 and ES256: what an OIDC client may register as id_token_signed_response_alg
+        # (services/oidc/hooks.py CLIENT_ID_TOKEN_ALGS), whatever the defaults are.
+        return {self.settings.access_token_alg, self.settings.id_token_alg, "RS256", "ES256"}
 
     async def ensure(self, now: float | None = None) -> None:
         """Load keys; create any algorithm's first key that is missing (first start)."""

@@ -38,6 +38,21 @@ async def user_refresh_hook(ctx: Context, conn: AsyncConnection, grant: Grant, s
     return " ".join(kept), user.id, None, factory
 
 
+# What a client may register as id_token_signed_response_alg (services/oidc/clients.py checks it;
+# tests/oidc/test_discovery_algs.py keeps the two in step).
+CLIENT_ID_TOKEN_ALGS = ("RS256", "ES256")
+
+
+def id_token_algs(ctx: Context) -> list[str]:
+    """Every algorithm an ID token may be signed with under these settings: the default
+    ``id_token_alg`` and what clients may register; RS256 first, as OIDC Discovery §3 requires it."""
+    algs = ["RS256"]
+    for alg in (ctx.settings.id_token_alg, *CLIENT_ID_TOKEN_ALGS):
+        if alg not in algs:
+            algs.append(alg)
+    return algs
+
+
 def discovery_extension(ctx: Context) -> Callable[[dict[str, Any]], None]:
     def extend(meta: dict[str, Any]) -> None:
         iss = ctx.settings.issuer
@@ -51,7 +66,7 @@ def discovery_extension(ctx: Context) -> Callable[[dict[str, Any]], None]:
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "id_token_signing_alg_values_supported": id_token_algs(ctx),
             "code_challenge_methods_supported": ["S256"] + (["plain"] if ctx.settings.allow_plain_pkce else []),
             "prompt_values_supported": ["none", "login", "consent"],
             "claims_parameter_supported": False,
