@@ -1,5 +1,9 @@
-"""The authorization endpoint: ``GET /authorize`` and seed 000's ``GET /api/v2/access/authorize``.
+"""The authorization endpoint: ``/authorize`` and seed 000's ``/api/v2/access/authorize``.
 
+GET carries the parameters in the query; POST in an ``application/x-www-form-urlencoded``
+body (OIDC Core §3.1.2.1, "Form Serialization"), the query of a POST being ignored. Both
+are parsed alike: a repeated client_id or redirect_uri is refused on a page, any other
+repeated parameter is a redirected ``invalid_request`` (RFC 6749 §3.1).
 Errors before the client and redirect URI are proven are shown on a page (never
 redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
 ``error_description``, ``state`` and ``iss`` (RFC 9207). Every answer that leaves for
@@ -21,9 +25,16 @@ from keyturn.services.context import Context
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
 from keyturn.web.pages import error_page, see_other, set_cookie
+from keyturn.web.params import read_body
 
 log = logging.getLogger("keyturn.authorize")
 BROWSER_COOKIE = "keyturn_browser"
+MAX_REQUEST = 16 * 1024  # bytes of query (GET) or body (POST)
+FORM = "application/x-www-form-urlencoded"
+
+
+class _Malformed(Exception):
+    pass
 
 
 def browser_cookie(ctx: Context) -> str:
@@ -38,15 +49,34 @@ def browser_binding(ctx: Context, request: Request) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
+async def request_pairs(request: Request) -> list[tuple[str, str]]:
+    """The request's parameters in order, repeats kept: the query (GET) or the form body (POST)."""
+    if request.method == "POST":
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
+            raise _Malformed("The request must be sent as a form (application/x-www-form-urlencoded).")
+        try:
+            raw = (await read_body(request, MAX_REQUEST)).decode("utf-8")
+        except OAuthError:
+            raise _Malformed("The request is too large or malformed.") from None
+        except UnicodeDecodeError:
+            raise _Malformed("The request is malformed.") from None
+    else:
+        raw = request.url.query
+        if len(raw) > MAX_REQUEST:
+            raise _Malformed("The request is too large.")
+    try:
+        return parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=100)
+    except (ValueError, UnicodeDecodeError):
+        raise _Malformed("The request is malformed.") from None
+
+
 async def authorize_endpoint(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     now = ctx.clock()
-    if len(request.url.query) > 16 * 1024:
-        return error_page("The request is too large.")
     try:
-        pairs = parse_qsl(request.url.query, keep_blank_values=True, errors="strict", max_num_fields=100)
-    except (ValueError, UnicodeDecodeError):
-        return error_page("The request is malformed.")
+        pairs = await request_pairs(request)
+    except _Malformed as exc:
+        return error_page(str(exc))
     params, repeated = authz.parse_query(pairs)
     client = await ctx.client(params.get("client_id", ""), now) if params.get("client_id") else None
     try:
@@ -65,7 +95,7 @@ async def authorize_endpoint(request: Request) -> Response:
         location = await flow.proceed(ctx, client, areq, session, now, browser=browser)
     except OAuthError as exc:
         log.info("authorization error client_id=%s error=%s", client.client_id, exc.error)
-        return see_other(flow.error_redirect(ctx, redirect_uri, exc, authz.error_state(params, exc)))
+        return see_other(flow.error_redirect(ctx, redirect_uri, exc, authz.error_state(params, repeated)))
     response = see_other(location)
     if fresh:
         set_cookie(response, browser_cookie(ctx), browser, secure=ctx.settings.secure_cookies)

@@ -29,7 +29,7 @@ def install(app: FastAPI, ctx: Context) -> None:
     ctx.extras["discovery_extension"] = discovery_extension(ctx)
     r = app.router
     for path in ("/authorize", "/api/v2/access/authorize"):
-        r.add_route(path, authorize.authorize_endpoint, methods=["GET"], include_in_schema=False)
+        r.add_route(path, authorize.authorize_endpoint, methods=["GET", "POST"], include_in_schema=False)
     r.add_route("/interaction/{interaction_id}", interaction.interaction_page, methods=["GET"],
                 include_in_schema=False)
     r.add_route("/interaction/{interaction_id}/login", login.login_submit, methods=["POST"], include_in_schema=False)

@@ -11,7 +11,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from keyturn.core import pkce
-from keyturn.core.errors import InvalidRequest, InvalidScope, OAuthError, UnsupportedResponseType
+from keyturn.core.errors import (
+    InvalidRequest,
+    InvalidScope,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    UnsupportedResponseType,
+)
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, Client
 from keyturn.core.scopes import parse_scope
 from keyturn.services.redirects import redirect_uri_matches
@@ -41,12 +47,16 @@ class AuthorizationRequest:
     prompt: tuple[str, ...]
     max_age: int | None
     login_hint: str | None
+    # Whether the request carried redirect_uri (RFC 6749 §4.1.3: then the token request must repeat it).
+    # None: unknown, for an interaction stored by a version that did not record it.
+    redirect_uri_sent: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
+        """Also loads interactions stored by older versions (fields added since take their default)."""
         d = dict(data)
         d["scope"] = tuple(d["scope"])
         d["prompt"] = tuple(d["prompt"])
@@ -54,14 +64,20 @@ class AuthorizationRequest:
 
 
 def parse_query(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
-    """Values by name (empty values are omitted) and the names that were repeated (RFC 6749 §3.1)."""
+    """Values by name and the names that were repeated (RFC 6749 §3.1).
+
+    A parameter without a value is treated as omitted (RFC 6749 §3.1), so it neither counts nor
+    makes another occurrence a repeat, whichever order they come in.
+    """
     out: dict[str, str] = {}
     repeated: set[str] = set()
     for name, value in pairs:
+        if value == "":
+            continue
         if name in out:
             repeated.add(name)
-        if value != "":
-            out.setdefault(name, value)
+        else:
+            out[name] = value
     return out, repeated
 
 
@@ -108,9 +124,11 @@ def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated
     mode = params.get("response_mode")
     if mode is not None and mode != "query":
         raise InvalidRequest("only response_mode=query is supported")
-    for unsupported in ("request", "request_uri"):
-        if unsupported in params:
-            raise InvalidRequest(f"the {unsupported} parameter is not supported")
+    # OIDC Core §3.1.2.6 (discovery says request_parameter_supported / request_uri_parameter_supported: false).
+    if "request" in params:
+        raise RequestNotSupported("the request parameter is not supported")
+    if "request_uri" in params:
+        raise RequestUriNotSupported("the request_uri parameter is not supported")
     scope = parse_scope(params.get("scope"))
     if not scope:
         scope = ("openid",) if client.kind == "oidc" else client.scopes
@@ -137,9 +155,13 @@ def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated
         nonce=params.get("nonce"), code_challenge=params["code_challenge"],
         code_challenge_method=params.get("code_challenge_method") or "plain", prompt=prompt, max_age=max_age,
         # Seed 001's `u` prefills the login form like login_hint.
-        login_hint=params.get("login_hint") or params.get("u"))
+        login_hint=params.get("login_hint") or params.get("u"), redirect_uri_sent="redirect_uri" in params)
 
 
-def error_state(params: dict[str, str], exc: OAuthError) -> str | None:
+def error_state(params: dict[str, str], repeated: set[str]) -> str | None:
+    """The ``state`` to echo in an error redirect (RFC 6749 §4.1.2.1): none when it was repeated or too long,
+    since then there is no single value the client sent."""
     state = params.get("state")
-    return state if state is not None and len(state) <= MAX_PARAM else None
+    if "state" in repeated or state is None or len(state) > MAX_PARAM:
+        return None
+    return state

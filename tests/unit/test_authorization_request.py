@@ -1,0 +1,33 @@
+"""The authorization request's parsing and its stored form (services/oidc/request.py)."""
+
+from __future__ import annotations
+
+from keyturn.services.oidc.request import AuthorizationRequest, error_state, parse_query
+
+
+def test_empty_value_counts_as_omitted_in_either_order():
+    """RFC 6749 §3.1: a parameter without a value is omitted, so it makes no repeat."""
+    assert parse_query([("state", "x"), ("state", "")]) == ({"state": "x"}, set())
+    assert parse_query([("state", ""), ("state", "x")]) == ({"state": "x"}, set())
+    assert parse_query([("state", "x"), ("state", "y"), ("scope", "")]) == ({"state": "x"}, {"state"})
+
+
+def test_repeated_state_is_not_echoed():
+    params, repeated = parse_query([("state", "a"), ("state", "b")])
+    assert error_state(params, repeated) is None
+    params, repeated = parse_query([("state", "a"), ("scope", "openid"), ("scope", "email")])
+    assert error_state(params, repeated) == "a"
+    assert error_state({"state": "s" * 5000}, set()) is None
+    assert error_state({}, set()) is None
+
+
+def test_interaction_stored_before_redirect_uri_sent_existed_still_loads():
+    stored = {"client_id": "c", "redirect_uri": "https://app.example.test/cb", "scope": ["openid"], "state": None,
+              "nonce": None, "code_challenge": "x" * 43, "code_challenge_method": "S256", "prompt": [],
+              "max_age": None, "login_hint": None}
+    areq = AuthorizationRequest.from_json(stored)
+    assert areq.redirect_uri_sent is None and areq.scope == ("openid",)
+    again = AuthorizationRequest.from_json({**stored, "redirect_uri_sent": True})
+    assert again.redirect_uri_sent is True
+    assert AuthorizationRequest.from_json(again.to_json()) == again
+
