@@ -1,9 +1,18 @@
 """RFC 6749 §4.1.3: authorization code exchange with PKCE (RFC 7636), OIDC Core §3.1.3.
 
-Checks run before the code is consumed, so a request with the wrong client, redirect URI
-or verifier neither burns the code nor revokes anything (OAuth 2.1 §7.5.2). A valid second
-redemption is refused and revokes the grant issued from the first (OAuth 2.1 §4.1.3);
-that revocation is committed before the error is returned.
+The code is consumed first, by one conditional UPDATE inside the exchange's transaction, so
+the database alone decides single use. Every refusal of the request itself (another client's
+code, a missing or different redirect_uri, a missing or wrong verifier) raises inside that
+transaction, which rolls the consumption back: the code stays usable by its rightful client
+and nothing is revoked (OAuth 2.1 §7.5.2). A second redemption by the rightful client is
+refused and revokes the grant issued from the first (OAuth 2.1 §4.1.3); that revocation, like
+the marking of an expired code as used, is committed before the error is returned.
+
+redirect_uri (RFC 6749 §4.1.3): when the authorization request carried one, the token request
+must carry the identical string (missing: ``invalid_request``, RFC 6749 §5.2 "missing a required
+parameter"; different: ``invalid_grant``). When it carried none (allowed only with exactly one
+registered URI), the token request may omit it, and one that is sent must equal the URI the code
+was issued for.
 """
 
 from __future__ import annotations
@@ -39,6 +48,20 @@ def refresh_lifetime(ctx: Context, client: Any) -> int | None:
     return ctx.settings.user_refresh_ttl
 
 
+def check_redirect_uri(sent: str | None, row: dict[str, Any], registered: tuple[str, ...]) -> None:
+    """RFC 6749 §4.1.3 and §10.6: the token request's redirect_uri against the code's authorization request."""
+    required = row["redirect_uri_sent"]
+    if required is None:
+        # A code stored before migration 0002 (or by an older node mid-deploy): the rule it was issued under.
+        required = len(registered) != 1
+    if sent is None:
+        if required:
+            raise InvalidRequest("redirect_uri is required: the authorization request had one")
+        return
+    if sent != row["redirect_uri"]:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+
+
 async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
     client = req.client
     require_grant_type(client, GRANT_TYPE)
@@ -59,11 +82,7 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
             row = await store.find_code(conn, code_digest)
         if row is None or row["client_id"] != client.client_id:
             raise InvalidGrant(BAD_CODE, detail="unknown code or code of another client")  # OAuth 2.1 §4.1.3
-        redirect_uri = req.params.get("redirect_uri")
-        if redirect_uri is None and len(client.redirect_uris) != 1:
-            raise InvalidGrant("redirect_uri is required")
-        if (redirect_uri or row["redirect_uri"]) != row["redirect_uri"]:
-            raise InvalidGrant("redirect_uri does not match the authorization request")
+        check_redirect_uri(req.params.get("redirect_uri"), row, client.redirect_uris)
         if row["code_challenge"]:
             # RFC 7636 §4.6: the verifier is required and must match.
             if verifier is None:

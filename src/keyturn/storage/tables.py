@@ -171,6 +171,9 @@ authorization_codes = Table(
     Column("client_id", String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False),
     Column("user_id", String(ID), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("redirect_uri", Text, nullable=False),
+    # RFC 6749 §4.1.3: whether the authorization request carried redirect_uri (then the token request must
+    # repeat it). NULL: written before migration 0002 (or by an older node during a rolling deploy).
+    Column("redirect_uri_sent", Boolean, nullable=True),
     Column("scope", Text, nullable=False, default=""),
     Column("nonce", Text, nullable=True),
     Column("code_challenge", String(128), nullable=True),

@@ -97,8 +97,8 @@ async def issue_code(ctx: Context, client: Client, areq: AuthorizationRequest, s
     async with ctx.engine.begin() as conn:
         await store.insert_code(
             conn, digest=digest(code), client_id=client.client_id, user_id=session.user.id,
-            redirect_uri=areq.redirect_uri, scope=" ".join(areq.scope), nonce=areq.nonce,
-            code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
+            redirect_uri=areq.redirect_uri, redirect_uri_sent=areq.redirect_uri_sent, scope=" ".join(areq.scope),
+            nonce=areq.nonce, code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
             session_id=session.digest, auth_time=session.auth_time, created_at=now,
             expires_at=now + ctx.settings.code_ttl)
         await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,
