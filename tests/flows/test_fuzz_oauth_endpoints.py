@@ -50,7 +50,7 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncClient,
     async def setup() -> dict[str, str]:
         user, _ = await create_user(ctx, email="fuzz@example.test", phone_number=None, password="fuzzing pass 1")
         data = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
-                                                {"name": "fuzz", "scope": "a b", "refresh": "1d"})
+                                                {"name": "fuzz", "scope": "ALLOW_OTA_CHARGE", "refresh": "1d"})
         return {"client_id": data["username"], "client_secret": data["password"]}
     try:
         yield SyncClient(loop, client), loop.run_until_complete(setup())

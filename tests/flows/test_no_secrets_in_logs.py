@@ -8,7 +8,7 @@ import logging
 async def test_flows_log_no_secrets(client, caplog, make_user):
     caplog.set_level(logging.DEBUG)
     user = await make_user(password="a very secret passphrase")
-    r = await client.post("/api/v2/credential", json={"name": "x", "scope": "a b", "refresh": "1d"},
+    r = await client.post("/api/v2/credential", json={"name": "x", "scope": "ALLOW_OTA_CHARGE", "refresh": "1d"},
                           headers=user.headers)
     cred = r.json()["data"]
     auth = (cred["username"], cred["password"])

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from keyturn.core.errors import ApiError, not_found
 from keyturn.core.models import Account, Principal
 from keyturn.core.policy import decide
+from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Context
 from keyturn.services.credentials import iso
@@ -42,7 +43,14 @@ def render(a: Account) -> dict[str, Any]:
 def _name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name must be 1-200 characters")
-    return name.strip()
+    return check_text("name", name).strip()
+
+
+def _account_id(account_id: str) -> str:
+    """Path ids never reach the database unless they could be ids (no NUL, controls or surrogates)."""
+    if not usable_id(account_id):
+        raise not_found("account")
+    return account_id
 
 
 async def memberships_of(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
@@ -155,6 +163,7 @@ async def create_account(
 
 
 async def get_account(ctx: Context, principal: Principal, account_id: str) -> dict[str, Any]:
+    _account_id(account_id)
     async with ctx.engine.connect() as conn:
         await access.require(ctx, conn, principal, "accounts:read", account_id)
         account = await accounts_repo.get(conn, account_id)
@@ -165,6 +174,7 @@ async def get_account(ctx: Context, principal: Principal, account_id: str) -> di
 
 async def update_account(ctx: Context, principal: Principal, account_id: str, name: Any) -> dict[str, Any]:
     """Callers may rename; type, flags, subscriptions, ids and audit fields are the operator's."""
+    _account_id(account_id)
     name = _name(name)
     now = ctx.clock()
     async with ctx.engine.begin() as conn:
@@ -189,6 +199,7 @@ def _member(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_members(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+    _account_id(account_id)
     async with ctx.engine.connect() as conn:
         if principal is not None:
             await access.require(ctx, conn, principal, "accounts:read", account_id)
@@ -199,7 +210,9 @@ async def add_member(
     ctx: Context, principal: Principal | None, account_id: str, user_ref: str, role: str
 ) -> dict[str, Any]:
     """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
-    access.check_role_exists(ctx, role)
+    _account_id(account_id)
+    check_text("user", user_ref)
+    access.check_role_exists(ctx, check_text("role", role))
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
     try:
@@ -230,6 +243,7 @@ async def add_member(
 
 
 async def remove_member(ctx: Context, principal: Principal | None, account_id: str, user_id: str) -> None:
+    _account_id(account_id)
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
     policy = access.policy_of(ctx)
@@ -239,7 +253,7 @@ async def remove_member(ctx: Context, principal: Principal | None, account_id: s
             subject, _ = await access.require(ctx, conn, principal, "accounts:update", account_id)
         if await accounts_repo.lock_account(conn, account_id) is None:
             raise not_found("account")
-        member = await accounts_repo.membership(conn, account_id, user_id) if len(user_id) <= 64 else None
+        member = await accounts_repo.membership(conn, account_id, user_id) if usable_id(user_id) else None
         if member is None:
             raise not_found("member")
         if subject is not None and principal is not None and principal.id != user_id:

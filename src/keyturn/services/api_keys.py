@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from keyturn.core.errors import ApiError, InvalidToken, not_found
 from keyturn.core.models import ApiKey, Principal
 from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
+from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.cache import TTLCache
 from keyturn.services.context import Context
@@ -147,7 +148,9 @@ async def create(
 ) -> dict[str, Any]:
     """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
     name = _name(name)
-    access.check_role_exists(ctx, role)
+    if not usable_id(account_id):
+        raise not_found("account")
+    access.check_role_exists(ctx, check_text("role", role))
     now = ctx.clock()
     actor = creator.resource_name if creator else "operator"
     try:
@@ -188,6 +191,8 @@ async def create(
 
 
 async def list_keys(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+    if not usable_id(account_id):
+        raise not_found("account")
     async with ctx.engine.connect() as conn:
         if principal is not None:
             await access.require(ctx, conn, principal, "api-keys:list", account_id)
@@ -197,9 +202,11 @@ async def list_keys(ctx: Context, principal: Principal | None, account_id: str) 
 
 
 async def _key(ctx: Context, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+    if not usable_id(account_id):
+        raise not_found("account")
     if principal is not None:
         await access.require(ctx, conn, principal, "api-keys:update", account_id)
-    key = await keys_repo.get_api_key_by_name(conn, account_id, name) if len(name) <= 200 else None
+    key = await keys_repo.get_api_key_by_name(conn, account_id, name) if usable_id(name, 200) else None
     if key is None:
         raise not_found("API key")
     return key

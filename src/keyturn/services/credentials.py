@@ -2,12 +2,20 @@
 
 ``username`` is the client_id and ``password`` the client_secret: high entropy,
 returned only when created or rotated, stored only as a SHA-256 digest.
+
+A credential's scopes come from a catalogue (:func:`catalogue`): the policy's capability scopes, the
+permissions its creator holds on the credential's account, and the operator's additions
+(``KEYTURN_ALLOWED_SCOPES``); ``keyturn:*`` is never grantable here. Updates are partial and ``null``
+never clears a field (docs/management-api.md). Creation is rate limited per user.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
@@ -19,16 +27,21 @@ from keyturn.core.models import (
     Client,
     Principal,
 )
-from keyturn.core.scopes import format_scope, parse_scope
+from keyturn.core.policy import RESERVED_SCOPE_PREFIX, decide
+from keyturn.core.scopes import format_scope, is_scope_token, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
+from keyturn.core.text import check_text
 from keyturn.services import access
 from keyturn.services.context import Context
 from keyturn.services.redirects import validate_redirect_uris
+from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
 from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
+CREATE_WINDOW = 3600.0  # KEYTURN_CREDENTIAL_CREATE_LIMIT counts creations in this sliding window
+UPDATABLE = ("name", "domain", "scope", "status")
 
 
 def iso(ts: float | None) -> str | None:
@@ -66,21 +79,134 @@ def _text(body: dict[str, Any], key: str, *, required: bool = False, max_len: in
         raise ApiError(400, "INVALID_REQUEST", f"{key} must be a string")
     if len(value) > max_len:
         raise ApiError(400, "INVALID_REQUEST", f"{key} is too long")
-    return value
+    return check_text(key, value)
 
 
 def validate_scope(ctx: Context, raw: str | None) -> str:
+    """RFC 6749 §3.3 grammar only; what may be granted is :func:`check_grantable`'s question."""
     try:
         tokens = parse_scope(raw or "")
     except InvalidScope:
         raise ApiError(400, "INVALID_SCOPE", "scope must be space-separated tokens without quotes, "
                        "backslashes or control characters") from None
-    allowed = ctx.settings.allowed_scopes
-    if allowed is not None:
-        unknown = [t for t in tokens if t not in allowed]
-        if unknown:
-            raise ApiError(400, "INVALID_SCOPE", f"unknown scope {unknown[0]}")
     return format_scope(tokens)
+
+
+# ---- the scope catalogue ---------------------------------------------------------------------
+
+ScopeSource = Literal["capability", "permission", "operator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Grantable:
+    name: str
+    description: str
+    source: ScopeSource
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "description": self.description, "source": self.source}
+
+
+def is_reserved(scope: str) -> bool:
+    return scope.startswith(RESERVED_SCOPE_PREFIX)
+
+
+async def catalogue(ctx: Context, conn: Any, creator: Principal, account_id: str) -> list[Grantable]:
+    """What ``creator`` may put in the scope of a credential on ``account_id``: (a) the policy's capability
+    scopes, (b) the policy permissions the creator holds there (exact names, no ``family:*``; as narrowed by
+    the creator's own token), (c) the operator's ``KEYTURN_ALLOWED_SCOPES``. Never ``keyturn:*``."""
+    policy = access.policy_of(ctx)
+    subject = await access.subject_of(ctx, conn, creator)
+    out: dict[str, Grantable] = {}
+    for decl in policy.scopes.values():
+        out[decl.name] = Grantable(decl.name, decl.description, "capability")
+    for name, perm in policy.permissions.items():
+        if decide(policy, subject, name, account_id).allowed:
+            out.setdefault(name, Grantable(name, perm.description, "permission"))
+    for name in ctx.settings.allowed_scopes or ():
+        # A permission is grantable by who holds it, never because the operator listed its name.
+        if is_scope_token(name) and name not in policy.permissions:
+            out.setdefault(name, Grantable(name, "", "operator"))
+    return [g for g in out.values() if not is_reserved(g.name)]
+
+
+async def check_grantable(ctx: Context, conn: Any, creator: Principal, account_id: str, scope: str) -> None:
+    """400 ``INVALID_SCOPE`` naming every scope that is unknown, reserved or not the creator's to give."""
+    asked = scope.split()
+    if not asked:
+        return
+    names = {g.name for g in await catalogue(ctx, conn, creator, account_id)}
+    refused = [s for s in asked if s not in names]
+    if refused:
+        reserved = [s for s in refused if is_reserved(s)]
+        why = f" ({' '.join(reserved)}: reserved for the operator)" if reserved else ""
+        raise ApiError(400, "INVALID_SCOPE", f"scope not grantable by you on this account: {' '.join(refused)}"
+                       f"{why}; GET /api/v2/credential/grant/list lists what you may grant")
+
+
+async def default_account(conn: Any, creator: Principal, account_id: str | None) -> str:
+    """The account a credential acts for when none is named: the selected one, else the user's own."""
+    if account_id is not None:
+        return account_id
+    account_id = creator.account_id or await accounts_repo.individual_account_of(conn, creator.id)
+    if account_id is None:
+        raise ApiError(400, "INVALID_REQUEST", "accountId is required (the user has no individual account)")
+    return account_id
+
+
+async def grantable_scopes(ctx: Context, creator: Principal, account_id: str | None = None,
+                           role: str | None = None) -> list[dict[str, str]]:
+    """``GET /api/v2/credential/grant/list``: the caller's catalogue on one account (default: their own),
+    limited to ``role``'s permissions when a role is named. Needs ``api-keys:create`` there, like creating."""
+    if creator.kind != "user":
+        raise ApiError(403, "PERMISSION_DENIED", "only a user can create credentials")
+    if account_id is not None:
+        check_text("accountId", account_id)
+    if role is not None:
+        check_text("role", role)
+        access.check_role_exists(ctx, role)
+    async with ctx.engine.connect() as conn:
+        account_id = await default_account(conn, creator, account_id)
+        await access.require(ctx, conn, creator, "api-keys:create", account_id)
+        items = await catalogue(ctx, conn, creator, account_id)
+    if role is not None:
+        within = access.policy_of(ctx).permissions_of(role)
+        items = [g for g in items if g.source != "permission" or g.name in within]
+    return [g.as_dict() for g in sorted(items, key=lambda g: (g.source, g.name))]
+
+
+# ---- rate limit ------------------------------------------------------------------------------
+
+
+def _windows(ctx: Context) -> dict[str, deque[float]]:
+    windows = ctx.extras.setdefault("credential_creations", {})
+    assert isinstance(windows, dict)
+    return windows
+
+
+def _take_create_slot(ctx: Context, user_id: str) -> float:
+    """Sliding window per user, in this process (RFC 6585 §4: 429 with Retry-After). Returns the slot's
+    timestamp, to give back with :func:`_release_create_slot` when the creation fails."""
+    windows = _windows(ctx)
+    now = ctx.clock()
+    window = windows.setdefault(user_id, deque())
+    while window and window[0] <= now - CREATE_WINDOW:
+        window.popleft()
+    if len(window) >= ctx.settings.credential_create_limit:
+        retry = max(1, math.ceil(window[0] + CREATE_WINDOW - now))
+        raise ApiError(429, "RATE_LIMITED", f"at most {ctx.settings.credential_create_limit} credentials "
+                       "per hour; try again later", retry_after=retry)
+    window.append(now)
+    if len(windows) > 10_000:  # bounded memory: forget users whose window has emptied
+        for uid in [u for u, w in windows.items() if not w or w[-1] <= now - CREATE_WINDOW]:
+            del windows[uid]
+    return now
+
+
+def _release_create_slot(ctx: Context, user_id: str, slot: float) -> None:
+    window = _windows(ctx).get(user_id)
+    if window is not None and slot in window:
+        window.remove(slot)
 
 
 def validate_domain(raw: str | None) -> str:
@@ -102,7 +228,10 @@ def validate_refresh(raw: Any) -> str | None:
         raise ApiError(400, "INVALID_REQUEST", f"refresh: {exc}") from None
 
 
-async def create(ctx: Context, creator: Principal, body: dict[str, Any]) -> dict[str, Any]:
+async def create(ctx: Context, creator: Principal, body: dict[str, Any], *,
+                 by_operator: bool = False) -> dict[str, Any]:
+    """Create a credential for ``creator``. ``by_operator`` (the CLI) skips the scope catalogue and the rate
+    limit, but never grants ``keyturn:*`` nor a role or permission scope beyond the creator's."""
     name = (_text(body, "name", required=True, max_len=200) or "").strip()
     if not name:
         raise ApiError(400, "INVALID_REQUEST", "name is required")
@@ -111,9 +240,30 @@ async def create(ctx: Context, creator: Principal, body: dict[str, Any]) -> dict
     refresh = validate_refresh(body["refresh"]) if "refresh" in body else validate_refresh(
         ctx.settings.default_credential_refresh)
     redirect_raw = body.get("redirect")
-    redirect_uris = validate_redirect_uris(redirect_raw.split() if isinstance(redirect_raw, str) else redirect_raw)
+    if isinstance(redirect_raw, str):
+        redirect_raw = (_text(body, "redirect") or "").split()
+    elif isinstance(redirect_raw, list):
+        redirect_raw = [check_text("redirect", u) if isinstance(u, str) else u for u in redirect_raw]
+    redirect_uris = validate_redirect_uris(redirect_raw)
     role = _text(body, "role", max_len=100) or DEFAULT_ROLE
     account_id = _text(body, "accountId", max_len=64)
+    reserved = [s for s in scope.split() if is_reserved(s)]
+    if by_operator and reserved:  # (self-service: check_grantable names these with any other refused scope)
+        raise ApiError(400, "INVALID_SCOPE", f"scope not grantable: {' '.join(reserved)} (reserved for Keyturn)")
+    slot = None if by_operator else _take_create_slot(ctx, creator.id)
+    try:
+        return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
+                             redirect_uris=redirect_uris, role=role, account_id=account_id,
+                             check_catalogue=not by_operator)
+    except BaseException:
+        if slot is not None:
+            _release_create_slot(ctx, creator.id, slot)
+        raise
+
+
+async def _insert(ctx: Context, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
+                  redirect_uris: list[str], role: str, account_id: str | None,
+                  check_catalogue: bool) -> dict[str, Any]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -121,6 +271,8 @@ async def create(ctx: Context, creator: Principal, body: dict[str, Any]) -> dict
         grant_types.insert(1, GRANT_AUTHORIZATION_CODE)
     async with ctx.engine.begin() as conn:
         account_id = await access.check_can_mint(ctx, conn, creator, account_id, role, scope)
+        if check_catalogue:
+            await check_grantable(ctx, conn, creator, account_id, scope)
         client = Client(
             client_id=client_id, kind="credential", name=name, owner_id=creator.id, account_id=account_id,
             role=role, secret_digest=digest(secret), prev_secret_digest=None, prev_secret_expires_at=None,
@@ -154,6 +306,15 @@ async def get(ctx: Context, owner: Principal, client_id: str) -> dict[str, Any]:
 
 
 async def update(ctx: Context, owner: Principal, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Partial update (PUT and PATCH alike): an absent field is unchanged; ``null`` is refused for every
+    field (it never clears: a null scope or domain would widen the credential); ``scope`` names at least one
+    scope from the owner's catalogue; ``domain: ""`` means no browser origin at all."""
+    unknown = set(body) - set(UPDATABLE)
+    if unknown:
+        raise ApiError(400, "INVALID_REQUEST", f"field {sorted(unknown)[0]} cannot be changed")
+    nulls = [k for k in UPDATABLE if k in body and body[k] is None]
+    if nulls:
+        raise ApiError(400, "INVALID_REQUEST", f"{nulls[0]} must not be null (omit it to leave it unchanged)")
     changes: dict[str, Any] = {}
     if "name" in body:
         name = (_text(body, "name", max_len=200) or "").strip()
@@ -164,19 +325,20 @@ async def update(ctx: Context, owner: Principal, client_id: str, body: dict[str,
         changes["domain"] = validate_domain(_text(body, "domain"))
     if "scope" in body:
         changes["scope"] = validate_scope(ctx, _text(body, "scope"))
+        if not changes["scope"]:
+            raise ApiError(400, "INVALID_SCOPE", "scope must name at least one scope (an empty scope would "
+                           "widen the credential to its whole role)")
     if "status" in body:
         if body["status"] not in (0, 1) or isinstance(body["status"], bool):
             raise ApiError(400, "INVALID_REQUEST", "status must be 0 (active) or 1 (disabled)")
         changes["status"] = body["status"]
-    unknown = set(body) - {"name", "domain", "scope", "status"}
-    if unknown:
-        raise ApiError(400, "INVALID_REQUEST", f"field {sorted(unknown)[0]} cannot be changed")
     now = ctx.clock()
     async with ctx.engine.begin() as conn:
         client = await _owned(ctx, conn, owner, client_id)
         if "scope" in changes:
-            await access.check_can_mint(ctx, conn, owner, client.account_id, client.role or DEFAULT_ROLE,
-                                        changes["scope"])
+            account_id = await access.check_can_mint(ctx, conn, owner, client.account_id,
+                                                     client.role or DEFAULT_ROLE, changes["scope"])
+            await check_grantable(ctx, conn, owner, account_id, changes["scope"])
         await clients_repo.update_fields(conn, client_id, updated_at=now, **changes)
         if changes.get("status") == 1:
             await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_disabled")

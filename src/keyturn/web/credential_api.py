@@ -1,50 +1,61 @@
-"""Seed 000's credential API: ``/api/v2/credential`` (create, list, read, update, rotate, revoke)."""
+"""Seed 000's credential API: ``/api/v2/credential`` (create, list, read, update, rotate, revoke) and the
+catalogue of scopes the caller may grant (``/api/v2/credential/grant/list``, TropiPay's path).
+
+Every answer is validated against its documented model and sent ``Cache-Control: no-store`` (create and
+rotate carry the secret, R38). Update semantics: docs/management-api.md.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, StrictInt
+from starlette.responses import Response
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.web.auth import current_principal
+from keyturn.web.responses import json_response
+from keyturn.web.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
+
+__all__ = ["ErrorOut", "router"]
 
 router = APIRouter(prefix="/api/v2/credential", tags=["credentials"])
 
-
-class ErrorOut(BaseModel):
-    status: Literal["ERROR"] = "ERROR"
-    error: str = Field(description="Machine-readable code, e.g. INVALID_SCOPE, PERMISSION_DENIED")
-    message: str
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid input"},
+    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_SCOPE, INVALID_DOMAIN…)"},
     401: {"model": ErrorOut, "description": "Missing, invalid or expired access token"},
     403: {"model": ErrorOut, "description": "Authenticated but not allowed"},
-    404: {"model": ErrorOut, "description": "No such credential (or not yours)"},
+    404: {"model": ErrorOut, "description": "No such credential or account (or not yours)"},
+}
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    429: {"model": ErrorOut, "description": "Too many credentials created by this user this hour (Retry-After)"},
 }
 
 
-class CredentialCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: StrictStr = Field(description="A name for the credential, e.g. my.app.cu", max_length=200)
-    domain: StrictStr | None = Field(None, description="Space-separated allowed-origin patterns")
-    scope: StrictStr | None = Field(None, description="Space-separated scopes, e.g. ALLOW_EXTERNAL_CHARGE")
-    refresh: StrictStr | None = Field(None, description="Refresh-token lifetime (1d, 12h) or none")
-    accountId: StrictStr | None = Field(None, description="Account the credential acts for (default: yours)")
-    role: StrictStr | None = Field(None, description="Role on that account (default merchant-terminal)")
-    redirect: StrictStr | None = Field(None, description="Space-separated redirect URIs for the code flow")
+class CredentialCreate(Strict):
+    name: Name = Field(description="A name for the credential, e.g. my.app.cu")
+    domain: Text | None = Field(None, description="Space-separated allowed-origin patterns; empty or null: "
+                                "no browser origin")
+    scope: Text | None = Field(None, description="Space-separated scopes from GET /api/v2/credential/grant/list, "
+                               "e.g. ALLOW_EXTERNAL_CHARGE; empty or null: no scope (the role alone)")
+    refresh: Word | None = Field(None, description="Refresh-token lifetime (1d, 12h) or none; null: none; "
+                                 "absent: the server default")
+    accountId: Id | None = Field(None, description="Account the credential acts for (default: yours)")
+    role: Word | None = Field(None, description="Role on that account (default merchant-terminal)")
+    redirect: Text | None = Field(None, description="Space-separated redirect URIs for the code flow")
 
 
-class CredentialUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: StrictStr | None = None
-    domain: StrictStr | None = None
-    scope: StrictStr | None = None
-    status: StrictInt | None = Field(None, description="0 active, 1 disabled")
+class CredentialUpdate(Strict):
+    """Partial: an absent field is unchanged; null is refused (400) for every field."""
+
+    name: Patch[Name] = Field(None, description="New name")
+    domain: Patch[Text] = Field(None, description="Replaces the allowed-origin patterns; \"\" means no "
+                                "browser origin at all")
+    scope: Patch[Text] = Field(None, description="Replaces the scope: at least one scope from the catalogue")
+    status: Patch[StrictInt] = Field(None, ge=0, le=1, description="0 active, 1 disabled")
 
 
 class CredentialOut(BaseModel):
@@ -78,46 +89,84 @@ class CredentialListEnvelope(BaseModel):
     data: list[CredentialOut]
 
 
-def _ok(data: Any) -> dict[str, Any]:
-    return {"status": "OK", "data": data}
+class DeletedEnvelope(BaseModel):
+    status: Literal["OK"] = "OK"
+    data: None = None
 
 
-@router.post("", response_model=CredentialEnvelope, response_model_exclude_none=False, responses=ERRORS,
+class GrantableScope(BaseModel):
+    name: str = Field(description="The scope string to put in a credential's `scope`")
+    description: str
+    source: Literal["capability", "permission", "operator"] = Field(
+        description="capability: declared by the policy; permission: a policy permission you hold on the "
+        "account; operator: added by KEYTURN_ALLOWED_SCOPES")
+
+
+class GrantListEnvelope(BaseModel):
+    status: Literal["OK"] = "OK"
+    data: list[GrantableScope]
+
+
+def _ok(model: type[BaseModel], data: Any) -> Response:
+    """The documented model is enforced (not merely declared), then sent no-store."""
+    return json_response(model.model_validate({"status": "OK", "data": data}).model_dump(mode="json"))
+
+
+@router.post("", response_model=CredentialEnvelope, responses=CREATE_ERRORS,
              summary="Create a credential (client_id = username, client_secret = password, shown once)")
 async def create_credential(body: CredentialCreate, request: Request,
-                            principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return _ok(await credentials.create(request.app.state.ctx, principal, body.model_dump(exclude_unset=True)))
+                            principal: Principal = Depends(current_principal)) -> Response:
+    data = await credentials.create(request.app.state.ctx, principal, body.model_dump(exclude_unset=True))
+    return _ok(CredentialEnvelope, data)
 
 
 @router.get("", response_model=CredentialListEnvelope, responses=ERRORS, summary="List your credentials")
-async def list_credentials(request: Request, principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return _ok(await credentials.list_owned(request.app.state.ctx, principal))
+async def list_credentials(request: Request, principal: Principal = Depends(current_principal)) -> Response:
+    return _ok(CredentialListEnvelope, await credentials.list_owned(request.app.state.ctx, principal))
+
+
+# Declared before /{client_id}, which would otherwise match /scopes.
+@router.get("/grant/list", response_model=GrantListEnvelope, responses=ERRORS,
+            summary="The scopes you may grant to a credential on an account (needs api-keys:create there)")
+@router.get("/scopes", response_model=GrantListEnvelope, responses=ERRORS,
+            summary="Alias of /api/v2/credential/grant/list")
+async def grantable_scopes(
+    request: Request,
+    accountId: Id | None = Query(None, description="The account (default: your selected or individual one)"),
+    role: Word | None = Query(None, description="Only the permission scopes this role holds (the credential's "
+                              "role; a credential's default is merchant-terminal)"),
+    principal: Principal = Depends(current_principal),
+) -> Response:
+    data = await credentials.grantable_scopes(request.app.state.ctx, principal, accountId, role)
+    return _ok(GrantListEnvelope, data)
 
 
 @router.get("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS, summary="Read a credential")
 async def get_credential(client_id: str, request: Request,
-                         principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return _ok(await credentials.get(request.app.state.ctx, principal, client_id))
+                         principal: Principal = Depends(current_principal)) -> Response:
+    return _ok(CredentialEnvelope, await credentials.get(request.app.state.ctx, principal, client_id))
 
 
 @router.put("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
-            summary="Update name, domain, scope or status")
-@router.patch("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS, include_in_schema=False)
+            summary="Update name, domain, scope or status (partial: absent fields are unchanged; null is 400)")
+@router.patch("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
+              summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,
-                            principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return _ok(await credentials.update(request.app.state.ctx, principal, client_id,
-                                        body.model_dump(exclude_unset=True)))
+                            principal: Principal = Depends(current_principal)) -> Response:
+    data = await credentials.update(request.app.state.ctx, principal, client_id, body.model_dump(exclude_unset=True))
+    return _ok(CredentialEnvelope, data)
 
 
 @router.post("/{client_id}/rotate", response_model=CredentialEnvelope, responses=ERRORS,
              summary="Rotate the secret; the old one works for the configured overlap")
 async def rotate_credential(client_id: str, request: Request,
-                            principal: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return _ok(await credentials.rotate_secret(request.app.state.ctx, principal, client_id))
+                            principal: Principal = Depends(current_principal)) -> Response:
+    return _ok(CredentialEnvelope, await credentials.rotate_secret(request.app.state.ctx, principal, client_id))
 
 
-@router.delete("/{client_id}", status_code=200, responses=ERRORS, summary="Revoke and delete a credential")
+@router.delete("/{client_id}", status_code=200, response_model=DeletedEnvelope, responses=ERRORS,
+               summary="Revoke and delete a credential")
 async def delete_credential(client_id: str, request: Request,
-                            principal: Principal = Depends(current_principal)) -> dict[str, Any]:
+                            principal: Principal = Depends(current_principal)) -> Response:
     await credentials.revoke(request.app.state.ctx, principal, client_id)
-    return {"status": "OK", "data": None}
+    return _ok(DeletedEnvelope, None)

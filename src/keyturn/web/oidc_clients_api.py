@@ -1,38 +1,76 @@
-"""Management API for OIDC clients: ``POST/GET /api/oidc-clients``.
+"""Management API for OIDC clients: ``POST/GET /api/oidc-clients`` (create-only: no update endpoint).
 
 Only the operator registers relying parties: the caller needs an access token the operator minted
 (``keyturn tokens issue --scope keyturn:admin``), i.e. client ``keyturn-operator`` with scope ``keyturn:admin``.
+Answers are validated against their documented models and sent no-store (create carries the secret, R38).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from keyturn.core.errors import forbidden
 from keyturn.core.models import Principal
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
+from keyturn.web.responses import json_response
+from keyturn.web.schemas import ErrorOut, Name, Strict, Text
 
 ADMIN_SCOPE = "keyturn:admin"
 router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"])
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_REDIRECT_URI, INVALID_ORIGIN…)"},
+    401: {"model": ErrorOut, "description": "Missing, invalid or expired access token"},
+    403: {"model": ErrorOut, "description": "Not the operator (needs keyturn:admin from keyturn-operator)"},
+}
+Uri = Annotated[Text, Field(max_length=2000)]
 
-class ClientIn(BaseModel):
-    name: str = Field(..., max_length=200)
-    type: str = Field("public", pattern="^(public|confidential)$")
-    redirect_uris: list[str] = Field(..., min_length=1, max_length=50)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=50)
-    allowed_origins: list[str] | None = Field(None, max_length=50)
-    first_party: bool = False
-    scope: str | None = Field(None, max_length=2048)
-    refresh_tokens: bool = True
-    revoke_refresh_on_logout: bool = True
-    id_token_signed_response_alg: str | None = None
+
+class ClientIn(Strict):
+    name: Name
+    type: Literal["public", "confidential"] = "public"
+    redirect_uris: list[Uri] = Field(..., min_length=1, max_length=50)
+    post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=50)
+    allowed_origins: list[Uri] | None = Field(None, max_length=50)
+    first_party: StrictBool = False
+    scope: Text | None = None
+    refresh_tokens: StrictBool = True
+    revoke_refresh_on_logout: StrictBool = True
+    id_token_signed_response_alg: Literal["RS256", "ES256"] | None = None
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    type: Literal["public", "confidential"]
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    allowed_origins: list[str]
+    first_party: bool
+    scope: str
+    grant_types: list[str]
+    refresh_tokens: bool
+    revoke_refresh_on_logout: bool
+    id_token_signed_response_alg: str
+    token_endpoint_auth_method: str
+    client_secret: str | None = Field(None, description="Confidential clients: in the create answer only")
+
+
+class ClientEnvelope(BaseModel):
+    status: Literal["OK"] = "OK"
+    data: ClientOut
+
+
+class ClientListEnvelope(BaseModel):
+    status: Literal["OK"] = "OK"
+    data: list[ClientOut]
 
 
 def require_operator(principal: Principal) -> None:
@@ -42,9 +80,16 @@ def require_operator(principal: Principal) -> None:
         raise forbidden(ADMIN_SCOPE)
 
 
-@router.post("", status_code=201)
+def _ok(model: type[BaseModel], data: Any, status: int = 200) -> Response:
+    """The documented model is enforced; ``client_secret`` appears only when there is one."""
+    body = model.model_validate({"status": "OK", "data": data}).model_dump(mode="json", exclude_none=True)
+    return json_response(body, status)
+
+
+@router.post("", status_code=201, response_model=ClientEnvelope, responses=ERRORS,
+             summary="Register a relying party (operator only); a confidential client's secret is shown once")
 async def create_client(body: ClientIn, request: Request,
-                        principal: Principal = Depends(current_principal)) -> dict[str, Any]:
+                        principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
     data = await oidc_clients.create(
         request.app.state.ctx, name=body.name, public=body.type == "public", redirect_uris=body.redirect_uris,
@@ -52,11 +97,10 @@ async def create_client(body: ClientIn, request: Request,
         first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
         revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
         actor=principal.resource_name)
-    return {"status": "OK", "data": data}
+    return _ok(ClientEnvelope, data, 201)
 
 
-@router.get("")
-async def list_clients(request: Request, principal: Principal = Depends(current_principal)) -> dict[str, Any]:
+@router.get("", response_model=ClientListEnvelope, responses=ERRORS, summary="List relying parties (operator only)")
+async def list_clients(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    return {"status": "OK", "data": await oidc_clients.list_all(request.app.state.ctx)}
-
+    return _ok(ClientListEnvelope, await oidc_clients.list_all(request.app.state.ctx))

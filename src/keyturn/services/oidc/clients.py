@@ -2,7 +2,8 @@
 
 Redirect URIs and post-logout redirect URIs are matched exactly later, so they are checked
 here (https, loopback http, or a reverse-domain private-use scheme; no fragment, no wildcard).
-Allowed CORS origins default to the origins of the web redirect URIs.
+Allowed CORS origins default to the origins of the web redirect URIs. Every string is checked for NUL,
+control characters and lone surrogates first (keyturn.core.text): the CLI calls this directly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from keyturn.core.errors import ApiError, InvalidScope
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, Client
 from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
+from keyturn.core.text import check_text
 from keyturn.services.context import Context
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
@@ -24,7 +26,14 @@ DEFAULT_SCOPE = " ".join(OIDC_SCOPES)
 
 
 def validate_origin(origin: str) -> str:
-    parts = urlsplit(origin)
+    if not isinstance(origin, str) or len(origin) > 2000:
+        raise ApiError(400, "INVALID_ORIGIN", "an origin is a string of at most 2000 characters")
+    check_text("allowed_origins", origin)
+    try:
+        parts = urlsplit(origin)
+        _ = parts.port
+    except ValueError:  # "http://[::1", a port out of range
+        raise ApiError(400, "INVALID_ORIGIN", "origin is malformed") from None
     if (parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query
             or parts.fragment or parts.username or origin.endswith("/")):
         raise ApiError(400, "INVALID_ORIGIN", f"origin {origin[:100]!r} must be scheme://host[:port]")
@@ -66,9 +75,18 @@ async def create(ctx: Context, *, name: str, public: bool, redirect_uris: list[s
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
                  actor: str = "operator") -> dict[str, Any]:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
+    name = check_text("name", name).strip()
+    for field, values in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout_redirect_uris),
+                          ("allowed_origins", origins)):
+        for value in values or ():
+            if isinstance(value, str):
+                check_text(field, value)
+    if scope is not None:
+        if not isinstance(scope, str):
+            raise ApiError(400, "INVALID_SCOPE", "scope must be a string")
+        check_text("scope", scope)
     uris = validate_redirect_uris(redirect_uris)
     if not uris:
         raise ApiError(400, "INVALID_REDIRECT_URI", "at least one redirect URI is required")
