@@ -110,7 +110,8 @@ def settings_overrides() -> dict[str, Any]:
 def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {"environment": "development", "issuer": ISSUER, "database_url": database_url,
                               "database_pool_size": 5, "client_cache_ttl": 0.0,
-                              "access_log": False}  # in-process apps; live servers keep it (tests/server.py)
+                              "access_log": False,  # in-process apps; live servers keep it (tests/server.py)
+                              "allowed_scopes": ("payments:read", "payments:write")}  # make_credential's
     values.update(settings_overrides)
     return Settings(**values)
 

@@ -70,8 +70,12 @@ class Settings(BaseSettings):
         0, ge=0, description="A rotated signing key is published this long before it signs (cache TTL of RSs)."
     )
     allowed_scopes: tuple[str, ...] | None = Field(
-        None, description="If set, credential scopes must come from this list (space-separated in env)."
-    )
+        None, description=(
+            "Scopes the operator adds to the catalogue credential creators may grant, besides the policy's "
+            "`scopes:` and the permissions the creator holds (space-separated in env; `keyturn:*` is never "
+            "grantable; docs/management-api.md)."))
+    credential_create_limit: int = Field(
+        20, ge=1, description="Credentials one user may create per hour (sliding window, per process); then 429.")
     allow_plain_pkce: bool = Field(False, description="Accept code_challenge_method=plain (RFC 7636); off.")
     client_cache_ttl: float = Field(
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."

@@ -152,7 +152,8 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                      ("role", role)):
             if v is not None:
                 body[k] = v
-        return {"status": "OK", "data": await credentials_service.create(ctx, user_principal(u), body)}
+        return {"status": "OK", "data": await credentials_service.create(ctx, user_principal(u), body,
+                                                                         by_operator=True)}
     data = run(go)
     output(data, as_json, f"client_id={data['data']['username']}\nclient_secret={data['data']['password']}")
 
