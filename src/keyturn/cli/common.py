@@ -1,30 +1,182 @@
-"""Helpers shared by the CLI commands: one context per command, JSON output, clean errors."""
+"""Helpers shared by the CLI commands: one context per command, JSON output, clean errors.
+
+An operator's mistake is one line on stderr and exit status 2, never a traceback: invalid
+settings name the variable (``error: KEYTURN_ENVIRONMENT: must be 'production' or 'development'
+(got '')``), and a database that cannot be opened names the target (host:port or file, never a
+password), ``KEYTURN_DATABASE_URL`` and what to check. Every command goes through
+:class:`KeyturnGroup` (the Typer app's click group), so this holds for all of them, ``serve`` too.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import socket
 import sys
+import threading
+import tomllib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
 from keyturn.core.errors import ApiError, KeyturnError
 from keyturn.core.models import Principal, User
 from keyturn.services.context import Context, build_context
 from keyturn.services.users import find_user
-from keyturn.settings import load_settings
-from keyturn.storage.db import migrate
+from keyturn.settings import Settings, load_settings
+from keyturn.storage.db import migrate, pending_migrations
 
 T = TypeVar("T")
+EXIT_USAGE = 2
+_SECRET_WORDS = ("secret", "password", "url")  # values never echoed back (a URL may hold a password)
 
 
-def run(fn: Callable[[Context], Awaitable[T]]) -> T:
+class CliError(Exception):
+    """An operator error: printed as one ``error: ...`` line, exit status 2."""
+
+
+class KeyturnGroup(TyperGroup):
+    """The one place where an operator error becomes one line and exit status 2."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            line = str(exc)
+        except ValidationError as exc:
+            line = settings_error_line(exc)
+        typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """``KEYTURN_<FIELD>: <what is wrong> (got <value>)`` for each error, on one line."""
+    parts = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        msg = msg.replace("Input should be", "must be", 1)
+        loc = err.get("loc") or ()
+        field = str(loc[0]) if loc else msg.split(" ", 1)[0]  # a model check's message starts with its field
+        if field not in Settings.model_fields:
+            parts.append(msg)
+            continue
+        got = err.get("input")
+        if not loc and isinstance(got, dict):
+            got = got.get(field)  # a model check sees every value: show its own field's
+        shown = "" if any(w in field for w in _SECRET_WORDS) or not isinstance(got, str | int | float) \
+            else f" (got {str(got)[:60]!r})"
+        if not loc:
+            msg = msg.split(" ", 1)[1] if " " in msg else msg
+        parts.append(f"KEYTURN_{field.upper()}: {msg}{shown}")
+    return "; ".join(parts) or "invalid settings"
+
+
+def load_cli_settings() -> Settings:
+    """:func:`keyturn.settings.load_settings`, with every way it can fail as a :class:`CliError`."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise CliError(settings_error_line(exc)) from None
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
+        name = os.environ.get("KEYTURN_SETTINGS_FILE", "")
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CliError(f"KEYTURN_SETTINGS_FILE: cannot read {name!r}: {reason}") from None
+
+
+def database_target(url: str) -> str:
+    """Where a database URL points, without its password: ``file ./keyturn.db``, ``PostgreSQL at h:5432/db``."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return "the database"
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return f"SQLite file {u.database or ':memory:'}"
+    port = u.port or (5432 if backend == "postgresql" else None)
+    where = f"{u.host or 'localhost'}" + (f":{port}" if port else "")
+    name = "PostgreSQL" if backend == "postgresql" else backend
+    return f"{name} at {where}" + (f"/{u.database}" if u.database else "")
+
+
+def _connect_problem(exc: BaseException, settings: Settings) -> str:
+    """What went wrong opening the database and how to fix it (no password: messages name hosts and users)."""
+    target = database_target(settings.database_url)
+    orig = getattr(exc, "orig", None) or exc
+    names = {type(e).__name__ for e in _chain(orig)}
+    if isinstance(orig, socket.gaierror):
+        reason, hint = "unknown host", "check the host name"
+    elif isinstance(orig, ConnectionRefusedError) or "Connect call failed" in str(orig):
+        reason, hint = "connection refused", "is the server running and listening there?"
+    elif isinstance(orig, TimeoutError):
+        reason, hint = f"no answer within {settings.database_timeout:g} s", "is the host reachable?"
+    elif names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        reason, hint = _first_line(orig), "check the user and password"
+    elif "InvalidCatalogNameError" in names:
+        reason, hint = _first_line(orig), "create the database or fix its name"
+    elif settings.is_sqlite:
+        reason = _first_line(orig)
+        hint = "does its directory exist, and may this user write there?"
+    else:
+        reason, hint = _first_line(orig), "check the URL"
+    return f"cannot open {target} (KEYTURN_DATABASE_URL): {reason}; {hint}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen and len(seen) < 10:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+async def open_context(settings: Settings) -> Context:
+    """Build the context and prove the database answers; a failure is one :class:`CliError` line."""
+    try:
+        ctx = build_context(settings)
+    except (SQLAlchemyError, ImportError, ValueError):
+        raise CliError("KEYTURN_DATABASE_URL: not a usable database URL; use sqlite+aiosqlite:///path/to/file.db "
+                       "or postgresql+asyncpg://user@host:5432/database") from None
+    try:
+        async with ctx.engine.connect():
+            pass
+    except Exception as exc:  # OSError, SQLAlchemy's or a driver's own class: all a connection problem here
+        await ctx.close()
+        if settings.is_sqlite:
+            await _aiosqlite_threads_done()
+        raise CliError(_connect_problem(exc, settings)) from None
+    return ctx
+
+
+async def _aiosqlite_threads_done(limit: float = 1.0) -> None:
+    """After a failed connect aiosqlite stops its worker thread without waiting for it; if
+    asyncio.run closed the loop first, that thread would print a traceback. Wait (bounded) for it."""
+    for _ in range(int(limit / 0.01)):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.01)
+
+
+def run(fn: Callable[[Context], Awaitable[T]], settings: Settings | None = None) -> T:
     """Build a context, apply migrations, ensure signing keys, run ``fn``, close."""
     async def go() -> T:
-        ctx = build_context(load_settings())
+        ctx = await open_context(settings or load_cli_settings())
         try:
+            pending = await pending_migrations(ctx.engine)
+            if pending:
+                logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
             await migrate(ctx.engine)
             await ctx.keys.ensure(ctx.clock())
             return await fn(ctx)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
 from typing import Any
 
@@ -12,19 +10,19 @@ import typer
 
 from keyturn.cli import access as access_cli
 from keyturn.cli import oidc as oidc_cli
-from keyturn.cli.common import output, require_user, run, user_principal
+from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_user, run, user_principal
 from keyturn.core.policy import PolicyError
 from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
 from keyturn.services.access import load_policy
-from keyturn.services.context import Context, build_context
+from keyturn.services.context import Context
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
-from keyturn.settings import load_settings
-from keyturn.storage.db import migrate, pending_migrations
 
+# KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
+# command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
 app = typer.Typer(help="Keyturn: OAuth 2.0 / OpenID Connect authorization server for payment platforms.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=KeyturnGroup, pretty_exceptions_enable=False)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Mint tokens as the operator.", no_args_is_help=True)
 credentials_app = typer.Typer(help="Manage credentials (client-credentials clients).", no_args_is_help=True)
@@ -58,7 +56,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
 
     # The issuer defaults to the address served (workers read the same environment).
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
-    settings = load_settings()
+    settings = load_cli_settings()
     configure_logging(settings)
 
     try:
@@ -67,22 +65,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
-    async def prepare() -> dict[str, Any] | None:
-        ctx = build_context(settings)
-        try:
-            pending = await pending_migrations(ctx.engine)
-            if pending:
-                logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
-            await migrate(ctx.engine)
-            await ctx.keys.ensure(ctx.clock())
-            if demo:
-                from keyturn.services.demo import create_demo_data
-                return await create_demo_data(ctx, f"http://{host}:{port}")
-            return None
-        finally:
-            await ctx.close()
+    async def prepare(ctx: Context) -> dict[str, Any] | None:
+        if demo:
+            from keyturn.services.demo import create_demo_data
+            return await create_demo_data(ctx, f"http://{host}:{port}")
+        return None
 
-    demo_data = asyncio.run(prepare())
+    demo_data = run(prepare, settings)  # migrations and signing keys first, as every command
     if demo_data is not None:
         typer.echo(json.dumps(demo_data, indent=2))
     from keyturn.web.protocol import HttpProtocol  # httptools, one write per response
