@@ -90,7 +90,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
 
 @users_app.command("create")
 def users_create(email: str = typer.Option(None, help="Email address."),
-                 phone: str = typer.Option(None, help="Phone number, E.164 (+6421234567890)."),
+                 phone: str = typer.Option(None, help="Phone number: E.164 (+6421234567890), or as typed in "
+                                                      "KEYTURN_DEFAULT_PHONE_REGION (07700 900123); stored in E.164."),
                  password: str = typer.Option(..., help="Password (min 8 characters).",
                                               envvar="KEYTURN_NEW_USER_PASSWORD"),
                  given_name: str = typer.Option(None), family_name: str = typer.Option(None),
