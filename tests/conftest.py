@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
@@ -22,7 +23,7 @@ from keyturn.services.context import Context, build_context
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
-from keyturn.web.app import create_app, create_asgi
+from keyturn.web.app import create_app, front
 
 ISSUER = "http://keyturn.test"
 PG_BASE = os.environ.get("KEYTURN_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -117,11 +118,20 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
 
 
 @pytest.fixture
-async def app_and_ctx(settings: Settings, clock: Clock) -> AsyncIterator[tuple[Any, Context]]:
+async def fastapi_app_and_ctx(settings: Settings, clock: Clock) -> AsyncIterator[tuple[FastAPI, Context]]:
+    """The bare FastAPI application (no front), started; for tests comparing it with the front."""
     ctx = build_context(settings, clock=clock)
     app = create_app(settings, ctx=ctx, run_migrations=True)
     async with app.router.lifespan_context(app):
         yield app, ctx
+
+
+@pytest.fixture
+def app_and_ctx(fastapi_app_and_ctx: tuple[FastAPI, Context], settings: Settings) -> tuple[Any, Context]:
+    """What `keyturn serve` runs (`create_asgi` is `front(create_app(...))`: web/fastpath.py's lean
+    front around the app), on a controllable clock; the access log is a setting, off in-process."""
+    app, ctx = fastapi_app_and_ctx
+    return front(app, settings), ctx
 
 
 @pytest.fixture
@@ -131,15 +141,22 @@ def ctx(app_and_ctx: tuple[Any, Context]) -> Context:
 
 @pytest.fixture
 async def client(app_and_ctx: tuple[Any, Context]) -> AsyncIterator[httpx.AsyncClient]:
+    """httpx against the served front (test what production serves)."""
     transport = httpx.ASGITransport(app=app_and_ctx[0], client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
         yield c
 
 
 @pytest.fixture
-async def front_client(settings: Settings, ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
-    """The lean front that `keyturn serve` runs (web/fastpath.py), on the same context as `client`."""
-    transport = httpx.ASGITransport(app=create_asgi(settings, ctx=ctx), client=("127.0.0.1", 50000))
+def front_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The same as `client` (which now goes through the front); kept for the tests that name it."""
+    return client
+
+
+@pytest.fixture
+async def app_client(fastapi_app_and_ctx: tuple[FastAPI, Context]) -> AsyncIterator[httpx.AsyncClient]:
+    """The bare FastAPI app without the front, on the same context: only to check the two agree."""
+    transport = httpx.ASGITransport(app=fastapi_app_and_ctx[0], client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
         yield c
 

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.usefixtures("ctx")
 HEADERS = ("content-type", "cache-control", "www-authenticate", "x-content-type-options")
 
 
-async def test_the_front_and_the_app_give_the_same_answers(client, front_client, make_user, make_org, make_key):
+async def test_the_front_and_the_app_give_the_same_answers(app_client, front_client, make_user, make_org, make_key):
     owner = await make_user()
     org = await make_org(owner)
     key = await make_key(org["id"])
@@ -25,7 +25,7 @@ async def test_the_front_and_the_app_give_the_same_answers(client, front_client,
     ]
     seen = set()
     for headers in cases:
-        via_app = await client.get("/api/account-memberships", headers=headers)
+        via_app = await app_client.get("/api/account-memberships", headers=headers)
         via_front = await front_client.get("/api/account-memberships", headers=headers)
         assert (via_front.status_code, via_front.json()) == (via_app.status_code, via_app.json()), headers
         for name in HEADERS:

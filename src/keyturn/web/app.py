@@ -20,7 +20,7 @@ from keyturn.services import revocations
 from keyturn.services.context import Context, build_context
 from keyturn.settings import Settings
 from keyturn.storage.db import migrate
-from keyturn.web import access_api, credential_api, discovery, errors, introspection, oidc, token
+from keyturn.web import access_api, cors, credential_api, discovery, errors, introspection, oidc, token
 from keyturn.web.accesslog import AccessLog
 from keyturn.web.fastpath import FastPath
 from keyturn.web.responses import json_response
@@ -93,8 +93,6 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
         r.add_route(path, token.token_endpoint, methods=["POST"], include_in_schema=False)
     r.add_route("/introspect", introspection.introspect_endpoint, methods=["POST"], include_in_schema=False)
     r.add_route("/revoke", introspection.revoke_endpoint, methods=["POST"], include_in_schema=False)
-    for path in ("/token", "/api/v2/access/token", "/revoke", "/introspect"):
-        r.add_route(path, token.oauth_preflight, methods=["OPTIONS"], include_in_schema=False)
     for path in ("/.well-known/jwks.json", "/jwks.json", "/jwks"):
         r.add_route(path, discovery.jwks, methods=["GET"], include_in_schema=False)
     r.add_route("/.well-known/oauth-authorization-server", discovery.oauth_metadata, methods=["GET"],
@@ -102,21 +100,27 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     app.include_router(credential_api.router)
     access_api.install(app, context)  # accounts, memberships, API keys, decision + forward-auth
     oidc.install(app, context)  # authorization endpoint, login, consent, userinfo, logout
+    # Every preflight, and CORS on the API's answers; inside SecurityHeaders so preflights get them too.
+    app.state.cors = cors.CorsPolicy(context, app.router.routes)
+    app.add_middleware(cors.CorsMiddleware, policy=app.state.cors)
     app.add_middleware(SecurityHeaders, hsts=settings.issuer.startswith("https://"))
     return app
 
 
 def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> ASGIApp:
-    """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints.
+    """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints."""
+    return front(create_app(settings, ctx=ctx, run_migrations=run_migrations), settings)
 
-    The front runs the very same endpoint functions as the app's routes (which the
-    in-process tests exercise); it only skips the framework layers around them.
+
+def front(app: FastAPI, settings: Settings) -> ASGIApp:
+    """The layers `keyturn serve` puts around the app (the in-process tests' `client` goes through them too).
+
+    The front runs the very same endpoint functions as the app's routes, with the app's exception
+    handlers, security headers and CORS policy; it only skips the framework layers around them.
     """
-    app = create_app(settings, ctx=ctx, run_migrations=run_migrations)
     hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
            ("POST", "/introspect"): introspection.introspect_endpoint,
            ("GET", "/api/account-memberships"): access_api.account_memberships_endpoint}
-    front = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra,
-                     ERROR_HANDLERS)
-    return AccessLog(front) if settings.access_log else front
-
+    fast = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra,
+                    ERROR_HANDLERS, app.state.cors)
+    return AccessLog(fast) if settings.access_log else fast

@@ -6,8 +6,9 @@ merchant backend and terminal calls them). They parse their own input, so they
 gain nothing from the framework's router, dependency injection or middleware
 stack, which cost more than the endpoint itself (bench/README.md). This front
 dispatches them directly and hands every other request to the FastAPI
-application. Behaviour is identical either way: the same functions run, and an
-exception becomes the response the app's own exception handlers make of it.
+application. Behaviour is identical either way: the same functions run, an
+exception becomes the response the app's own exception handlers make of it, and
+CORS comes from the app's own policy (preflights are never direct: the app answers them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from keyturn.web import cors
 from keyturn.web.responses import json_response
 
 log = logging.getLogger("keyturn.fastpath")
@@ -30,11 +32,13 @@ ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 class FastPath:
     def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], Endpoint],
                  extra_headers: list[tuple[bytes, bytes]],
-                 handlers: Mapping[Any, ErrorHandler] | None = None) -> None:
+                 handlers: Mapping[Any, ErrorHandler] | None = None,
+                 cors_policy: cors.CorsPolicy | None = None) -> None:
         self.app = app
         self.routes = dict(routes)
         self.extra_headers = extra_headers
         self.handlers = dict(handlers or {})
+        self.cors = cors_policy
 
     async def on_error(self, request: Request, exc: Exception) -> Response:
         for cls in type(exc).__mro__:  # the most specific handler, as Starlette picks it
@@ -56,6 +60,9 @@ class FastPath:
                     response = await endpoint(request)
                 except Exception as exc:
                     response = await self.on_error(request, exc)
+                # the app's CorsMiddleware does this for its routes: the same policy, the same headers
+                if self.cors is not None and cors.path_kind(scope["path"]) == cors.FULL:
+                    await self.cors.decorate(scope, response.raw_headers)
                 response.raw_headers.extend(self.extra_headers)
                 await response(scope, receive, send)
                 return

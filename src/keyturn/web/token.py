@@ -56,12 +56,3 @@ async def token_endpoint(request: Request) -> Response:
             log.info("token request refused error=%s detail=%s", exc.error, exc.detail or exc.description)
         return oauth_error_response(exc, cors_headers)
 
-
-async def oauth_preflight(request: Request) -> Response:
-    """CORS preflight for the browser-facing OAuth endpoints: POST only (R96)."""
-    ctx: Context = request.app.state.ctx
-    origin = request.headers.get("origin")
-    if origin and await cors.any_client_allows(ctx, origin, ctx.clock()):
-        methods = "GET, POST, OPTIONS" if request.url.path.endswith("userinfo") else "POST, OPTIONS"
-        return Response(status_code=204, headers=cors.preflight_headers(origin, methods))
-    return Response(status_code=204, headers={"Vary": "Origin"})
