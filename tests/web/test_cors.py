@@ -160,13 +160,16 @@ async def test_the_front_and_the_bare_app_give_the_same_cors_answers(client: htt
     """One mechanism: preflights and API answers are identical through `keyturn serve`'s front and the app."""
     user = await make_user()
     cases: list[tuple[str, str, dict[str, str]]] = [
-        ("OPTIONS", p, _preflight(o, m)) for p, m in PREFLIGHT_PATHS[:4] for o in (ORIGIN, FOREIGN)]
+        ("OPTIONS", p, _preflight(o, m)) for p, m in PREFLIGHT_PATHS for o in (ORIGIN, FOREIGN)]
     cases += [("GET", "/api/account-memberships", {"Origin": o, "Authorization": a})
               for o in (ORIGIN, FOREIGN) for a in (user.token, "Bearer bad")]
+    cases += [("POST", p, {"Origin": o}) for p in ("/token", "/api/v2/access/token", "/introspect")
+              for o in (ORIGIN, FOREIGN)]  # the front's direct routes, refused: the same headers either way
     cases += [("OPTIONS", "/authorize", _preflight(ORIGIN, "GET"))]
     for method, path, headers in cases:
-        via_front = await client.request(method, path, headers=headers)
-        via_app = await app_client.request(method, path, headers=headers)
+        body = {"grant_type": "client_credentials"} if method == "POST" else None
+        via_front = await client.request(method, path, headers=headers, data=body)
+        via_app = await app_client.request(method, path, headers=headers, data=body)
         assert via_front.status_code == via_app.status_code, (method, path, headers)
         for name in ("vary", "access-control-allow-origin", "access-control-allow-methods",
                      "access-control-allow-headers", "access-control-max-age", "x-content-type-options"):
