@@ -109,8 +109,9 @@ def preflight_headers(origin: str, methods: str) -> dict[str, str]:
 # Which paths a browser app may call cross-origin. RFC 9700 §2.6 (R12): never the authorization
 # endpoint; and no HTML page ever gets CORS headers (see `add_headers`).
 NO_CORS = frozenset({"/authorize", "/api/v2/access/authorize"})
-# These endpoints know the requesting client and reflect the Origin only when *that* client allows it
-# (R95), on success and error alike; here they get their preflight only.
+# These endpoints set their own CORS headers, so here they get their preflight only: token, revocation
+# and userinfo reflect the Origin only when the requesting client allows it (R95), discovery and the
+# JWKS when any client does; introspection answers (for resource servers) carry none.
 ENDPOINT_DECIDES = frozenset({
     "/token", "/api/v2/access/token", "/revoke", "/introspect", "/userinfo",
     "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
