@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
     access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")
     id_token_alg: SigningAlg = Field("RS256", description="Default signing algorithm of ID tokens.")
+    clock_leeway: int = Field(
+        10, ge=0, le=60, description=(
+            "Seconds a token's `nbf`/`iat` may lie in the future (clock difference between nodes) wherever "
+            "Keyturn verifies a token; `exp` is exact at the issuer (docs/tokens.md)."))
     user_refresh_ttl: int = Field(
         60 * 86400, ge=60, description="Absolute lifetime of a user's refresh-token family, seconds."
     )

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyturn import __version__
-from keyturn.core.errors import ApiError, InvalidToken, OAuthError
+from keyturn.core.errors import ApiError, InsufficientScope, InvalidToken, OAuthError
 from keyturn.services import revocations
 from keyturn.services.context import Context, build_context
 from keyturn.settings import Settings
@@ -51,6 +51,7 @@ class SecurityHeaders:
 
 ERROR_HANDLERS: dict[Any, Any] = {
     ApiError: errors.on_api_error, InvalidToken: errors.on_invalid_token, OAuthError: errors.on_oauth_error,
+    InsufficientScope: errors.on_insufficient_scope,
     RequestValidationError: errors.on_validation_error, HTTPException: errors.on_http_exception,
     Exception: errors.on_unexpected,
 }
