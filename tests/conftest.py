@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
-from keyturn.services.context import Context, build_context
+from keyturn.services.context import Services, build_services
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
@@ -118,16 +118,16 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
 
 
 @pytest.fixture
-async def fastapi_app_and_ctx(settings: Settings, clock: Clock) -> AsyncIterator[tuple[FastAPI, Context]]:
+async def fastapi_app_and_ctx(settings: Settings, clock: Clock) -> AsyncIterator[tuple[FastAPI, Services]]:
     """The bare FastAPI application (no front), started; for tests comparing it with the front."""
-    ctx = build_context(settings, clock=clock)
-    app = create_app(settings, ctx=ctx, run_migrations=True)
+    ctx = build_services(settings, clock=clock)
+    app = create_app(ctx, run_migrations=True)
     async with app.router.lifespan_context(app):
         yield app, ctx
 
 
 @pytest.fixture
-def app_and_ctx(fastapi_app_and_ctx: tuple[FastAPI, Context], settings: Settings) -> tuple[Any, Context]:
+def app_and_ctx(fastapi_app_and_ctx: tuple[FastAPI, Services], settings: Settings) -> tuple[Any, Services]:
     """What `keyturn serve` runs (`create_asgi` is `front(create_app(...))`: web/fastpath.py's lean
     front around the app), on a controllable clock; the access log is a setting, off in-process."""
     app, ctx = fastapi_app_and_ctx
@@ -135,12 +135,12 @@ def app_and_ctx(fastapi_app_and_ctx: tuple[FastAPI, Context], settings: Settings
 
 
 @pytest.fixture
-def ctx(app_and_ctx: tuple[Any, Context]) -> Context:
+def ctx(app_and_ctx: tuple[Any, Services]) -> Services:
     return app_and_ctx[1]
 
 
 @pytest.fixture
-async def client(app_and_ctx: tuple[Any, Context]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app_and_ctx: tuple[Any, Services]) -> AsyncIterator[httpx.AsyncClient]:
     """httpx against the served front (test what production serves)."""
     transport = httpx.ASGITransport(app=app_and_ctx[0], client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
@@ -154,7 +154,7 @@ def front_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def app_client(fastapi_app_and_ctx: tuple[FastAPI, Context]) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(fastapi_app_and_ctx: tuple[FastAPI, Services]) -> AsyncIterator[httpx.AsyncClient]:
     """The bare FastAPI app without the front, on the same context: only to check the two agree."""
     transport = httpx.ASGITransport(app=fastapi_app_and_ctx[0], client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
@@ -179,7 +179,7 @@ class UserFixture:
 
 
 @pytest.fixture
-def make_user(ctx: Context) -> Callable[..., Awaitable[UserFixture]]:
+def make_user(ctx: Services) -> Callable[..., Awaitable[UserFixture]]:
     async def make(email: str | None = None, password: str = "correct horse battery staple",
                    **kw: Any) -> UserFixture:
         email = email or f"u{uuid.uuid4().hex[:10]}@example.test"
@@ -203,7 +203,7 @@ class CredentialFixture:
 
 
 @pytest.fixture
-def make_credential(ctx: Context, make_user: Callable[..., Awaitable[UserFixture]]
+def make_credential(ctx: Services, make_user: Callable[..., Awaitable[UserFixture]]
                     ) -> Callable[..., Awaitable[CredentialFixture]]:
     default_owner: list[UserFixture] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp
 
 from keyturn.logconfig import configure_logging
+from keyturn.services.context import build_services
 from keyturn.settings import load_settings
 from keyturn.web.app import create_asgi
 
@@ -12,4 +13,4 @@ from keyturn.web.app import create_asgi
 def app_factory() -> ASGIApp:
     settings = load_settings()
     configure_logging(settings)
-    return create_asgi(settings)
+    return create_asgi(build_services(settings))

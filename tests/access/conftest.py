@@ -9,11 +9,11 @@ import pytest
 
 from keyturn.services import accounts as accounts_service
 from keyturn.services import api_keys as api_keys_service
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 
 
 @pytest.fixture
-def make_org(ctx: Context) -> Callable[..., Awaitable[dict[str, Any]]]:
+def make_org(ctx: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def make(owner: Any, name: str = "Acme Ltd", **kw: Any) -> dict[str, Any]:
         return await accounts_service.create_account(
             ctx, None, name=name, type="org", owner_id=owner.id, **kw
@@ -23,7 +23,7 @@ def make_org(ctx: Context) -> Callable[..., Awaitable[dict[str, Any]]]:
 
 
 @pytest.fixture
-def make_key(ctx: Context) -> Callable[..., Awaitable[str]]:
+def make_key(ctx: Services) -> Callable[..., Awaitable[str]]:
     async def make(account_id: str, role: str = "merchant-terminal", name: str | None = None) -> str:
         import uuid
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from keyturn.services.access import DEFAULT_POLICY
+from keyturn.services.policy_file import DEFAULT_POLICY
 from tests.access.conftest import cli, curl
 from tests.server import KEYTURN
 

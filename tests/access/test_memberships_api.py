@@ -130,6 +130,6 @@ async def test_last_used_is_recorded_off_the_request_path(client, ctx, make_user
     assert (await client.get("/api/account-memberships", headers={"X-Api-Key": key})).status_code == 200
     listed = await api_keys_service.list_keys(ctx, None, org["id"])
     assert listed[0]["lastUsedAt"] is None  # not written by the request itself
-    assert await api_keys_service.flush_last_used(ctx) == 1
+    assert await ctx.api_key_usage.flush() == 1
     listed = await api_keys_service.list_keys(ctx, None, org["id"])
     assert listed[0]["lastUsedAt"] is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keyturn.core.policy import AccountFacts, Holding, PolicyError, Subject, decide, parse_policy
-from keyturn.services.access import load_policy
+from keyturn.services.policy_file import load_policy
 from keyturn.settings import Settings
 
 CUSTOM = """\
@@ -103,7 +103,7 @@ def test_a_missing_file_is_a_policy_error(tmp_path):
 
 
 def test_the_app_refuses_to_start_with_an_invalid_policy_file(tmp_path):
-    from keyturn.web.app import create_app
+    from keyturn.services.context import build_services
 
     bad = tmp_path / "policy.yaml"
     bad.write_text("permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:zzz]\n")
@@ -111,7 +111,7 @@ def test_the_app_refuses_to_start_with_an_invalid_policy_file(tmp_path):
         environment="development", policy_file=bad, database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db"
     )
     with pytest.raises(PolicyError, match="line 5: roles.account-owner.permissions"):
-        create_app(settings)
+        build_services(settings)
 
 
 BASE = "permissions:\n  a:b: {}\nroles:\n  account-owner: {permissions: [a:b]}\n"

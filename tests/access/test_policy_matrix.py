@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keyturn.core.policy import AccountFacts, Holding, Subject, decide
-from keyturn.services.access import DEFAULT_POLICY, load_policy
+from keyturn.services.policy_file import DEFAULT_POLICY, load_policy
 from keyturn.settings import Settings
 
 # Transcribed from seed 001 "Permissions": "" = not granted, "Y" = granted on the account's own

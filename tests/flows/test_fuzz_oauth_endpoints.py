@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
+from keyturn.services.context import build_services
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
-from keyturn.web.app import create_app
+from keyturn.web.app import create_app, front
 
 RFC_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
               "unsupported_grant_type", "invalid_scope"}
@@ -39,12 +40,12 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncClient,
     db = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.db"
     s = Settings(environment="development", issuer="http://keyturn.test", database_url=f"sqlite+aiosqlite:///{db}",
                  client_auth_max_failures=1000000)
-    app = create_app(s, run_migrations=True)
-    ctx = app.state.ctx
+    ctx = build_services(s)
+    app = create_app(ctx, run_migrations=True)
     loop = asyncio.new_event_loop()
     lifespan = app.router.lifespan_context(app)
     loop.run_until_complete(lifespan.__aenter__())
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 5)),
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=front(app, s), client=("127.0.0.1", 5)),
                                base_url="http://keyturn.test")
 
     async def setup() -> dict[str, str]:

@@ -8,7 +8,7 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidRequest, InvalidScope
 from keyturn.core.scopes import narrow, parse_scope
 from keyturn.core.secrets import digest, new_client_secret, redact, same_digest
-from keyturn.services.client_auth import FailureCounter
+from keyturn.services.limits import FailureCounter
 from keyturn.web.params import parse_form, parse_json
 
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.services.origin_index import ALL_ORIGINS_TTL
 from keyturn.web import cors
 
 ORIGIN = "https://shop.example.test"
@@ -149,7 +150,7 @@ async def test_a_revoked_credentials_origin_is_refused_once_the_index_refreshes(
     r = await client.options("/api/account-memberships", headers=_preflight(pos, "GET"))
     assert r.headers["access-control-allow-origin"] == pos
     await credentials_service.revoke(ctx, owner.principal, cred.client_id)
-    clock.advance(cors.ALL_ORIGINS_TTL + 0.1)
+    clock.advance(ALL_ORIGINS_TTL + 0.1)
     r = await client.options("/api/account-memberships", headers=_preflight(pos, "GET"))
     assert _cors_headers(r) == {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from keyturn.services.context import build_context
+from keyturn.services.context import build_services
 from keyturn.web.accesslog import AccessLog
 from keyturn.web.app import create_asgi
 from keyturn.web.fastpath import FastPath
@@ -14,8 +14,8 @@ from tests.conftest import ISSUER
 
 @pytest.fixture
 async def front(settings, clock):
-    ctx = build_context(settings, clock=clock)
-    asgi = create_asgi(settings, ctx=ctx, run_migrations=True)
+    ctx = build_services(settings, clock=clock)
+    asgi = create_asgi(ctx, run_migrations=True)
     fast = asgi.app if isinstance(asgi, AccessLog) else asgi
     assert isinstance(fast, FastPath)
     async with fast.app.router.lifespan_context(fast.app):

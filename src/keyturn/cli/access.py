@@ -9,7 +9,7 @@ import typer
 from keyturn.cli.common import output, require_user, run
 from keyturn.services import accounts as accounts_service
 from keyturn.services import api_keys as api_keys_service
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 members_app = typer.Typer(help="Manage account members.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def accounts_create(
 ) -> None:
     """Create an account (optionally with its owner); prints the account."""
 
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         owner_id = (await require_user(ctx, owner)).id if owner else None
         return await accounts_service.create_account(
             ctx,
@@ -57,7 +57,7 @@ def members_add(
 ) -> None:
     """Add a member to an account with a role."""
 
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         return await accounts_service.add_member(ctx, None, account, user, role)
 
     data = run(go)
@@ -70,7 +70,7 @@ def members_list(
 ) -> None:
     """List an account's members."""
 
-    async def go(ctx: Context) -> list[dict[str, Any]]:
+    async def go(ctx: Services) -> list[dict[str, Any]]:
         return await accounts_service.list_members(ctx, None, account)
 
     data = run(go)
@@ -86,7 +86,7 @@ def api_keys_create(
 ) -> None:
     """Create an API key; prints the same JSON as the HTTP API, with the secret (shown once)."""
 
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         return await api_keys_service.create(ctx, None, account, name, role)
 
     data = run(go)
@@ -94,7 +94,7 @@ def api_keys_create(
 
 
 def _set_enabled(account: str, name: str, enabled: bool, as_json: bool) -> None:
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         return await api_keys_service.set_enabled(ctx, None, account, name, enabled)
 
     data = run(go)
@@ -127,7 +127,7 @@ def api_keys_list(
 ) -> None:
     """List an account's API keys (no secrets)."""
 
-    async def go(ctx: Context) -> list[dict[str, Any]]:
+    async def go(ctx: Services) -> list[dict[str, Any]]:
         return await api_keys_service.list_keys(ctx, None, account)
 
     data = run(go)

@@ -28,10 +28,11 @@ from typer.core import TyperGroup
 
 from keyturn.core.errors import ApiError, KeyturnError
 from keyturn.core.models import Principal, User
-from keyturn.services.context import Context, build_context
+from keyturn.core.policy import PolicyError
+from keyturn.services.context import Services, build_services
 from keyturn.services.users import find_user
 from keyturn.settings import Settings, load_settings
-from keyturn.storage.db import migrate, pending_migrations
+from keyturn.storage.db import pending_migrations
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -142,10 +143,12 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-async def open_context(settings: Settings) -> Context:
+async def open_context(settings: Settings) -> Services:
     """Build the context and prove the database answers; a failure is one :class:`CliError` line."""
     try:
-        ctx = build_context(settings)
+        ctx = build_services(settings)
+    except PolicyError:
+        raise  # its own one line (KeyturnError)
     except (SQLAlchemyError, ImportError, ValueError):
         raise CliError("KEYTURN_DATABASE_URL: not a usable database URL; use sqlite+aiosqlite:///path/to/file.db "
                        "or postgresql+asyncpg://user@host:5432/database") from None
@@ -169,7 +172,7 @@ async def _aiosqlite_threads_done(limit: float = 1.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def run(fn: Callable[[Context], Awaitable[T]], settings: Settings | None = None) -> T:
+def run(fn: Callable[[Services], Awaitable[T]], settings: Settings | None = None) -> T:
     """Build a context, apply migrations, ensure signing keys, run ``fn``, close."""
     async def go() -> T:
         ctx = await open_context(settings or load_cli_settings())
@@ -177,8 +180,7 @@ def run(fn: Callable[[Context], Awaitable[T]], settings: Settings | None = None)
             pending = await pending_migrations(ctx.engine)
             if pending:
                 logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
-            await migrate(ctx.engine)
-            await ctx.keys.ensure(ctx.clock())
+            await ctx.start(run_migrations=True)
             return await fn(ctx)
         finally:
             await ctx.close()
@@ -199,7 +201,7 @@ def output(data: Any, as_json: bool, text: str | None = None) -> None:
         sys.stdout.write(text + "\n")
 
 
-async def require_user(ctx: Context, ref: str) -> User:
+async def require_user(ctx: Services, ref: str) -> User:
     user = await find_user(ctx, ref)
     if user is None:
         raise ApiError(404, "NOT_FOUND", f"no user {ref}")

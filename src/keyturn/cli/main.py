@@ -14,8 +14,8 @@ from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_
 from keyturn.core.policy import PolicyError
 from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
-from keyturn.services.access import load_policy
-from keyturn.services.context import Context
+from keyturn.services.context import Services
+from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 
@@ -40,7 +40,7 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply pending database migrations."""
-    async def go(ctx: Context) -> None:
+    async def go(ctx: Services) -> None:
         return None
     run(go)
     typer.echo("database is up to date")
@@ -65,7 +65,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
-    async def prepare(ctx: Context) -> dict[str, Any] | None:
+    async def prepare(ctx: Services) -> dict[str, Any] | None:
         if demo:
             from keyturn.services.demo import create_demo_data
             return await create_demo_data(ctx, f"http://{host}:{port}")
@@ -99,7 +99,7 @@ def users_create(email: str = typer.Option(None, help="Email address."),
                  verified: bool = typer.Option(False, "--verified", help="Mark email/phone verified."),
                  as_json: bool = JSON_OPT) -> None:
     """Create a user and their individual account."""
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         user, account_id = await create_user(
             ctx, email=email, phone_number=phone, password=password, given_name=given_name,
             family_name=family_name, preferred_username=username,
@@ -116,7 +116,7 @@ def tokens_issue(user: str = typer.Option(..., help="Email, phone or id of the u
                  lifetime: int = typer.Option(None, min=60, max=86400, help="Lifetime in seconds."),
                  as_json: bool = JSON_OPT) -> None:
     """Mint a user access token (the USER-TOKEN of seed 000)."""
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         u = await require_user(ctx, user)
         token, expires_in = mint_access_token(ctx, sub=u.id, client_id=OPERATOR_CLIENT_ID, scope=scope,
                                               kind="user", now=ctx.clock(), lifetime=lifetime)
@@ -135,7 +135,7 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
         for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
@@ -152,7 +152,7 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
 def keys_rotate(alg: str = typer.Option(None, help="Algorithm to rotate (default: the access-token one)."),
                 as_json: bool = JSON_OPT) -> None:
     """Introduce a new signing key; the old one stays published until its tokens expire."""
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         a = alg or ctx.settings.access_token_alg
         if a not in ("ES256", "RS256", "EdDSA"):
             raise typer.BadParameter("alg must be ES256, RS256 or EdDSA")
@@ -165,7 +165,7 @@ def keys_rotate(alg: str = typer.Option(None, help="Algorithm to rotate (default
 @keys_app.command("list")
 def keys_list(as_json: bool = JSON_OPT) -> None:
     """List signing keys (public data only)."""
-    async def go(ctx: Context) -> list[dict[str, Any]]:
+    async def go(ctx: Services) -> list[dict[str, Any]]:
         return ctx.keys.describe(ctx.clock())
     data = run(go)
     output(data, as_json, "\n".join(

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from keyturn.cli.common import output, run
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
 
 clients_app = typer.Typer(help="Manage OpenID Connect clients (relying parties).", no_args_is_help=True)
@@ -36,7 +36,7 @@ def clients_create(
     if public == confidential:
         raise typer.BadParameter("give exactly one of --public or --confidential")
 
-    async def go(ctx: Context) -> dict[str, Any]:
+    async def go(ctx: Services) -> dict[str, Any]:
         return await oidc_clients.create(
             ctx, name=name, public=public, redirect_uris=list(redirect_uri),
             post_logout_redirect_uris=list(post_logout_redirect_uri), origins=list(origin) or None,

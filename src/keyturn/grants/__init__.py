@@ -7,7 +7,8 @@ dropped before it runs (RFC 6749 §3.2: unknown parameters are ignored).
 from __future__ import annotations
 
 from keyturn.grants import authorization_code, client_credentials, refresh_token
-from keyturn.grants.base import GrantHandler, TokenRequest
+from keyturn.grants.base import GrantHandler
+from keyturn.services.client_auth import TokenRequest
 
 REGISTRY: dict[str, GrantHandler] = {
     client_credentials.GRANT_TYPE: client_credentials.handle,

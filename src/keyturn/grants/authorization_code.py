@@ -25,8 +25,9 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidGrant, InvalidRequest
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, Grant
 from keyturn.core.secrets import digest, new_refresh_token
-from keyturn.grants.base import AUTH_PARAMS, TokenRequest, require_grant_type
-from keyturn.services.context import Context
+from keyturn.grants.base import AUTH_PARAMS, require_grant_type
+from keyturn.services.client_auth import TokenRequest
+from keyturn.services.context import Services
 from keyturn.services.oidc.claims import mint_id_token
 from keyturn.services.tokens import mint_access_token
 from keyturn.storage import audit
@@ -39,7 +40,7 @@ PARAMS = AUTH_PARAMS | {"code", "redirect_uri", "code_verifier"}
 BAD_CODE = "authorization code is invalid, expired or already used"
 
 
-def refresh_lifetime(ctx: Context, client: Any) -> int | None:
+def refresh_lifetime(ctx: Services, client: Any) -> int | None:
     """Seconds of the refresh-token family, or None when this client gets no refresh token."""
     if not client.refresh_enabled:
         return None
@@ -62,7 +63,7 @@ def check_redirect_uri(sent: str | None, row: dict[str, Any], registered: tuple[
         raise InvalidGrant("redirect_uri does not match the authorization request")
 
 
-async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
+async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     client = req.client
     require_grant_type(client, GRANT_TYPE)
     code = req.params.get("code")

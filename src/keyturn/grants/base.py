@@ -1,33 +1,19 @@
-"""What every grant handler receives and returns."""
+"""What every grant handler receives (a :class:`TokenRequest`, defined with client authentication) and returns."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from keyturn.core.errors import UnauthorizedClient
 from keyturn.core.models import Client
-from keyturn.services.client_auth import ClientAuth
-from keyturn.services.context import Context
+from keyturn.services.client_auth import TokenRequest
+from keyturn.services.context import Services
 
 AUTH_PARAMS = frozenset({"grant_type", "client_id", "client_secret"})
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
-    params: dict[str, str]
-    auth: ClientAuth
-    now: float
-    ip: str | None = None
-    origin: str | None = None
-
-    @property
-    def client(self) -> Client:
-        return self.auth.client
-
-
-GrantHandler = Callable[[Context, TokenRequest], Awaitable[dict[str, Any]]]
+GrantHandler = Callable[[Services, TokenRequest], Awaitable[dict[str, Any]]]
 
 
 def require_grant_type(client: Client, grant_type: str) -> None:

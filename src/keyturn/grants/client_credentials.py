@@ -8,15 +8,16 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidClient
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS
 from keyturn.core.scopes import format_scope, narrow, parse_scope
-from keyturn.grants.base import AUTH_PARAMS, TokenRequest, require_grant_type
-from keyturn.services.context import Context
+from keyturn.grants.base import AUTH_PARAMS, require_grant_type
+from keyturn.services.client_auth import TokenRequest
+from keyturn.services.context import Services
 from keyturn.services.tokens import mint_access_token, start_grant
 
 GRANT_TYPE = GRANT_CLIENT_CREDENTIALS
 PARAMS = AUTH_PARAMS | {"scope"}
 
 
-async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
+async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     client = req.client
     if req.auth.method == "none":
         raise InvalidClient("client_credentials requires client authentication")

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 from keyturn.core.errors import InvalidGrant, InvalidRequest, InvalidScope
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
 from keyturn.core.scopes import format_scope, parse_scope
-from keyturn.grants.base import AUTH_PARAMS, TokenRequest, require_grant_type
-from keyturn.services.context import Context
+from keyturn.grants.base import AUTH_PARAMS, require_grant_type
+from keyturn.services.client_auth import TokenRequest
+from keyturn.services.context import Services
+from keyturn.services.oidc.refresh import user_refresh
 from keyturn.services.tokens import mint_access_token, rotate_refresh_token
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
 PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
 
-# User grants (authorization code) are re-evaluated by a hook the OIDC provider installs in
-# ``ctx.extras["user_refresh_hook"]``: ``await hook(ctx, conn, grant, scope, req)`` returns
-# ``(scope, sub, account_id, id_token_factory or None)``; the factory takes the new access token.
-UserRefreshHook = Callable[..., Awaitable[tuple[str, str, "str | None", "Callable[[str], str] | None"]]]
-
-
-async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
+async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     client = req.client
     token = req.params.get("refresh_token")
     if not token:
@@ -46,11 +41,9 @@ async def handle(ctx: Context, req: TokenRequest) -> dict[str, Any]:
                 id_token_factory = None
                 sub, kind, account_id, role = client.client_id, "credential", client.account_id, client.role
             else:
-                hook = ctx.extras.get("user_refresh_hook")
-                if hook is None:
-                    raise InvalidGrant("refresh token is invalid, expired or revoked")
-                user_hook = cast(UserRefreshHook, hook)
-                scope, sub, account_id, id_token_factory = await user_hook(ctx, conn, grant, requested or granted, req)
+                # A user's grant: the OIDC provider re-checks the user and what the client may have (R62, R65).
+                scope, sub, account_id, id_token_factory = await user_refresh(ctx, conn, grant,
+                                                                              requested or granted, req)
                 kind, role = "user", None
             # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
             access, expires_in = mint_access_token(

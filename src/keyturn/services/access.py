@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,43 +20,19 @@ from keyturn.core.policy import (
     AccountFacts,
     Decision,
     Holding,
-    Policy,
-    PolicyError,
     Subject,
     decide,
-    parse_policy,
     scope_permissions,
 )
-from keyturn.services.context import Context
-from keyturn.settings import Settings
+from keyturn.services.context import Services
 from keyturn.storage import accounts as accounts_repo
-
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy" / "default.yaml"
-
-
-def load_policy(settings: Settings) -> Policy:
-    """Read and validate the policy file (``KEYTURN_POLICY_FILE``, default: the seed's table)."""
-    path = settings.policy_file or DEFAULT_POLICY
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
-    return parse_policy(text, str(path))
-
-
-def policy_of(ctx: Context) -> Policy:
-    policy = ctx.extras.get("policy")
-    if policy is None:
-        policy = ctx.extras["policy"] = load_policy(ctx.settings)
-    assert isinstance(policy, Policy)
-    return policy
 
 
 def facts(account: Account) -> AccountFacts:
     return AccountFacts(account.id, account.type, frozenset(account.flags), frozenset(account.subscriptions))
 
 
-async def subject_of(ctx: Context, conn: AsyncConnection, principal: Principal) -> Subject:
+async def subject_of(ctx: Services, conn: AsyncConnection, principal: Principal) -> Subject:
     """The roles a principal holds and the accounts they are held on; the token's scopes narrow."""
     if principal.kind == "user":
         holdings = tuple(
@@ -81,32 +56,32 @@ def role_on(subject: Subject, account_id: str) -> str | None:
 
 
 async def require(
-    ctx: Context, conn: AsyncConnection, principal: Principal, permission: str, account_id: str
+    ctx: Services, conn: AsyncConnection, principal: Principal, permission: str, account_id: str
 ) -> tuple[Subject, Decision]:
     """Allow, or raise 404 (no relation to the account) / 403 (missing permission, named)."""
     subject = await subject_of(ctx, conn, principal)
-    decision = decide(policy_of(ctx), subject, permission, account_id)
+    decision = decide(ctx.policy, subject, permission, account_id)
     if decision.allowed:
         return subject, decision
     if role_on(subject, account_id) is None:
         raise not_found("account")
-    if subject.scopes is not None and decide(policy_of(ctx), replace(subject, scopes=None), permission,
+    if subject.scopes is not None and decide(ctx.policy, replace(subject, scopes=None), permission,
                                              account_id).allowed:
         raise InsufficientScope(permission)  # RFC 6750 §3.1: the role grants it, the token's scope does not
     raise ApiError(403, "PERMISSION_DENIED", decision.reason)
 
 
-def check_role_exists(ctx: Context, role: str) -> None:
-    if policy_of(ctx).role(role) is None:
-        known = ", ".join(sorted(policy_of(ctx).roles))
+def check_role_exists(ctx: Services, role: str) -> None:
+    if ctx.policy.role(role) is None:
+        known = ", ".join(sorted(ctx.policy.roles))
         raise ApiError(400, "INVALID_ROLE", f"unknown role {role} (known roles: {known})")
 
 
 def check_may_assign(
-    ctx: Context, subject: Subject, principal: Principal, account_id: str, role: str
+    ctx: Services, subject: Subject, principal: Principal, account_id: str, role: str
 ) -> None:
     """Nobody gives a member, key or credential a role stronger than their own on that account."""
-    policy = policy_of(ctx)
+    policy = ctx.policy
     mine = role_on(subject, account_id)
     narrowed = scope_permissions(policy, principal.scopes)
     if mine is None or not policy.may_assign(mine, role, narrowed):
@@ -118,7 +93,7 @@ def check_may_assign(
 
 
 async def check_can_mint(
-    ctx: Context, conn: Any, creator: Principal, account_id: str | None, role: str, scope: str
+    ctx: Services, conn: Any, creator: Principal, account_id: str | None, role: str, scope: str
 ) -> str:
     """A user may create a credential on an account where they hold ``api-keys:create``, with a role no
     stronger than their own; permission-naming scopes must lie within that role (scopes only narrow).
@@ -140,8 +115,8 @@ async def check_can_mint(
     return account_id
 
 
-def check_scope_within_role(ctx: Context, role: str, scope: str) -> None:
-    policy = policy_of(ctx)
+def check_scope_within_role(ctx: Services, role: str, scope: str) -> None:
+    policy = ctx.policy
     asked = {s for s in scope.split() if s in policy.permissions}
     beyond = sorted(asked - policy.permissions_of(role))
     if beyond:
@@ -169,7 +144,7 @@ class Verdict:
 
 
 async def authorize(
-    ctx: Context, principal: Principal, permission: str | None, named: Sequence[str]
+    ctx: Services, principal: Principal, permission: str | None, named: Sequence[str]
 ) -> Verdict:
     """``POST /api/authorize`` and ``GET /auth/forward``: a "no" is a verdict, never an exception.
 
@@ -179,7 +154,7 @@ async def authorize(
     names are refused. Nothing named: the key's or credential's own account, a user's individual one.
     Without a permission, the principal must hold some role on a named account.
     """
-    policy = policy_of(ctx)
+    policy = ctx.policy
     if permission is not None and permission not in policy.permissions:
         raise ApiError(400, "INVALID_PERMISSION", f"unknown permission {permission[:100]}")
     targets = list(dict.fromkeys(named))

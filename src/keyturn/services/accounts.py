@@ -16,7 +16,7 @@ from keyturn.core.models import Account, Principal
 from keyturn.core.policy import decide
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.credentials import iso
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -53,7 +53,7 @@ def _account_id(account_id: str) -> str:
     return account_id
 
 
-async def memberships_of(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
+async def memberships_of(ctx: Services, principal: Principal) -> list[dict[str, Any]]:
     """``GET /api/account-memberships``: a key or credential has its one binding; a user, all of theirs."""
     if principal.kind == "api_key":
         c = principal.claims
@@ -90,7 +90,7 @@ async def memberships_of(ctx: Context, principal: Principal) -> list[dict[str, A
     ]
 
 
-async def memberships_of_user(ctx: Context, principal: Principal, user_id: str) -> list[dict[str, Any]]:
+async def memberships_of_user(ctx: Services, principal: Principal, user_id: str) -> list[dict[str, Any]]:
     """A user reads their own memberships; anyone else's are not found (no enumeration)."""
     if principal.kind != "user" or user_id not in (principal.id, "me"):
         raise not_found("user")
@@ -98,7 +98,7 @@ async def memberships_of_user(ctx: Context, principal: Principal, user_id: str) 
 
 
 async def create_account(
-    ctx: Context,
+    ctx: Services,
     creator: Principal | None,
     *,
     name: Any,
@@ -113,7 +113,7 @@ async def create_account(
     if type not in ACCOUNT_TYPES:
         raise ApiError(400, "INVALID_REQUEST", "type must be org or individual")
     now = ctx.clock()
-    policy = access.policy_of(ctx)
+    policy = ctx.policy
     actor = creator.resource_name if creator else "operator"
     account = Account(
         id=str(uuid.uuid4()),
@@ -162,7 +162,7 @@ async def create_account(
     return render(account)
 
 
-async def get_account(ctx: Context, principal: Principal, account_id: str) -> dict[str, Any]:
+async def get_account(ctx: Services, principal: Principal, account_id: str) -> dict[str, Any]:
     _account_id(account_id)
     async with ctx.engine.connect() as conn:
         await access.require(ctx, conn, principal, "accounts:read", account_id)
@@ -172,7 +172,7 @@ async def get_account(ctx: Context, principal: Principal, account_id: str) -> di
     return render(account)
 
 
-async def update_account(ctx: Context, principal: Principal, account_id: str, name: Any) -> dict[str, Any]:
+async def update_account(ctx: Services, principal: Principal, account_id: str, name: Any) -> dict[str, Any]:
     """Callers may rename; type, flags, subscriptions, ids and audit fields are the operator's."""
     _account_id(account_id)
     name = _name(name)
@@ -198,7 +198,7 @@ def _member(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def list_members(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+async def list_members(ctx: Services, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
     _account_id(account_id)
     async with ctx.engine.connect() as conn:
         if principal is not None:
@@ -207,7 +207,7 @@ async def list_members(ctx: Context, principal: Principal | None, account_id: st
 
 
 async def add_member(
-    ctx: Context, principal: Principal | None, account_id: str, user_ref: str, role: str
+    ctx: Services, principal: Principal | None, account_id: str, user_ref: str, role: str
 ) -> dict[str, Any]:
     """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
     _account_id(account_id)
@@ -242,11 +242,11 @@ async def add_member(
     return _member(rows[0])
 
 
-async def remove_member(ctx: Context, principal: Principal | None, account_id: str, user_id: str) -> None:
+async def remove_member(ctx: Services, principal: Principal | None, account_id: str, user_id: str) -> None:
     _account_id(account_id)
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
-    policy = access.policy_of(ctx)
+    policy = ctx.policy
     async with ctx.engine.begin() as conn:
         subject = None
         if principal is not None:
@@ -273,7 +273,7 @@ DEMO_MERCHANT = "Test Merchant"
 DEMO_KEY_NAME = "test-terminal"
 
 
-async def create_demo_merchant(ctx: Context, owner_id: str, data: dict[str, Any], base: str) -> None:
+async def create_demo_merchant(ctx: Services, owner_id: str, data: dict[str, Any], base: str) -> None:
     """`serve --demo`: a test org account owned by the demo user, with a merchant-terminal API key
     (like seed 001's published test merchant key). The key is re-issued on each run (shown once)."""
     from keyturn.services import api_keys

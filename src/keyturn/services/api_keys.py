@@ -9,9 +9,6 @@ An unknown key and a disabled key take the same path and get the same 401.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import re
 import uuid
 from typing import Any
@@ -23,17 +20,14 @@ from keyturn.core.models import ApiKey, Principal
 from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
-from keyturn.services.cache import TTLCache
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.credentials import iso
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import api_keys as keys_repo
 from keyturn.storage import audit
 
-log = logging.getLogger("keyturn.api_keys")
 INVALID_KEY = "The API key is invalid or disabled"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,99}")
-FLUSH_SECONDS = 5.0
 MAX_KEY_LENGTH = 64
 
 
@@ -55,21 +49,7 @@ def render(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _cache(ctx: Context) -> TTLCache[Principal]:
-    cache = ctx.extras.get("api_key_cache")
-    if cache is None:
-        cache = ctx.extras["api_key_cache"] = TTLCache[Principal](ctx.settings.client_cache_ttl)
-    return cache  # type: ignore[return-value]
-
-
-def _last_used(ctx: Context) -> dict[str, float]:
-    pending = ctx.extras.get("api_key_last_used")
-    if pending is None:
-        pending = ctx.extras["api_key_last_used"] = {}
-    return pending  # type: ignore[return-value]
-
-
-async def authenticate(ctx: Context, raw: str, now: float) -> Principal:
+async def authenticate(ctx: Services, raw: str, now: float) -> Principal:
     """``X-Api-Key`` → the key's principal, or InvalidToken (same message for noise, unknown, disabled)."""
     if len(raw) > MAX_KEY_LENGTH or not looks_like_api_key(raw):
         raise InvalidToken(INVALID_KEY)
@@ -95,46 +75,11 @@ async def authenticate(ctx: Context, raw: str, now: float) -> Principal:
             },
         )
 
-    principal = await _cache(ctx).get(key_digest, now, load)
+    principal = await ctx.api_keys.get(key_digest, now, load)
     if principal is None:
         raise InvalidToken(INVALID_KEY)
-    _last_used(ctx)[principal.id] = now
+    ctx.api_key_usage.record(principal.id, now)
     return principal
-
-
-async def flush_last_used(ctx: Context) -> int:
-    pending = _last_used(ctx)
-    if not pending:
-        return 0
-    batch = dict(pending)
-    pending.clear()
-    try:
-        async with ctx.engine.begin() as conn:
-            await keys_repo.record_last_used(conn, batch)
-    except Exception:  # never let telemetry break serving; keep the newest times for the next flush
-        log.exception("could not record API key last-used times")
-        for k, t in batch.items():
-            pending[k] = max(t, pending.get(k, 0.0))
-        return 0
-    return len(batch)
-
-
-async def start_flusher(ctx: Context) -> None:
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            await flush_last_used(ctx)
-
-    ctx.extras["api_key_flusher"] = asyncio.create_task(loop())
-
-
-async def stop_flusher(ctx: Context) -> None:
-    task = ctx.extras.pop("api_key_flusher", None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    await flush_last_used(ctx)
 
 
 def _name(name: Any) -> str:
@@ -144,7 +89,7 @@ def _name(name: Any) -> str:
 
 
 async def create(
-    ctx: Context, creator: Principal | None, account_id: str, name: str, role: str
+    ctx: Services, creator: Principal | None, account_id: str, name: str, role: str
 ) -> dict[str, Any]:
     """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
     name = _name(name)
@@ -190,7 +135,7 @@ async def create(
     return render(key, secret)
 
 
-async def list_keys(ctx: Context, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+async def list_keys(ctx: Services, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
     if not usable_id(account_id):
         raise not_found("account")
     async with ctx.engine.connect() as conn:
@@ -201,7 +146,7 @@ async def list_keys(ctx: Context, principal: Principal | None, account_id: str) 
         return [render(k) for k in await keys_repo.list_api_keys_of_account(conn, account_id)]
 
 
-async def _key(ctx: Context, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
     if not usable_id(account_id):
         raise not_found("account")
     if principal is not None:
@@ -213,7 +158,7 @@ async def _key(ctx: Context, conn: Any, principal: Principal | None, account_id:
 
 
 async def set_enabled(
-    ctx: Context, principal: Principal | None, account_id: str, name: str, enabled: bool
+    ctx: Services, principal: Principal | None, account_id: str, name: str, enabled: bool
 ) -> dict[str, Any]:
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
@@ -229,11 +174,11 @@ async def set_enabled(
             account_id=account_id,
         )
         key = await _key(ctx, conn, None, account_id, name)
-    _cache(ctx).invalidate()
+    ctx.api_keys.invalidate()
     return render(key)
 
 
-async def delete(ctx: Context, principal: Principal | None, account_id: str, name: str) -> None:
+async def delete(ctx: Services, principal: Principal | None, account_id: str, name: str) -> None:
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
@@ -242,4 +187,4 @@ async def delete(ctx: Context, principal: Principal | None, account_id: str, nam
         await audit.record(
             conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id
         )
-    _cache(ctx).invalidate()
+    ctx.api_keys.invalidate()

@@ -19,18 +19,15 @@ import base64
 import binascii
 import hmac
 import re
-from collections import deque
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from keyturn.core.errors import InvalidClient, InvalidRequest, SlowDown
 from keyturn.core.models import Client, is_client_id
 from keyturn.core.secrets import digest
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
-WINDOW = 60.0
-MAX_KEYS = 50000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,38 +36,19 @@ class ClientAuth:
     method: str  # client_secret_basic | client_secret_post | none
 
 
-class FailureCounter:
-    """Per-worker sliding window of failed authentications per client_id."""
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A token request whose client is authenticated: what a grant handler receives."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._fails: dict[str, deque[float]] = {}
+    params: dict[str, str]
+    auth: ClientAuth
+    now: float
+    ip: str | None = None
+    origin: str | None = None
 
-    def blocked(self, key: str, now: float) -> int | None:
-        q = self._fails.get(key)
-        if not q:
-            return None
-        while q and q[0] <= now - WINDOW:
-            q.popleft()
-        if len(q) >= self.limit:
-            return max(1, int(q[0] + WINDOW - now) + 1)
-        return None
-
-    def fail(self, key: str, now: float) -> None:
-        if len(self._fails) >= MAX_KEYS and key not in self._fails:
-            self._prune(now)
-        q = self._fails.setdefault(key, deque())
-        q.append(now)
-        if len(q) > self.limit:  # only the newest `limit` failures matter
-            q.popleft()
-
-    def _prune(self, now: float) -> None:
-        """Drop windows that have fully expired; if still full, drop the oldest half."""
-        for k in [k for k, q in self._fails.items() if not q or q[-1] <= now - WINDOW]:
-            del self._fails[k]
-        if len(self._fails) >= MAX_KEYS:
-            for k in sorted(self._fails, key=lambda k: self._fails[k][-1])[: MAX_KEYS // 2]:
-                del self._fails[k]
+    @property
+    def client(self) -> Client:
+        return self.auth.client
 
 
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -109,7 +87,7 @@ def _secret_ok(client: Client, secret: str, now: float) -> bool:
     return ok and client.secret_digest is not None
 
 
-async def authenticate_client(ctx: Context, authorization: str | None, params: dict[str, str],
+async def authenticate_client(ctx: Services, authorization: str | None, params: dict[str, str],
                               now: float, *, allow_public: bool, ip: str | None = None) -> ClientAuth:
     scheme: str | None = None
     if authorization:
@@ -133,8 +111,7 @@ async def authenticate_client(ctx: Context, authorization: str | None, params: d
             raise InvalidClient("client authentication is required")
     if not is_client_id(client_id):
         raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
-    counter: FailureCounter = ctx.extras.setdefault(  # type: ignore[assignment]
-        "client_failures", FailureCounter(ctx.settings.client_auth_max_failures))
+    counter = ctx.client_failures
     key = f"{client_id} {ip or '-'}"
     retry = counter.blocked(key, now)
     if retry is not None:

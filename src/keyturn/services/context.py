@@ -1,29 +1,50 @@
-"""The composition root's product: everything a use case needs, built once per process."""
+"""The composition root: :func:`build_services` makes every dependency a use case needs, once per process.
+
+``Services`` is a typed record, so the type checker and a reader see the whole wiring in one place:
+nothing is created lazily on first use, and nothing rides in a string-keyed bag. ``create_app`` (the
+HTTP server) and the CLI both build one with :func:`build_services`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keyturn.core.models import Client, is_client_id
+from keyturn.core.jose import VerifiedTokens
+from keyturn.core.models import Client, Principal, is_client_id
+from keyturn.core.policy import Policy
 from keyturn.services.cache import TTLCache
 from keyturn.services.keyring import KeyRing
+from keyturn.services.limits import FailureCounter, SlidingWindow
+from keyturn.services.origin_index import OriginIndex
+from keyturn.services.policy_file import load_policy
+from keyturn.services.revocations import RevocationCache
+from keyturn.services.usage import LastUsed
 from keyturn.settings import Settings
 from keyturn.storage import clients as clients_repo
-from keyturn.storage.db import make_engine
+from keyturn.storage.db import make_engine, migrate
+
+CREDENTIAL_CREATE_WINDOW = 3600.0  # KEYTURN_CREDENTIAL_CREATE_LIMIT counts creations in this sliding window
 
 
 @dataclass
-class Context:
+class Services:
     settings: Settings
     engine: AsyncEngine
-    keys: KeyRing
-    clock: Callable[[], float] = time.time
-    clients: TTLCache[Client] = field(default_factory=lambda: TTLCache(1.0))
-    extras: dict[str, object] = field(default_factory=dict)
+    clock: Callable[[], float]
+    policy: Policy  # roles × permissions (KEYTURN_POLICY_FILE), validated when built
+    keys: KeyRing  # signing keys
+    clients: TTLCache[Client]  # client records, for client_cache_ttl seconds
+    api_keys: TTLCache[Principal]  # API-key principals by digest, for client_cache_ttl seconds
+    api_key_usage: LastUsed  # last-used times, written off the request path
+    revocations: RevocationCache  # revoked jtis and grants
+    verified_tokens: VerifiedTokens  # signature results of access tokens
+    origins: OriginIndex  # which browser origins some client allows
+    client_failures: FailureCounter  # failed client authentications (429 past the limit)
+    credential_creations: SlidingWindow  # credentials created per user (429 past the limit)
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -36,18 +57,30 @@ class Context:
 
     def revocations_changed(self) -> None:
         """Call after committing a revocation: this worker's revocation cache reloads at once."""
-        cache = self.extras.get("revocation_cache")
-        invalidate = getattr(cache, "invalidate", None)
-        if invalidate is not None:
-            invalidate()
+        self.revocations.invalidate()
+
+    async def start(self, *, run_migrations: bool = False) -> None:
+        """What a process does before it serves: migrations (if asked), signing keys, background writers."""
+        if run_migrations:
+            await migrate(self.engine)
+        await self.keys.ensure(self.clock())
+        self.api_key_usage.start()
 
     async def close(self) -> None:
+        await self.api_key_usage.stop()
         await self.engine.dispose()
 
 
-def build_context(settings: Settings, clock: Callable[[], float] = time.time) -> Context:
+def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
+    """Every dependency, built now. An invalid policy file raises PolicyError (naming the line and field)."""
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
                          timeout=settings.database_timeout)
-    ctx = Context(settings=settings, engine=engine, keys=KeyRing(engine, settings), clock=clock)
-    ctx.clients = TTLCache(settings.client_cache_ttl)
-    return ctx
+    ttl = settings.client_cache_ttl
+    return Services(
+        settings=settings, engine=engine, clock=clock, policy=load_policy(settings),
+        keys=KeyRing(engine, settings), clients=TTLCache(ttl), api_keys=TTLCache(ttl),
+        api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
+        verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
+        client_failures=FailureCounter(settings.client_auth_max_failures),
+        credential_creations=SlidingWindow(settings.credential_create_limit, CREDENTIAL_CREATE_WINDOW),
+    )

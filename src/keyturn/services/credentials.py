@@ -11,8 +11,6 @@ never clears a field (docs/management-api.md). Creation is rate limited per user
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -32,7 +30,7 @@ from keyturn.core.scopes import format_scope, is_scope_token, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services import access
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -40,7 +38,6 @@ from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
-CREATE_WINDOW = 3600.0  # KEYTURN_CREDENTIAL_CREATE_LIMIT counts creations in this sliding window
 UPDATABLE = ("name", "domain", "scope", "status")
 
 
@@ -82,7 +79,7 @@ def _text(body: dict[str, Any], key: str, *, required: bool = False, max_len: in
     return check_text(key, value)
 
 
-def validate_scope(ctx: Context, raw: str | None) -> str:
+def validate_scope(ctx: Services, raw: str | None) -> str:
     """RFC 6749 §3.3 grammar only; what may be granted is :func:`check_grantable`'s question."""
     try:
         tokens = parse_scope(raw or "")
@@ -111,11 +108,11 @@ def is_reserved(scope: str) -> bool:
     return scope.startswith(RESERVED_SCOPE_PREFIX)
 
 
-async def catalogue(ctx: Context, conn: Any, creator: Principal, account_id: str) -> list[Grantable]:
+async def catalogue(ctx: Services, conn: Any, creator: Principal, account_id: str) -> list[Grantable]:
     """What ``creator`` may put in the scope of a credential on ``account_id``: (a) the policy's capability
     scopes, (b) the policy permissions the creator holds there (exact names, no ``family:*``; as narrowed by
     the creator's own token), (c) the operator's ``KEYTURN_ALLOWED_SCOPES``. Never ``keyturn:*``."""
-    policy = access.policy_of(ctx)
+    policy = ctx.policy
     subject = await access.subject_of(ctx, conn, creator)
     out: dict[str, Grantable] = {}
     for decl in policy.scopes.values():
@@ -130,7 +127,7 @@ async def catalogue(ctx: Context, conn: Any, creator: Principal, account_id: str
     return [g for g in out.values() if not is_reserved(g.name)]
 
 
-async def check_grantable(ctx: Context, conn: Any, creator: Principal, account_id: str, scope: str) -> None:
+async def check_grantable(ctx: Services, conn: Any, creator: Principal, account_id: str, scope: str) -> None:
     """400 ``INVALID_SCOPE`` naming every scope that is unknown, reserved or not the creator's to give."""
     asked = scope.split()
     if not asked:
@@ -154,7 +151,7 @@ async def default_account(conn: Any, creator: Principal, account_id: str | None)
     return account_id
 
 
-async def grantable_scopes(ctx: Context, creator: Principal, account_id: str | None = None,
+async def grantable_scopes(ctx: Services, creator: Principal, account_id: str | None = None,
                            role: str | None = None) -> list[dict[str, str]]:
     """``GET /api/v2/credential/grant/list``: the caller's catalogue on one account (default: their own),
     limited to ``role``'s permissions when a role is named. Needs ``api-keys:create`` there, like creating."""
@@ -170,7 +167,7 @@ async def grantable_scopes(ctx: Context, creator: Principal, account_id: str | N
         await access.require(ctx, conn, creator, "api-keys:create", account_id)
         items = await catalogue(ctx, conn, creator, account_id)
     if role is not None:
-        within = access.policy_of(ctx).permissions_of(role)
+        within = ctx.policy.permissions_of(role)
         items = [g for g in items if g.source != "permission" or g.name in within]
     return [g.as_dict() for g in sorted(items, key=lambda g: (g.source, g.name))]
 
@@ -178,35 +175,19 @@ async def grantable_scopes(ctx: Context, creator: Principal, account_id: str | N
 # ---- rate limit ------------------------------------------------------------------------------
 
 
-def _windows(ctx: Context) -> dict[str, deque[float]]:
-    windows = ctx.extras.setdefault("credential_creations", {})
-    assert isinstance(windows, dict)
-    return windows
-
-
-def _take_create_slot(ctx: Context, user_id: str) -> float:
+def _take_create_slot(ctx: Services, user_id: str) -> float:
     """Sliding window per user, in this process (RFC 6585 §4: 429 with Retry-After). Returns the slot's
     timestamp, to give back with :func:`_release_create_slot` when the creation fails."""
-    windows = _windows(ctx)
     now = ctx.clock()
-    window = windows.setdefault(user_id, deque())
-    while window and window[0] <= now - CREATE_WINDOW:
-        window.popleft()
-    if len(window) >= ctx.settings.credential_create_limit:
-        retry = max(1, math.ceil(window[0] + CREATE_WINDOW - now))
+    retry = ctx.credential_creations.take(user_id, now)
+    if retry is not None:
         raise ApiError(429, "RATE_LIMITED", f"at most {ctx.settings.credential_create_limit} credentials "
                        "per hour; try again later", retry_after=retry)
-    window.append(now)
-    if len(windows) > 10_000:  # bounded memory: forget users whose window has emptied
-        for uid in [u for u, w in windows.items() if not w or w[-1] <= now - CREATE_WINDOW]:
-            del windows[uid]
     return now
 
 
-def _release_create_slot(ctx: Context, user_id: str, slot: float) -> None:
-    window = _windows(ctx).get(user_id)
-    if window is not None and slot in window:
-        window.remove(slot)
+def _release_create_slot(ctx: Services, user_id: str, slot: float) -> None:
+    ctx.credential_creations.give_back(user_id, slot)
 
 
 def validate_domain(raw: str | None) -> str:
@@ -228,7 +209,7 @@ def validate_refresh(raw: Any) -> str | None:
         raise ApiError(400, "INVALID_REQUEST", f"refresh: {exc}") from None
 
 
-async def create(ctx: Context, creator: Principal, body: dict[str, Any], *,
+async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
                  by_operator: bool = False) -> dict[str, Any]:
     """Create a credential for ``creator``. ``by_operator`` (the CLI) skips the scope catalogue and the rate
     limit, but never grants ``keyturn:*`` nor a role or permission scope beyond the creator's."""
@@ -261,7 +242,7 @@ async def create(ctx: Context, creator: Principal, body: dict[str, Any], *,
         raise
 
 
-async def _insert(ctx: Context, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
+async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
                   redirect_uris: list[str], role: str, account_id: str | None,
                   check_catalogue: bool) -> dict[str, Any]:
     now = ctx.clock()
@@ -286,7 +267,7 @@ async def _insert(ctx: Context, creator: Principal, *, name: str, domain: str, s
     return render(client, secret)
 
 
-async def _owned(ctx: Context, conn: Any, owner: Principal, client_id: str) -> Client:
+async def _owned(ctx: Services, conn: Any, owner: Principal, client_id: str) -> Client:
     # Only an id we could have issued reaches the database (no NUL or non-ASCII for PostgreSQL).
     valid = 0 < len(client_id) <= 64 and all(" " < c <= "~" for c in client_id)
     client = await clients_repo.get(conn, client_id) if valid else None
@@ -295,17 +276,17 @@ async def _owned(ctx: Context, conn: Any, owner: Principal, client_id: str) -> C
     return client
 
 
-async def list_owned(ctx: Context, owner: Principal) -> list[dict[str, Any]]:
+async def list_owned(ctx: Services, owner: Principal) -> list[dict[str, Any]]:
     async with ctx.engine.connect() as conn:
         return [render(c) for c in await clients_repo.list_by_owner(conn, owner.id, "credential")]
 
 
-async def get(ctx: Context, owner: Principal, client_id: str) -> dict[str, Any]:
+async def get(ctx: Services, owner: Principal, client_id: str) -> dict[str, Any]:
     async with ctx.engine.connect() as conn:
         return render(await _owned(ctx, conn, owner, client_id))
 
 
-async def update(ctx: Context, owner: Principal, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Partial update (PUT and PATCH alike): an absent field is unchanged; ``null`` is refused for every
     field (it never clears: a null scope or domain would widen the credential); ``scope`` names at least one
     scope from the owner's catalogue; ``domain: ""`` means no browser origin at all."""
@@ -350,7 +331,7 @@ async def update(ctx: Context, owner: Principal, client_id: str, body: dict[str,
     return render(client)
 
 
-async def rotate_secret(ctx: Context, owner: Principal, client_id: str) -> dict[str, Any]:
+async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> dict[str, Any]:
     """New secret now; the old one keeps working for ``secret_rotation_overlap`` seconds."""
     now = ctx.clock()
     secret = new_client_secret()
@@ -369,7 +350,7 @@ async def rotate_secret(ctx: Context, owner: Principal, client_id: str) -> dict[
     return render(client, secret)
 
 
-async def revoke(ctx: Context, owner: Principal, client_id: str) -> None:
+async def revoke(ctx: Services, owner: Principal, client_id: str) -> None:
     """Delete a credential: its refresh tokens die at once, its access tokens fail introspection."""
     now = ctx.clock()
     async with ctx.engine.begin() as conn:

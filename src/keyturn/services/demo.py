@@ -7,7 +7,7 @@ from typing import Any
 from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.services.accounts import create_demo_merchant
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user, find_user
 from keyturn.storage import clients as clients_repo
@@ -17,7 +17,7 @@ DEMO_PHONE = "+6421234567890"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - published demo data, development only
 
 
-async def create_demo_data(ctx: Context, base_url: str) -> dict[str, Any]:
+async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
     user = await find_user(ctx, DEMO_EMAIL)
     if user is None:
         user, _ = await create_user(ctx, email=DEMO_EMAIL, phone_number=DEMO_PHONE, password=DEMO_PASSWORD,
@@ -47,8 +47,6 @@ async def create_demo_data(ctx: Context, base_url: str) -> dict[str, Any]:
         },
     }
     await create_demo_merchant(ctx, user.id, data, base_url)  # access model: test merchant account + terminal API key
-    for extend in ctx.extras.get("demo_steps", []):  # type: ignore[attr-defined]
-        await extend(ctx, user, data, base_url)
     from keyturn.services.oidc.demo import add_demo_client
     await add_demo_client(ctx, user, data, base_url)
     return data

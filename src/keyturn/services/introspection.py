@@ -9,7 +9,7 @@ from keyturn.core import jose
 from keyturn.core.errors import InvalidRequest
 from keyturn.core.models import Client
 from keyturn.core.secrets import PREFIX_REFRESH, digest
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.settings import Settings
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
@@ -29,13 +29,11 @@ def access_token_expect(settings: Settings) -> jose.Expect:
                        require=ACCESS_TOKEN_CLAIMS, leeway=settings.clock_leeway)
 
 
-async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str, Any] | None:
+async def verify_access_token(ctx: Services, token: str, now: float) -> dict[str, Any] | None:
     """Claims of a live access token, or None: signature, claims, revocation, client and grant state."""
     await ctx.keys.maybe_reload(now)
     expect = access_token_expect(ctx.settings)
-    verified = ctx.extras.get("verified_tokens")
-    if not isinstance(verified, jose.VerifiedTokens):
-        verified = ctx.extras["verified_tokens"] = jose.VerifiedTokens()
+    verified = ctx.verified_tokens
     claims = verified.get(token, ctx.keys.verification_keys)
     if claims is not None:
         try:  # the signature was checked before; times move on
@@ -53,23 +51,12 @@ async def verify_access_token(ctx: Context, token: str, now: float) -> dict[str,
         client = await ctx.client(str(client_id), now)
         if client is None or not client.active(now):
             return None
-    revoked_cache = ctx.extras.get("revocation_check")
-    if revoked_cache is not None:
-        if await revoked_cache(ctx, claims, now):  # type: ignore[operator]
-            return None
-    else:
-        async with ctx.engine.connect() as conn:
-            if await grants_repo.access_token_revoked(conn, claims["jti"]):
-                return None
-            gid = claims.get("gid")
-            if gid:
-                grant = await grants_repo.get_grant(conn, gid)
-                if grant is None or grant.revoked_at is not None:
-                    return None
+    if await ctx.revocations.is_revoked(claims, now):
+        return None
     return claims
 
 
-async def _verify(ctx: Context, token: str, now: float, expect: jose.Expect) -> jose.ParsedJWS | None:
+async def _verify(ctx: Services, token: str, now: float, expect: jose.Expect) -> jose.ParsedJWS | None:
     """Verify with our keys; on an unknown kid reload once (a key rotated by another process)."""
     try:
         parsed = jose.parse_jws(token)
@@ -88,7 +75,7 @@ async def _verify(ctx: Context, token: str, now: float, expect: jose.Expect) -> 
     return parsed
 
 
-async def introspect(ctx: Context, caller: Client, token: str | None, hint: str | None, now: float) -> dict[str, Any]:
+async def introspect(ctx: Services, caller: Client, token: str | None, hint: str | None, now: float) -> dict[str, Any]:
     if not token:
         raise InvalidRequest("token is required")
     if token.startswith(PREFIX_REFRESH):
@@ -103,7 +90,7 @@ async def introspect(ctx: Context, caller: Client, token: str | None, hint: str 
     return out
 
 
-async def _introspect_refresh(ctx: Context, caller: Client, token: str, now: float) -> dict[str, Any]:
+async def _introspect_refresh(ctx: Services, caller: Client, token: str, now: float) -> dict[str, Any]:
     async with ctx.engine.connect() as conn:
         row = await grants_repo.find_refresh_token(conn, digest(token))
         if row is None or row["used_at"] is not None or now >= row["expires_at"]:
@@ -120,7 +107,7 @@ async def _introspect_refresh(ctx: Context, caller: Client, token: str, now: flo
     return out
 
 
-async def revoke(ctx: Context, caller: Client, token: str | None, now: float, ip: str | None) -> None:
+async def revoke(ctx: Services, caller: Client, token: str | None, now: float, ip: str | None) -> None:
     """RFC 7009 §2.1: revoke if the token is the caller's; unknown tokens are a silent success."""
     if not token:
         raise InvalidRequest("token is required")

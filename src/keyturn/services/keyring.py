@@ -45,7 +45,7 @@ class KeyRing:
     @property
     def needed_algs(self) -> set[str]:
         # RS256 and ES256: what an OIDC client may register as id_token_signed_response_alg
-        # (services/oidc/hooks.py CLIENT_ID_TOKEN_ALGS), whatever the defaults are.
+        # (services/oidc/claims.py CLIENT_ID_TOKEN_ALGS), whatever the defaults are.
         return {self.settings.access_token_alg, self.settings.id_token_alg, "RS256", "ES256"}
 
     async def ensure(self, now: float | None = None) -> None:

@@ -15,17 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyturn.services.cache import SingleFlight
-from keyturn.services.context import Context
 from keyturn.storage.tables import grants, revoked_tokens
 
 MARGIN = 120.0  # seconds of clock skew and in-flight issuance tolerated beyond the token lifetime
 
 
 class RevocationCache:
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, engine: AsyncEngine, ttl: float, token_ttl: float) -> None:
+        self.engine = engine
         self.ttl = ttl
+        self.token_ttl = token_ttl
         self._loaded_until = 0.0
         self._jtis: frozenset[str] = frozenset()
         self._grants: frozenset[str] = frozenset()
@@ -36,10 +38,10 @@ class RevocationCache:
         self._generation += 1
         self._loaded_until = 0.0
 
-    async def _load(self, ctx: Context, now: float) -> None:
+    async def _load(self, now: float) -> None:
         generation = self._generation
-        horizon = now - ctx.settings.access_token_ttl - MARGIN
-        async with ctx.engine.connect() as conn:
+        horizon = now - self.token_ttl - MARGIN
+        async with self.engine.connect() as conn:
             jtis = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at > now))).scalars()
             ids = (await conn.execute(select(grants.c.id).where(grants.c.revoked_at.is_not(None),
                                                                 grants.c.revoked_at > horizon))).scalars()
@@ -48,15 +50,8 @@ class RevocationCache:
             self._jtis, self._grants = loaded
             self._loaded_until = now + self.ttl
 
-    async def is_revoked(self, ctx: Context, claims: dict[str, Any], now: float) -> bool:
+    async def is_revoked(self, claims: dict[str, Any], now: float) -> bool:
         if now >= self._loaded_until or self.ttl == 0:
             # One load per expiry for all in-flight requests; a revocation here starts a new one.
-            await self._flight.run(self._generation, lambda: self._load(ctx, now))
+            await self._flight.run(self._generation, lambda: self._load(now))
         return claims.get("jti") in self._jtis or claims.get("gid") in self._grants
-
-
-def install(ctx: Context) -> RevocationCache:
-    cache = RevocationCache(ctx.settings.client_cache_ttl)
-    ctx.extras["revocation_cache"] = cache
-    ctx.extras["revocation_check"] = cache.is_revoked
-    return cache

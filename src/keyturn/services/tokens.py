@@ -12,14 +12,14 @@ from keyturn.core import jose
 from keyturn.core.errors import InvalidGrant
 from keyturn.core.models import Grant
 from keyturn.core.secrets import digest, new_refresh_token, new_token_id
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
 
 OPERATOR_CLIENT_ID = "keyturn-operator"
 
 
-def mint_access_token(ctx: Context, *, sub: str, client_id: str, scope: str, kind: str, now: float,
+def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, kind: str, now: float,
                       account_id: str | None = None, role: str | None = None, grant_id: str | None = None,
                       lifetime: int | None = None, extra: dict[str, Any] | None = None) -> tuple[str, int]:
     """Sign an RFC 9068 access token; returns (jwt, expires_in seconds)."""

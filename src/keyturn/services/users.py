@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from keyturn.core.errors import ApiError
 from keyturn.core.identifiers import normalise_email, phone_e164
 from keyturn.core.models import Account, User
-from keyturn.services.access import policy_of
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.passwords import check_password_policy, hash_password
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -30,7 +29,7 @@ def user_claims(user: User) -> dict[str, Any]:
     }
 
 
-async def create_user(ctx: Context, *, email: str | None, phone_number: str | None, password: str,
+async def create_user(ctx: Services, *, email: str | None, phone_number: str | None, password: str,
                       given_name: str | None = None, family_name: str | None = None,
                       preferred_username: str | None = None, email_verified: bool = False,
                       phone_number_verified: bool = False, actor: str = "operator") -> tuple[User, str]:
@@ -52,7 +51,7 @@ async def create_user(ctx: Context, *, email: str | None, phone_number: str | No
         check_password_policy(password)
     except ValueError as exc:
         raise ApiError(400, "INVALID_REQUEST", str(exc)) from None
-    owner_role = policy_of(ctx).owner_role  # KEYTURN_POLICY_FILE may name another owner role
+    owner_role = ctx.policy.owner_role  # KEYTURN_POLICY_FILE may name another owner role
     now = ctx.clock()
     user = User(id=str(uuid.uuid4()), email=email, phone_number=phone_number,
                 given_name=given_name, family_name=family_name, preferred_username=preferred_username,
@@ -74,11 +73,11 @@ async def create_user(ctx: Context, *, email: str | None, phone_number: str | No
     return user, account.id
 
 
-async def find_user(ctx: Context, ref: str) -> User | None:
+async def find_user(ctx: Services, ref: str) -> User | None:
     async with ctx.engine.connect() as conn:
         return await users_repo.find(conn, ref, ctx.settings.default_phone_region)
 
 
-async def get_user(ctx: Context, user_id: str) -> User | None:
+async def get_user(ctx: Services, user_id: str) -> User | None:
     async with ctx.engine.connect() as conn:
         return await users_repo.get(conn, user_id)

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import access, accounts, api_keys
-from keyturn.services.context import Context
 from keyturn.web.accesslog import note_client
 from keyturn.web.auth import ACCOUNT_HEADER, current_principal, identify
 from keyturn.web.credential_api import ErrorOut
 from keyturn.web.responses import json_response
 from keyturn.web.schemas import Id, Name, UserRef, Word
+from keyturn.web.state import services
 
 router = APIRouter(tags=["access"])
 
@@ -36,10 +36,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Conflict (duplicate name, already a member…)"},
 }
 Caller = Depends(current_principal)
-
-
-def _ctx(request: Request) -> Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
 
 
 class Strict(BaseModel):
@@ -146,7 +142,7 @@ async def account_memberships(request: Request, principal: Principal = Caller) -
 
 async def account_memberships_endpoint(request: Request) -> Response:
     """The same, without dependency injection: what the lean front runs (web/fastpath.py)."""
-    return json_response(await accounts.memberships_of(_ctx(request), await current_principal(request)))
+    return json_response(await accounts.memberships_of(services(request), await current_principal(request)))
 
 
 @router.get(
@@ -156,7 +152,7 @@ async def account_memberships_endpoint(request: Request) -> Response:
     summary="A user's memberships (only the user themself; `me` works)",
 )
 async def user_memberships(userId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.memberships_of_user(_ctx(request), principal, userId))
+    return json_response(await accounts.memberships_of_user(services(request), principal, userId))
 
 
 @router.post(
@@ -168,7 +164,7 @@ async def user_memberships(userId: str, request: Request, principal: Principal =
 )
 async def create_account(body: AccountCreate, request: Request, principal: Principal = Caller) -> Response:
     out = await accounts.create_account(
-        _ctx(request), principal, name=body.name, type=body.type, test=body.test
+        services(request), principal, name=body.name, type=body.type, test=body.test
     )
     return json_response(out, 201)
 
@@ -180,7 +176,7 @@ async def create_account(body: AccountCreate, request: Request, principal: Princ
     summary="Read an account (accounts:read)",
 )
 async def get_account(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.get_account(_ctx(request), principal, accountId))
+    return json_response(await accounts.get_account(services(request), principal, accountId))
 
 
 @router.put(
@@ -192,7 +188,7 @@ async def get_account(accountId: str, request: Request, principal: Principal = C
 async def update_account(
     accountId: str, body: AccountUpdate, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(await accounts.update_account(_ctx(request), principal, accountId, body.name))
+    return json_response(await accounts.update_account(services(request), principal, accountId, body.name))
 
 
 @router.get(
@@ -202,7 +198,7 @@ async def update_account(
     summary="List members (accounts:read)",
 )
 async def list_members(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.list_members(_ctx(request), principal, accountId))
+    return json_response(await accounts.list_members(services(request), principal, accountId))
 
 
 @router.post(
@@ -216,7 +212,7 @@ async def add_member(
     accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller
 ) -> Response:
     return json_response(
-        await accounts.add_member(_ctx(request), principal, accountId, body.user, body.role), 201
+        await accounts.add_member(services(request), principal, accountId, body.user, body.role), 201
     )
 
 
@@ -229,7 +225,7 @@ async def add_member(
 async def remove_member(
     accountId: str, userId: str, request: Request, principal: Principal = Caller
 ) -> Response:
-    await accounts.remove_member(_ctx(request), principal, accountId, userId)
+    await accounts.remove_member(services(request), principal, accountId, userId)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
@@ -244,7 +240,7 @@ async def create_api_key(
     accountId: str, body: ApiKeyCreate, request: Request, principal: Principal = Caller
 ) -> Response:
     return json_response(
-        await api_keys.create(_ctx(request), principal, accountId, body.name, body.role), 201
+        await api_keys.create(services(request), principal, accountId, body.name, body.role), 201
     )
 
 
@@ -255,7 +251,7 @@ async def create_api_key(
     summary="List API keys, without secrets (api-keys:list)",
 )
 async def list_api_keys(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await api_keys.list_keys(_ctx(request), principal, accountId))
+    return json_response(await api_keys.list_keys(services(request), principal, accountId))
 
 
 @router.put(
@@ -267,7 +263,7 @@ async def list_api_keys(accountId: str, request: Request, principal: Principal =
 async def update_api_key(
     accountId: str, name: str, body: ApiKeyUpdate, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(await api_keys.set_enabled(_ctx(request), principal, accountId, name, body.enabled))
+    return json_response(await api_keys.set_enabled(services(request), principal, accountId, name, body.enabled))
 
 
 @router.delete(
@@ -279,7 +275,7 @@ async def update_api_key(
 async def delete_api_key(
     accountId: str, name: str, request: Request, principal: Principal = Caller
 ) -> Response:
-    await api_keys.delete(_ctx(request), principal, accountId, name)
+    await api_keys.delete(services(request), principal, accountId, name)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
@@ -297,7 +293,7 @@ def named_accounts(request: Request, *more: str | None) -> list[str]:
 
 async def decision_principal(request: Request) -> Principal:
     """The caller for the decision endpoints: no account selection here, a named account is the target."""
-    principal = await identify(_ctx(request), request)
+    principal = await identify(services(request), request)
     note_client(request.scope, principal.resource_name)
     return principal
 
@@ -319,7 +315,7 @@ async def authorize(body: AuthorizeIn, request: Request) -> Response:
     """200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
     (``accountId``), the query or ``X-Keyturn-Account``; it binds API keys and credentials as it binds users."""
     principal = await decision_principal(request)
-    verdict = await access.authorize(_ctx(request), principal, body.permission,
+    verdict = await access.authorize(services(request), principal, body.permission,
                                      named_accounts(request, body.accountId))
     return json_response(_verdict_body(principal, verdict), 200 if verdict.allowed else 403)
 
@@ -335,7 +331,7 @@ async def forward_auth(request: Request) -> Response:
     error). The permission comes from ``X-Keyturn-Permission`` or ``?permission=``; the target account from
     ``?account=``, ``?accountId=`` or ``X-Keyturn-Account`` for every kind of principal (default: the key's or
     credential's own, a user's individual account). ``X-Keyturn-Account`` in a 200 is the account decided on."""
-    ctx = _ctx(request)
+    ctx = services(request)
     try:
         principal = await decision_principal(request)
     except ApiError as exc:  # ambiguous or malformed headers: still only a 401 for the gateway
@@ -356,21 +352,3 @@ async def forward_auth(request: Request) -> Response:
     if principal.client_id:
         headers["X-Keyturn-Client-Id"] = principal.client_id
     return json_response({"allowed": True, "principal": access.describe(principal)}, 200, headers)
-
-
-async def _start(ctx: Context) -> None:
-    access.policy_of(ctx)
-    await api_keys.start_flusher(ctx)
-
-
-async def _stop(ctx: Context) -> None:
-    await api_keys.stop_flusher(ctx)
-
-
-def install(app: FastAPI, ctx: Context) -> None:
-    """Add the access-model routes and hooks to the app (the policy is loaded and checked here)."""
-    access.policy_of(ctx)  # an invalid policy file stops start-up with a message naming line and field
-    ctx.extras["api_key_authenticator"] = api_keys.authenticate
-    ctx.extras.setdefault("startup_hooks", []).append(_start)  # type: ignore[attr-defined]
-    ctx.extras.setdefault("shutdown_hooks", []).append(_stop)  # type: ignore[attr-defined]
-    app.include_router(router)

@@ -1,4 +1,5 @@
-"""The composition root: ``create_app(settings)`` wires storage, keys, use cases and endpoints."""
+"""The HTTP application: ``create_app(services)`` wires the endpoints over one ``Services`` (the composition
+root is :func:`keyturn.services.context.build_services`); ``create_asgi`` adds what `keyturn serve` runs."""
 
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyturn import __version__
 from keyturn.core.errors import ApiError, InsufficientScope, InvalidToken, OAuthError
-from keyturn.services import revocations
-from keyturn.services.context import Context, build_context
+from keyturn.services.context import Services
 from keyturn.settings import Settings
-from keyturn.storage.db import migrate
 from keyturn.web import access_api, cors, credential_api, discovery, errors, introspection, oidc, token
 from keyturn.web.accesslog import AccessLog
 from keyturn.web.fastpath import FastPath
@@ -61,21 +60,14 @@ async def health(request: Request) -> Response:
     return json_response({"status": "ok"}, no_store=False)
 
 
-def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> FastAPI:
-    context = ctx or build_context(settings)
-    revocations.install(context)
+def create_app(context: Services, *, run_migrations: bool = False) -> FastAPI:
+    """The FastAPI application over ``context`` (built by :func:`keyturn.services.context.build_services`)."""
+    settings = context.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if run_migrations:
-            await migrate(context.engine)
-        await context.keys.ensure(context.clock())
-        hooks = context.extras.get("startup_hooks", [])
-        for hook in hooks:  # type: ignore[attr-defined]
-            await hook(context)
+        await context.start(run_migrations=run_migrations)
         yield
-        for hook in context.extras.get("shutdown_hooks", []):  # type: ignore[attr-defined]
-            await hook(context)
         await context.close()
 
     app = FastAPI(title="Keyturn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -99,8 +91,8 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     r.add_route("/.well-known/oauth-authorization-server", discovery.oauth_metadata, methods=["GET"],
                 include_in_schema=False)
     app.include_router(credential_api.router)
-    access_api.install(app, context)  # accounts, memberships, API keys, decision + forward-auth
-    oidc.install(app, context)  # authorization endpoint, login, consent, userinfo, logout
+    app.include_router(access_api.router)  # accounts, memberships, API keys, decision + forward-auth
+    oidc.install(app)  # authorization endpoint, login, consent, userinfo, logout
     # Every preflight, and CORS on the API's answers; inside SecurityHeaders so preflights get them too.
     app.state.cors = cors.CorsPolicy(context, app.router.routes)
     app.add_middleware(cors.CorsMiddleware, policy=app.state.cors)
@@ -108,9 +100,9 @@ def create_app(settings: Settings, *, ctx: Context | None = None, run_migrations
     return app
 
 
-def create_asgi(settings: Settings, *, ctx: Context | None = None, run_migrations: bool = False) -> ASGIApp:
+def create_asgi(context: Services, *, run_migrations: bool = False) -> ASGIApp:
     """What `keyturn serve` runs: the app behind a lean front for the hot OAuth endpoints."""
-    return front(create_app(settings, ctx=ctx, run_migrations=run_migrations), settings)
+    return front(create_app(context, run_migrations=run_migrations), context.settings)
 
 
 def front(app: FastAPI, settings: Settings) -> ASGIApp:

@@ -15,9 +15,11 @@ from starlette.requests import Request
 
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
-from keyturn.services.context import Context
+from keyturn.services import api_keys
+from keyturn.services.context import Services
 from keyturn.services.introspection import verify_access_token
 from keyturn.web.accesslog import note_client
+from keyturn.web.state import services
 
 ACCOUNT_HEADER = "x-keyturn-account"
 PRINCIPAL_KEY = "keyturn.principal"  # in the ASGI scope: request.state's getattr misses cost an exception
@@ -32,7 +34,7 @@ def bearer_value(header: str) -> str:
     return value
 
 
-async def principal_from_token(ctx: Context, token: str, now: float) -> Principal:
+async def principal_from_token(ctx: Services, token: str, now: float) -> Principal:
     claims = await verify_access_token(ctx, token, now)
     if claims is None:
         raise InvalidToken()
@@ -57,12 +59,12 @@ def select_account(principal: Principal, selected: str | None) -> Principal:
     return principal
 
 
-async def authenticate(ctx: Context, request: Request) -> Principal:
+async def authenticate(ctx: Services, request: Request) -> Principal:
     """The caller, with the account ``X-Keyturn-Account`` selects (management API)."""
     return select_account(await identify(ctx, request), request.headers.get(ACCOUNT_HEADER))
 
 
-async def identify(ctx: Context, request: Request) -> Principal:
+async def identify(ctx: Services, request: Request) -> Principal:
     """The caller as its credential says, no account selection (the decision endpoints treat a named
     account as the target to decide on, web/access_api.py)."""
     now = ctx.clock()
@@ -71,11 +73,7 @@ async def identify(ctx: Context, request: Request) -> Principal:
     if api_key is not None and authorization is not None:
         raise ApiError(400, "AMBIGUOUS_CREDENTIALS", "send either X-Api-Key or Authorization, not both")
     if api_key is not None:
-        check = ctx.extras.get("api_key_authenticator")
-        if check is None:
-            raise InvalidToken("API keys are not enabled")
-        principal: Principal = await check(ctx, api_key.strip(), now)  # type: ignore[operator]
-        return principal
+        return await api_keys.authenticate(ctx, api_key.strip(), now)
     if authorization is None:
         raise InvalidToken("authentication required", missing=True)
     return await principal_from_token(ctx, bearer_value(authorization), now)
@@ -84,9 +82,9 @@ async def identify(ctx: Context, request: Request) -> Principal:
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (cached on the request)."""
     cached = request.scope.get(PRINCIPAL_KEY)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    principal = await authenticate(request.app.state.ctx, request)
+    if isinstance(cached, Principal):
+        return cached
+    principal = await authenticate(services(request), request)
     request.scope[PRINCIPAL_KEY] = principal
     note_client(request.scope, principal.resource_name)
     return principal

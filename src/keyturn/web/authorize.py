@@ -21,11 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.core.errors import OAuthError
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
 from keyturn.web.pages import error_page, see_other, set_cookie
 from keyturn.web.params import read_body
+from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.authorize")
 BROWSER_COOKIE = "keyturn_browser"
@@ -37,11 +38,11 @@ class _Malformed(Exception):
     pass
 
 
-def browser_cookie(ctx: Context) -> str:
+def browser_cookie(ctx: Services) -> str:
     return sessions.cookie_name(ctx, BROWSER_COOKIE)
 
 
-def browser_binding(ctx: Context, request: Request) -> tuple[str, bool]:
+def browser_binding(ctx: Services, request: Request) -> tuple[str, bool]:
     """The random value binding interactions to this browser, and whether it must be set."""
     value = request.cookies.get(browser_cookie(ctx))
     if value and 20 <= len(value) <= 100:
@@ -71,7 +72,7 @@ async def request_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 async def authorize_endpoint(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     try:
         pairs = await request_pairs(request)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from keyturn.services.client_auth import ClientAuth, authenticate_client
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.web.accesslog import note_client
 from keyturn.web.params import client_ip
 
 
-async def authenticate_request(ctx: Context, request: Request, params: dict[str, str], now: float, *,
+async def authenticate_request(ctx: Services, request: Request, params: dict[str, str], now: float, *,
                                allow_public: bool) -> ClientAuth:
     """The request's client (RFC 6749 §2.3), named in its access-log line once authenticated."""
     ip = client_ip(request)

@@ -11,16 +11,16 @@ from starlette.responses import Response
 
 from keyturn.core.errors import AccessDenied
 from keyturn.core.secrets import digest
-from keyturn.services.context import Context
 from keyturn.services.oidc import flow, sessions
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
 from keyturn.web.interaction import EXPIRED, load_submission
 from keyturn.web.pages import error_page, see_other
+from keyturn.web.state import services
 
 
 async def consent_submit(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     loaded = await load_submission(ctx, request, "consent", now)
     if isinstance(loaded, Response):

@@ -18,6 +18,7 @@ from keyturn.services import credentials
 from keyturn.web.auth import current_principal
 from keyturn.web.responses import json_response
 from keyturn.web.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
+from keyturn.web.state import services
 
 __all__ = ["ErrorOut", "router"]
 
@@ -116,13 +117,13 @@ def _ok(model: type[BaseModel], data: Any) -> Response:
              summary="Create a credential (client_id = username, client_secret = password, shown once)")
 async def create_credential(body: CredentialCreate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    data = await credentials.create(request.app.state.ctx, principal, body.model_dump(exclude_unset=True))
+    data = await credentials.create(services(request), principal, body.model_dump(exclude_unset=True))
     return _ok(CredentialEnvelope, data)
 
 
 @router.get("", response_model=CredentialListEnvelope, responses=ERRORS, summary="List your credentials")
 async def list_credentials(request: Request, principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialListEnvelope, await credentials.list_owned(request.app.state.ctx, principal))
+    return _ok(CredentialListEnvelope, await credentials.list_owned(services(request), principal))
 
 
 # Declared before /{client_id}, which would otherwise match /scopes.
@@ -137,14 +138,14 @@ async def grantable_scopes(
                               "role; a credential's default is merchant-terminal)"),
     principal: Principal = Depends(current_principal),
 ) -> Response:
-    data = await credentials.grantable_scopes(request.app.state.ctx, principal, accountId, role)
+    data = await credentials.grantable_scopes(services(request), principal, accountId, role)
     return _ok(GrantListEnvelope, data)
 
 
 @router.get("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS, summary="Read a credential")
 async def get_credential(client_id: str, request: Request,
                          principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialEnvelope, await credentials.get(request.app.state.ctx, principal, client_id))
+    return _ok(CredentialEnvelope, await credentials.get(services(request), principal, client_id))
 
 
 @router.put("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
@@ -153,7 +154,7 @@ async def get_credential(client_id: str, request: Request,
               summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    data = await credentials.update(request.app.state.ctx, principal, client_id, body.model_dump(exclude_unset=True))
+    data = await credentials.update(services(request), principal, client_id, body.model_dump(exclude_unset=True))
     return _ok(CredentialEnvelope, data)
 
 
@@ -161,12 +162,12 @@ async def update_credential(client_id: str, body: CredentialUpdate, request: Req
              summary="Rotate the secret; the old one works for the configured overlap")
 async def rotate_credential(client_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialEnvelope, await credentials.rotate_secret(request.app.state.ctx, principal, client_id))
+    return _ok(CredentialEnvelope, await credentials.rotate_secret(services(request), principal, client_id))
 
 
 @router.delete("/{client_id}", status_code=200, response_model=DeletedEnvelope, responses=ERRORS,
                summary="Revoke and delete a credential")
 async def delete_credential(client_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    await credentials.revoke(request.app.state.ctx, principal, client_id)
+    await credentials.revoke(services(request), principal, client_id)
     return _ok(DeletedEnvelope, None)

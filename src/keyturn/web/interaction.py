@@ -15,13 +15,14 @@ from starlette.responses import Response
 
 from keyturn.core.models import Client
 from keyturn.core.secrets import digest
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc import sessions
 from keyturn.services.oidc.claims import SCOPE_CLAIMS
 from keyturn.services.oidc.request import AuthorizationRequest
 from keyturn.storage import oidc as store
 from keyturn.web.authorize import browser_cookie
 from keyturn.web.pages import error_page, page, read_form
+from keyturn.web.state import services
 
 EXPIRED = "This sign-in request has expired or was opened in another browser. Go back to the application and try again."
 SCOPE_TEXT = {
@@ -42,7 +43,7 @@ class Pending:
     client: Client
 
 
-async def load(ctx: Context, request: Request, interaction_id: str, now: float) -> Pending | Response:
+async def load(ctx: Services, request: Request, interaction_id: str, now: float) -> Pending | Response:
     if not interaction_id or len(interaction_id) > 100:
         return error_page(EXPIRED)
     async with ctx.engine.connect() as conn:
@@ -62,7 +63,7 @@ def csrf_ok(pending: Pending, submitted: str | None) -> bool:
     return bool(submitted) and hmac.compare_digest(str(submitted), pending.params["csrf"])
 
 
-async def load_submission(ctx: Context, request: Request, stage: str, now: float
+async def load_submission(ctx: Services, request: Request, stage: str, now: float
                           ) -> tuple[Pending, dict[str, str]] | Response:
     """A POSTed login/consent form: its live interaction at ``stage``, well formed, CSRF-checked."""
     pending = await load(ctx, request, request.path_params["interaction_id"], now)
@@ -94,7 +95,7 @@ def render_consent(pending: Pending, user_label: str) -> Response:
 
 
 async def interaction_page(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     pending = await load(ctx, request, request.path_params["interaction_id"], now)
     if isinstance(pending, Response):

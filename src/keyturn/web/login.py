@@ -12,17 +12,17 @@ from starlette.responses import Response
 
 from keyturn.core.errors import AccessDenied, OAuthError
 from keyturn.core.secrets import digest
-from keyturn.services.context import Context
 from keyturn.services.oidc import flow, login, sessions
 from keyturn.storage import oidc as store
 from keyturn.web.authorize import browser_cookie
 from keyturn.web.interaction import EXPIRED, load_submission, render_login
 from keyturn.web.pages import error_page, see_other, set_cookie
 from keyturn.web.params import client_ip
+from keyturn.web.state import services
 
 
 async def login_submit(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     loaded = await load_submission(ctx, request, "login", now)
     if isinstance(loaded, Response):

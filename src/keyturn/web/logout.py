@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.core.models import Client
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc import logout, sessions
 from keyturn.services.oidc.flow import with_query
 from keyturn.services.oidc.request import parse_query
 from keyturn.web.pages import clear_cookie, error_page, page, read_form, see_other, set_cookie
 from keyturn.web.params import client_ip
+from keyturn.web.state import services
 
 XSRF_COOKIE = "keyturn_logout_xsrf"
 INVALID = "The sign-out request is invalid."
@@ -38,7 +39,7 @@ async def _params(request: Request) -> dict[str, str] | None:
     return None if repeated or any(len(v) > 8192 for v in params.values()) else params
 
 
-async def _finish(ctx: Context, request: Request, client: Client | None, params: dict[str, str],
+async def _finish(ctx: Services, request: Request, client: Client | None, params: dict[str, str],
                   session: sessions.Session | None, now: float) -> Response:
     if session is not None:
         await logout.end(ctx, session, now, client_ip(request))
@@ -54,7 +55,7 @@ async def _finish(ctx: Context, request: Request, client: Client | None, params:
 
 
 async def end_session_endpoint(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     params = await _params(request)
     if params is None:

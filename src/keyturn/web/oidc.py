@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from keyturn.services.context import Context
-from keyturn.services.oidc.hooks import discovery_extension, user_refresh_hook
 from keyturn.web import (
     authorize,
     consent,
@@ -18,11 +16,8 @@ from keyturn.web import (
 )
 
 
-def install(app: FastAPI, ctx: Context) -> None:
-    """Add the OIDC routes and hooks to the app."""
-    ctx.extras["oidc_enabled"] = True
-    ctx.extras["user_refresh_hook"] = user_refresh_hook
-    ctx.extras["discovery_extension"] = discovery_extension(ctx)
+def install(app: FastAPI) -> None:
+    """Add the OIDC routes to the app."""
     r = app.router
     for path in ("/authorize", "/api/v2/access/authorize"):
         r.add_route(path, authorize.authorize_endpoint, methods=["GET", "POST"], include_in_schema=False)

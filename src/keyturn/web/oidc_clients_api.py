@@ -21,6 +21,7 @@ from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
 from keyturn.web.responses import json_response
 from keyturn.web.schemas import ErrorOut, Name, Strict, Text
+from keyturn.web.state import services
 
 ADMIN_SCOPE = "keyturn:admin"
 router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"])
@@ -92,7 +93,7 @@ async def create_client(body: ClientIn, request: Request,
                         principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
     data = await oidc_clients.create(
-        request.app.state.ctx, name=body.name, public=body.type == "public", redirect_uris=body.redirect_uris,
+        services(request), name=body.name, public=body.type == "public", redirect_uris=body.redirect_uris,
         post_logout_redirect_uris=body.post_logout_redirect_uris, origins=body.allowed_origins,
         first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
         revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
@@ -103,4 +104,4 @@ async def create_client(body: ClientIn, request: Request,
 @router.get("", response_model=ClientListEnvelope, responses=ERRORS, summary="List relying parties (operator only)")
 async def list_clients(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    return _ok(ClientListEnvelope, await oidc_clients.list_all(request.app.state.ctx))
+    return _ok(ClientListEnvelope, await oidc_clients.list_all(services(request)))

@@ -9,23 +9,24 @@ from starlette.responses import Response
 
 from keyturn.core.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
-from keyturn.services.context import Context
+from keyturn.services.origin_index import client_allows
 from keyturn.web import cors
 from keyturn.web.client_auth import authenticate_request
 from keyturn.web.params import client_ip, parse_body
 from keyturn.web.responses import json_response, oauth_error_response
+from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.token")
 PUBLIC_GRANTS = frozenset({"authorization_code", "refresh_token"})
 
 
 async def token_endpoint(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     origin = request.headers.get("origin")
     cors_headers: dict[str, str] = {}
     try:
-        if origin and await cors.any_client_allows(ctx, origin, now):
+        if origin and await ctx.origins.allows(origin, now):
             cors_headers = cors.allow_headers(origin)
         params = await parse_body(request, ctx.settings.max_body_bytes)
         grant_type = params.get("grant_type")
@@ -37,7 +38,7 @@ async def token_endpoint(request: Request) -> Response:
         auth = await authenticate_request(ctx, request, params, now, allow_public=grant_type in PUBLIC_GRANTS)
         if origin is not None:
             # Seed 000's `domain`: a browser request must come from an origin the client allows.
-            if not cors.client_allows(auth.client, origin):
+            if not client_allows(auth.client, origin):
                 cors_headers = {}
                 raise UnauthorizedClient("this client is not allowed from this origin")
             cors_headers = cors.allow_headers(origin)

@@ -9,14 +9,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.services.context import Context
 from keyturn.services.introspection import verify_access_token
 from keyturn.services.oidc.claims import user_claims
+from keyturn.services.origin_index import client_allows
 from keyturn.storage import users as users_repo
 from keyturn.web import cors
 from keyturn.web.errors import bearer_challenge
 from keyturn.web.params import parse_form, read_body
 from keyturn.web.responses import json_response
+from keyturn.web.state import services
 
 
 def _challenge(error: str | None, status: int, headers: dict[str, str], description: str = "",
@@ -29,11 +30,11 @@ def _challenge(error: str | None, status: int, headers: dict[str, str], descript
 
 
 async def userinfo_endpoint(request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = services(request)
     now = ctx.clock()
     origin = request.headers.get("origin")
     headers: dict[str, str] = {}
-    if origin and await cors.any_client_allows(ctx, origin, now):
+    if origin and await ctx.origins.allows(origin, now):
         headers = cors.allow_headers(origin)
     token: str | None = None
     header = request.headers.get("authorization")
@@ -60,7 +61,7 @@ async def userinfo_endpoint(request: Request) -> Response:
     if "openid" not in scope:
         return _challenge("insufficient_scope", 403, headers, "the access token lacks the openid scope", "openid")
     client = await ctx.client(str(claims.get("client_id")), now)
-    if origin and (client is None or not cors.client_allows(client, origin)):
+    if origin and (client is None or not client_allows(client, origin)):
         headers = {}
     async with ctx.engine.connect() as conn:
         user = await users_repo.get(conn, str(claims["sub"]))

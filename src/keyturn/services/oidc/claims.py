@@ -7,7 +7,8 @@ from typing import Any
 
 from keyturn.core import jose
 from keyturn.core.models import Client, User
-from keyturn.services.context import Context
+from keyturn.services.context import Services
+from keyturn.settings import Settings
 
 # OIDC Core §5.4: the claims each scope releases (seed 001's table).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -43,11 +44,26 @@ def user_claims(user: User, scope: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def id_token_alg(ctx: Context, client: Client) -> str:
+# What a client may register as id_token_signed_response_alg (services/oidc/clients.py checks it;
+# tests/oidc/test_discovery_algs.py keeps discovery and registration in step).
+CLIENT_ID_TOKEN_ALGS = ("RS256", "ES256")
+
+
+def id_token_algs(settings: Settings) -> list[str]:
+    """Every algorithm an ID token may be signed with under these settings: the default
+    ``id_token_alg`` and what clients may register; RS256 first, as OIDC Discovery §3 requires it."""
+    algs = ["RS256"]
+    for alg in (settings.id_token_alg, *CLIENT_ID_TOKEN_ALGS):
+        if alg not in algs:
+            algs.append(alg)
+    return algs
+
+
+def id_token_alg(ctx: Services, client: Client) -> str:
     return client.id_token_alg or ctx.settings.id_token_alg
 
 
-def mint_id_token(ctx: Context, *, client: Client, user: User, scope: tuple[str, ...], now: float,
+def mint_id_token(ctx: Services, *, client: Client, user: User, scope: tuple[str, ...], now: float,
                   auth_time: float | None, nonce: str | None, access_token: str | None) -> str:
     """OIDC Core §2 / §3.1.3.6. ``aud`` is the client alone, so no ``azp`` is needed."""
     alg = id_token_alg(ctx, client)

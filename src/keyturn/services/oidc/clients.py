@@ -16,7 +16,8 @@ from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, C
 from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
-from keyturn.services.context import Context
+from keyturn.services.context import Services
+from keyturn.services.oidc.claims import CLIENT_ID_TOKEN_ALGS
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import audit
@@ -70,7 +71,7 @@ def render(client: Client, secret: str | None = None) -> dict[str, Any]:
     return out
 
 
-async def create(ctx: Context, *, name: str, public: bool, redirect_uris: list[str],
+async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[str],
                  post_logout_redirect_uris: list[str] | None = None, origins: list[str] | None = None,
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
@@ -96,8 +97,9 @@ async def create(ctx: Context, *, name: str, public: bool, redirect_uris: list[s
         scopes = parse_scope(scope if scope is not None else DEFAULT_SCOPE)
     except InvalidScope:
         raise ApiError(400, "INVALID_SCOPE", "scope must be space-separated scope tokens") from None
-    if id_token_alg not in (None, "RS256", "ES256"):
-        raise ApiError(400, "INVALID_REQUEST", "id_token_signed_response_alg must be RS256 or ES256")
+    if id_token_alg is not None and id_token_alg not in CLIENT_ID_TOKEN_ALGS:
+        raise ApiError(400, "INVALID_REQUEST",
+                       f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
     now = ctx.clock()
     secret = None if public else new_client_secret()
     client = Client(
@@ -112,10 +114,10 @@ async def create(ctx: Context, *, name: str, public: bool, redirect_uris: list[s
         await clients_repo.insert(conn, client)
         await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
                            public=public, first_party=first_party)
-    ctx.extras.pop("all_clients", None)
+    ctx.origins.invalidate()  # this worker allows the new origins at once
     return render(client, secret)
 
 
-async def list_all(ctx: Context) -> list[dict[str, Any]]:
+async def list_all(ctx: Services) -> list[dict[str, Any]]:
     async with ctx.engine.connect() as conn:
         return [render(c) for c in await clients_repo.list_by_kind(conn, "oidc")]

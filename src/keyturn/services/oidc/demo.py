@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from keyturn.core.models import User
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.storage import clients as clients_repo
 
@@ -14,7 +14,7 @@ DEMO_CLIENT_NAME = "Seed 001 browser demo"
 DEMO_ORIGIN = "http://localhost:8080"
 
 
-async def add_demo_client(ctx: Context, user: User, data: dict[str, Any], base_url: str) -> None:
+async def add_demo_client(ctx: Services, user: User, data: dict[str, Any], base_url: str) -> None:
     async with ctx.engine.connect() as conn:
         existing = [c for c in await clients_repo.list_by_kind(conn, "oidc") if c.name == DEMO_CLIENT_NAME]
     if existing:

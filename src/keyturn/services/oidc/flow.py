@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
 from keyturn.core.models import Client
 from keyturn.core.secrets import digest, new_code, new_session_id
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc.request import AuthorizationRequest
 from keyturn.services.oidc.sessions import Session
 from keyturn.storage import audit
@@ -30,13 +30,13 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def error_redirect(ctx: Context, redirect_uri: str, exc: OAuthError, state: str | None) -> str:
+def error_redirect(ctx: Services, redirect_uri: str, exc: OAuthError, state: str | None) -> str:
     """RFC 6749 §4.1.2.1 plus ``iss`` (RFC 9207)."""
     return with_query(redirect_uri, {"error": exc.error, "error_description": exc.description,
                                      "state": state, "iss": ctx.settings.issuer})
 
 
-async def new_interaction(ctx: Context, *, stage: str, areq: AuthorizationRequest, browser: str,
+async def new_interaction(ctx: Services, *, stage: str, areq: AuthorizationRequest, browser: str,
                           session: Session | None, now: float) -> str:
     interaction_id = new_session_id()
     params: dict[str, Any] = {"stage": stage, "request": areq.to_json(), "browser": digest(browser),
@@ -57,7 +57,7 @@ def needs_login(areq: AuthorizationRequest, session: Session | None, now: float,
     return areq.max_age is not None and now - session.auth_time > areq.max_age
 
 
-async def needs_consent(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session,
+async def needs_consent(ctx: Services, client: Client, areq: AuthorizationRequest, session: Session,
                         consented: bool) -> bool:
     if consented:
         return False
@@ -70,7 +70,7 @@ async def needs_consent(ctx: Context, client: Client, areq: AuthorizationRequest
     return any(s not in remembered for s in areq.scope)
 
 
-async def proceed(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session | None, now: float,
+async def proceed(ctx: Services, client: Client, areq: AuthorizationRequest, session: Session | None, now: float,
                   *, browser: str, fresh_login: bool = False, consented: bool = False) -> str:
     """Where the browser goes next: an interaction page (relative URL) or the client with a code.
 
@@ -90,7 +90,7 @@ async def proceed(ctx: Context, client: Client, areq: AuthorizationRequest, sess
     return await issue_code(ctx, client, areq, session, now)
 
 
-async def issue_code(ctx: Context, client: Client, areq: AuthorizationRequest, session: Session,
+async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, session: Session,
                      now: float) -> str:
     """RFC 6749 §4.1.2: an opaque single-use code bound to client, redirect URI, PKCE, nonce and session."""
     code = new_code()

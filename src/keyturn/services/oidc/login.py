@@ -20,7 +20,7 @@ import math
 from keyturn.core.identifiers import login_key
 from keyturn.core.models import User
 from keyturn.core.secrets import digest
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.passwords import verify_password
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
@@ -59,7 +59,7 @@ def lockout(seconds: float) -> LoginFailed:
                        retry_after=retry_after)
 
 
-async def _locked_for(ctx: Context, keys: tuple[str, str], now: float) -> float:
+async def _locked_for(ctx: Services, keys: tuple[str, str], now: float) -> float:
     async with ctx.engine.connect() as conn:
         worst = 0.0
         for key in keys:
@@ -69,7 +69,7 @@ async def _locked_for(ctx: Context, keys: tuple[str, str], now: float) -> float:
     return worst
 
 
-async def authenticate(ctx: Context, identifier: str, password: str, ip: str | None, now: float) -> User:
+async def authenticate(ctx: Services, identifier: str, password: str, ip: str | None, now: float) -> User:
     identifier = identifier.strip()[:320]
     region = ctx.settings.default_phone_region
     keys = _keys(identifier, ip, region)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from keyturn.core import jose
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.services.oidc.sessions import Session
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
 
 
-def verify_id_token_hint(ctx: Context, hint: str) -> dict[str, Any] | None:
+def verify_id_token_hint(ctx: Services, hint: str) -> dict[str, Any] | None:
     """Our signature, our issuer, an ID token (not an access token, R70); expiry is not required
     (RPs often log out after the ID token expired)."""
     expect = jose.Expect(issuer=ctx.settings.issuer, typ="jwt", require=("iss", "sub", "aud", "iat"),
@@ -31,7 +31,7 @@ def verify_id_token_hint(ctx: Context, hint: str) -> dict[str, Any] | None:
     return claims
 
 
-async def end(ctx: Context, session: Session, now: float, ip: str | None) -> int:
+async def end(ctx: Services, session: Session, now: float, ip: str | None) -> int:
     """End the session and revoke the grants its clients asked to have revoked at logout."""
     async with ctx.engine.connect() as conn:
         client_ids = await store.client_ids_of_session(conn, session.digest)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from keyturn.core.models import User
 from keyturn.core.secrets import digest, new_session_id
-from keyturn.services.context import Context
+from keyturn.services.context import Services
 from keyturn.storage import oidc as store
 from keyturn.storage import users as users_repo
 
@@ -24,15 +24,15 @@ class Session:
     auth_time: float
 
 
-def cookie_name(ctx: Context, base: str) -> str:
+def cookie_name(ctx: Services, base: str) -> str:
     return f"__Host-{base}" if ctx.settings.secure_cookies else base
 
 
-def session_cookie(ctx: Context) -> str:
+def session_cookie(ctx: Services) -> str:
     return cookie_name(ctx, "keyturn_session")
 
 
-async def current(ctx: Context, cookie_value: str | None, now: float) -> Session | None:
+async def current(ctx: Services, cookie_value: str | None, now: float) -> Session | None:
     """The live session named by the cookie, for a user who still exists and is not disabled."""
     if not cookie_value or len(cookie_value) > 100:
         return None
@@ -48,7 +48,7 @@ async def current(ctx: Context, cookie_value: str | None, now: float) -> Session
     return Session(digest=d, user=user, auth_time=float(row["auth_time"]))
 
 
-async def start(ctx: Context, user: User, now: float, previous: str | None) -> tuple[str, Session]:
+async def start(ctx: Services, user: User, now: float, previous: str | None) -> tuple[str, Session]:
     """A fresh session (new id) for a user who just authenticated; the previous one ends."""
     value = new_session_id()
     d = digest(value)

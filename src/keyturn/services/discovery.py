@@ -1,0 +1,47 @@
+"""Authorization server metadata (RFC 8414) and OpenID Provider metadata (OIDC Discovery 1.0 §3).
+
+Every URL derives from the issuer setting, never from ``Host`` (R80); only live endpoints are listed (R104).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyturn.services.oidc.claims import CLAIMS_SUPPORTED, id_token_algs
+from keyturn.services.oidc.request import OIDC_SCOPES
+from keyturn.settings import Settings
+
+SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def metadata(settings: Settings) -> dict[str, Any]:
+    iss = settings.issuer
+    return {
+        "issuer": iss,
+        "authorization_endpoint": f"{iss}/authorize",
+        "token_endpoint": f"{iss}/token",
+        "userinfo_endpoint": f"{iss}/userinfo",
+        "jwks_uri": f"{iss}/.well-known/jwks.json",
+        "introspection_endpoint": f"{iss}/introspect",
+        "revocation_endpoint": f"{iss}/revoke",
+        "end_session_endpoint": f"{iss}/logout",
+        "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "scopes_supported": sorted(set(settings.allowed_scopes or ()) | set(OIDC_SCOPES)),
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "access_token_signing_alg_values_supported": [settings.access_token_alg],
+        "id_token_signing_alg_values_supported": id_token_algs(settings),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "subject_types_supported": ["public"],
+        "code_challenge_methods_supported": ["S256"] + (["plain"] if settings.allow_plain_pkce else []),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }
