@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidClient
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS
 from keyturn.core.scopes import format_scope, narrow, parse_scope
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
-from keyturn.services.tokens import mint_access_token, start_grant
+from keyturn.services.tokens import mint_access_token, refresh_lifetime, start_grant
 
 GRANT_TYPE = GRANT_CLIENT_CREDENTIALS
 PARAMS = AUTH_PARAMS | {"scope"}
@@ -24,15 +23,12 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     require_grant_type(client, GRANT_TYPE)
     # RFC 6749 §3.3: the requested scope must be within the client's; no scope means all of it.
     scope = format_scope(narrow(parse_scope(req.params.get("scope")), client.scopes))
-    refresh_ttl = parse_duration(client.refresh) if client.refresh_enabled else None
     grant_id: str | None = None
     refresh: str | None = None
-    if refresh_ttl:
+    if refresh_lifetime(ctx.settings, client):  # the credential's refresh duration; none: no refresh (RFC 6749 §4.4.3)
         async with ctx.engine.begin() as conn:
-            grant, refresh = await start_grant(
-                conn, client_id=client.client_id, user_id=None, account_id=client.account_id,
-                grant_type=GRANT_TYPE, scope=scope, now=req.now, lifetime=refresh_ttl,
-                idle=min(refresh_ttl, ctx.settings.refresh_idle_ttl))
+            grant, refresh = await start_grant(ctx, conn, client=client, user_id=None, account_id=client.account_id,
+                                               grant_type=GRANT_TYPE, scope=scope, now=req.now)
         grant_id = grant.id
     token, expires_in = mint_access_token(
         ctx, sub=client.client_id, client_id=client.client_id, scope=scope, kind="credential", now=req.now,

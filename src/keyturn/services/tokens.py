@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core import jose
+from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidGrant
-from keyturn.core.models import Grant
+from keyturn.core.models import Client, Grant
 from keyturn.core.secrets import digest, new_refresh_token, new_token_id
 from keyturn.services.context import Services
+from keyturn.settings import Settings
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
 
@@ -49,17 +51,33 @@ class Rotation:
     refresh_token: str
 
 
-async def start_grant(conn: AsyncConnection, *, client_id: str, user_id: str | None, account_id: str | None,
-                      grant_type: str, scope: str, now: float, lifetime: int, idle: int,
-                      session_id: str | None = None, auth_time: float | None = None) -> tuple[Grant, str]:
-    """Create a grant (refresh-token family) and its first refresh token."""
-    grant = Grant(id=str(uuid.uuid4()), client_id=client_id, user_id=user_id, account_id=account_id,
-                  grant_type=grant_type, scope=scope, session_id=session_id, auth_time=auth_time,
-                  created_at=now, expires_at=now + lifetime, revoked_at=None)
+def refresh_lifetime(settings: Settings, client: Client) -> int | None:
+    """Seconds a refresh-token family of this client lives, or None when the client gets no refresh token:
+    a credential's own ``refresh`` duration (seed 000's ``"1d"``), a relying party's ``user_refresh_ttl``."""
+    if not client.refresh_enabled:
+        return None
+    if client.kind == "credential":
+        return parse_duration(client.refresh) if client.refresh else None
+    return settings.user_refresh_ttl
+
+
+async def start_grant(ctx: Services, conn: AsyncConnection, *, client: Client, user_id: str | None,
+                      account_id: str | None, grant_type: str, scope: str, now: float, grant_id: str | None = None,
+                      session_id: str | None = None, auth_time: float | None = None) -> tuple[Grant, str | None]:
+    """Create a grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh
+    token of its family. Without one the grant lives as long as an access token (revocable by its id)."""
+    lifetime = refresh_lifetime(ctx.settings, client)
+    grant = Grant(id=grant_id or str(uuid.uuid4()), client_id=client.client_id, user_id=user_id,
+                  account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
+                  auth_time=auth_time, created_at=now, expires_at=now + (lifetime or ctx.settings.access_token_ttl),
+                  revoked_at=None)
     await grants_repo.create_grant(conn, grant)
+    if not lifetime:
+        return grant, None
     token = new_refresh_token()
-    await grants_repo.insert_refresh_token(conn, digest=digest(token), grant_id=grant.id, generation=1,
-                                           scope=scope, issued_at=now, expires_at=min(grant.expires_at, now + idle))
+    await grants_repo.insert_refresh_token(
+        conn, digest=digest(token), grant_id=grant.id, generation=1, scope=scope, issued_at=now,
+        expires_at=min(grant.expires_at, now + ctx.settings.refresh_idle_ttl))
     return grant, token
 
 
