@@ -104,3 +104,46 @@ async def test_global_permissions_still_reach_any_account(client, ctx, world, ma
     r = await client.get("/auth/forward", params={"permission": "payment-requests:refund",
                                                   "account": world["foreign"]}, headers={"X-Api-Key": key})
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("how", ["header and query", "two parameters", "a second empty parameter",
+                                 "two headers", "a differently spelled parameter"])
+async def test_a_permission_named_twice_is_refused_never_chosen_by_the_caller(client, world, how):
+    """A gateway sets one source; a client controlling the other must not pick the permission (403)."""
+    key = world["auth"]["api_key"]
+    params: list[tuple[str, str]] = [("permission", "merchants:create")]
+    headers: list[tuple[str, str]] = list(key.items())
+    if how == "header and query":
+        headers.append(("X-Keyturn-Permission", "payment-requests:create"))
+    elif how == "two parameters":
+        params.append(("permission", "payment-requests:create"))
+    elif how == "a second empty parameter":
+        params.append(("permission", ""))
+    elif how == "two headers":
+        params = []
+        headers += [("X-Keyturn-Permission", "payment-requests:create"), ("X-Keyturn-Permission", "merchants:create")]
+    else:
+        params.append(("Permission", "payment-requests:create"))
+    r = await client.get("/auth/forward", params=params, headers=headers)
+    assert r.status_code == 403, (how, r.text)
+    assert "x-keyturn-account" not in r.headers
+
+
+@pytest.mark.parametrize("name", ["ACCOUNTID", "Account", "account_id", "account[]", "Account-Id"])
+async def test_any_spelling_of_the_account_parameter_binds_the_decision(client, world, name):
+    r = await client.get("/auth/forward", params={"permission": "payment-requests:refund", name: world["foreign"]},
+                         headers=world["auth"]["api_key"])
+    assert r.status_code == 403, name
+
+
+async def test_two_credentials_of_the_same_kind_are_ambiguous(client, world, make_key):
+    other = await make_key(world["own"], "merchant-terminal")
+    two_keys = [("X-Api-Key", other), *world["auth"]["api_key"].items()]
+    r = await client.get("/api/account-memberships", headers=two_keys)
+    assert r.status_code == 400 and r.json()["error"] == "AMBIGUOUS_CREDENTIALS"
+    r = await client.get("/auth/forward", headers=two_keys)
+    assert r.status_code == 401  # a gateway only understands 401/403
+    two_tokens = [("Authorization", world["auth"]["user"]["Authorization"]),
+                  ("Authorization", world["auth"]["credential"]["Authorization"])]
+    r = await client.post("/api/authorize", json={"permission": "accounts:read"}, headers=two_tokens)
+    assert r.status_code == 400

@@ -65,7 +65,7 @@ async def test_a_well_formed_token_is_accepted_by_every_resource_side(client, ct
     assert await _accepted_everywhere(client, signed(ctx, user_claims(ctx, user.id)), other) == [True] * 5
 
 
-BAD_CLAIMS = {
+BAD_CLAIMS: dict[str, dict[str, Any]] = {
     "foreign audience": {"aud": "https://reporting.example"},
     "foreign audience in a list": {"aud": ["https://reporting.example", "https://other.example"]},
     "missing audience": {"aud": None},
@@ -176,3 +176,33 @@ async def test_a_token_without_the_needed_scope_gets_403_insufficient_scope(clie
                                      kind="user", now=ctx.clock())
     r = await client.get("/userinfo", headers={"Authorization": f"Bearer {no_openid}"})
     assert r.status_code == 403 and 'error="insufficient_scope"' in r.headers["www-authenticate"]
+
+
+WEIRD_CLAIMS = {
+    "exp NaN": ('"exp": NaN', None),
+    "exp Infinity": ('"exp": Infinity', None),
+    "exp 1e999": ('"exp": 1e999', None),
+    "exp beyond any date": ('"exp": 1000000000000000000000000000000', None),
+    "iat NaN": ('"iat": NaN', None),
+    "sub a number": (None, {"sub": 12345}),
+    "sub with NUL": (None, {"sub": "a\u0000b"}),
+    "sub with a lone surrogate": (None, {"sub": "\ud800"}),
+    "client_id a list": (None, {"client_id": ["a"]}),
+    "aud a number": (None, {"aud": 5}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WEIRD_CLAIMS))
+async def test_malformed_claims_are_refused_never_a_500(client, ctx, make_user, make_credential, case):
+    """Even signed with our own key: times are finite NumericDates, string claims are clean strings."""
+    user, other = await make_user(), await make_credential()
+    raw, over = WEIRD_CLAIMS[case]
+    claims = user_claims(ctx, user.id, **(over or {}))
+    payload = json.dumps(claims)
+    if raw is not None:
+        name = raw.split('"')[1]
+        claims.pop(name)
+        payload = json.dumps(claims)[:-1] + ", " + raw + "}"
+    key = ctx.keys.signing_key(ctx.settings.access_token_alg)
+    token = sign_raw(ctx, json.dumps({"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}), payload)
+    assert await _accepted_everywhere(client, token, other) == [False] * 5, case

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -152,7 +153,7 @@ def test_lockout_message_and_retry_after_agree_and_never_undershoot(seconds):
 # --- the setting ---------------------------------------------------------------------------------
 
 def test_default_phone_region_setting_is_checked():
-    https = {"issuer": "https://auth.example.test"}
+    https: dict[str, Any] = {"issuer": "https://auth.example.test"}
     assert Settings(default_phone_region="gb", **https).default_phone_region == "GB"
     assert Settings(default_phone_region="", **https).default_phone_region is None
     with pytest.raises(ValueError, match="ISO 3166"):
@@ -164,3 +165,13 @@ def test_phone_parsing_never_reads_an_email_or_a_short_local_number():
     assert phone_e164("12345", "GB") is None
     assert phone_e164("0044 7700 900123", "GB") == UK_E164
     assert phone_e164("1-800-FLOWERS", "US") is None
+
+
+async def test_a_nul_or_control_character_in_the_login_name_is_a_failed_login_not_a_500(client, ctx, make_user):
+    """PostgreSQL refuses NUL in text: such a name never reaches the database (the same 401 page)."""
+    from keyturn.services.oidc import login
+
+    user = await make_user()
+    for name in (user.email + "\x00", "a\x00b", "+6421234567890\x00"):
+        with pytest.raises(login.LoginFailed):
+            await login.authenticate(ctx, name, user.password, "127.0.0.1", ctx.clock())

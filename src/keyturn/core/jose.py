@@ -97,6 +97,7 @@ documented leeway (docs/tokens.md). Resource servers apply it to ``exp`` too; Ke
 does not (a token is dead at its ``exp`` there, F15)."""
 MAX_LEEWAY = 60  # R68: a bounded leeway
 MAX_TOKEN_LENGTH = 8192
+MAX_TIME = 10**11  # seconds since 1970: year 5138; larger, NaN or infinite times are not times
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -113,6 +114,10 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 §6)")  # Python's json would read NaN and Infinity
+
+
 def _segment(seg: str, what: str) -> bytes:
     """base64url without padding (RFC 7515 §2); anything else is malformed."""
     if len(seg) % 4 == 1 or not _B64URL.fullmatch(seg):
@@ -124,7 +129,7 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     # RFC 7515 §5.2 / RFC 7519 §4: a JOSE header or claims set with duplicate member names is
     # rejected (not "last one wins", which lets two parsers disagree about the same token).
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members)
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant)
     except _Duplicate as exc:
         raise TokenInvalid(f"{what} repeats member {str(exc)[:40]!r}") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -186,9 +191,18 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TokenInvalid(f"{name} is not a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < MAX_TIME:
+        raise TokenInvalid(f"{name} is not a time")  # NumericDate (RFC 7519 §2): seconds, finite, plausible
     return float(value)
+
+
+# Claims that must be strings when present: a number, a list or a NUL/surrogate in them is not our token.
+STRING_CLAIMS = ("iss", "sub", "jti", "client_id", "scope", "kind", "account_id", "role", "gid", "nonce")
+MAX_CLAIM_LENGTH = 4096
+
+
+def _clean_string(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_CLAIM_LENGTH and value.isprintable()
 
 
 def check_claims(claims: dict[str, Any], expect: Expect, now: float) -> None:
@@ -196,6 +210,10 @@ def check_claims(claims: dict[str, Any], expect: Expect, now: float) -> None:
     missing = [c for c in expect.require if c not in claims]
     if missing:
         raise TokenInvalid(f"missing claim {missing[0]}")
+    bad = [c for c in STRING_CLAIMS if c in claims and not _clean_string(claims[c])]
+    aud = claims.get("aud")
+    if bad or not (aud is None or _clean_string(aud) or (isinstance(aud, list) and all(map(_clean_string, aud)))):
+        raise TokenInvalid(f"claim {(bad or ['aud'])[0]} is not a string")
     if claims.get("iss") != expect.issuer:
         raise TokenInvalid("wrong issuer")
     if expect.audience is not None:

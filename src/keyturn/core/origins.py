@@ -139,8 +139,10 @@ def parse_patterns(text: str | None) -> tuple[OriginPattern, ...]:
 
 
 def split_origin(origin: str) -> tuple[str, str, int | None] | None:
-    """Parse an Origin header value into (scheme, host, port); None if malformed or ``null``."""
-    if len(origin) > 512 or origin == "null":
+    """Parse an Origin header value into (scheme, host, port); None if malformed, ``null`` or not in the
+    serialised form a browser sends (RFC 6454 §6.2: lower-case scheme and host, no path, no default port),
+    so an Origin is reflected only byte for byte as a browser would write it."""
+    if len(origin) > 512 or origin == "null" or origin != origin.lower() or origin.endswith("/"):
         return None
     try:
         parts = urlsplit(origin)
@@ -155,7 +157,9 @@ def split_origin(origin: str) -> tuple[str, str, int | None] | None:
     if ":" in host:
         host = f"[{host}]"
     default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, host, (None if port in (None, default) else port)
+    if port == default or (port is not None and not origin.endswith(f":{port}")):
+        return None  # ":443" on https, ":0080": not how an Origin is serialised
+    return parts.scheme, host, port
 
 
 def origin_allowed(origin: str, patterns: tuple[OriginPattern, ...]) -> bool:

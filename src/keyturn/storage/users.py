@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.identifiers import normalise_email, phone_e164
 from keyturn.core.models import User
+from keyturn.core.text import is_clean
 from keyturn.storage.rows import to_user
 from keyturn.storage.tables import users
 
@@ -28,6 +29,8 @@ async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None)
     form (NFKC, lower case) and a phone number as typed is also compared in E.164
     (keyturn.core.identifiers; ``phone_region`` reads numbers typed without ``+``)."""
     ref = ref.strip()
+    if not ref or len(ref) > 320 or not is_clean(ref):  # NUL or a surrogate never reaches the database
+        return None
     phones = {ref}
     e164 = phone_e164(ref, phone_region)
     if e164 is not None:

@@ -279,16 +279,36 @@ async def delete_api_key(
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
-ACCOUNT_PARAMS = ("account", "accountId")
+ACCOUNT_PARAMS = ("account", "accountid")  # query names, compared by their letters only
 PERMISSION_HEADER = "x-keyturn-permission"
 
 
 def named_accounts(request: Request, *more: str | None) -> list[str]:
     """Every account the request names as its target: ``?account=``/``?accountId=``, ``X-Keyturn-Account``,
     and the body's ``accountId`` (``more``). Each binds the decision, whoever the principal is."""
-    names = [v for k in ACCOUNT_PARAMS for v in request.query_params.getlist(k)]
+    # Any spelling a framework might bind to "account" counts (ACCOUNTID, account_id, account[]), so an
+    # upstream that reads it case- or punctuation-insensitively can never see another account than we decided.
+    names = [v for k, v in request.query_params.multi_items() if _letters(k) in ACCOUNT_PARAMS]
     names += request.headers.getlist(ACCOUNT_HEADER) + [m for m in more if m is not None]
     return [n.strip() for n in names if n.strip()]  # an empty value names nothing (a gateway's unset variable)
+
+
+def _letters(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isascii() and c.isalpha())
+
+
+def permission_named(request: Request) -> str | None:
+    """The one permission a forward-auth request asks about: ``X-Keyturn-Permission`` or ``?permission=``.
+
+    Named twice (two headers, two parameters, header and query) it is ambiguous, even when the names agree
+    or one is empty: a gateway that sets one source while the client controls the other must never let the
+    client choose (403). An empty value alone means no permission check, as no value does.
+    """
+    names = request.headers.getlist(PERMISSION_HEADER) + [
+        v for k, v in request.query_params.multi_items() if _letters(k) == "permission"]
+    if len(names) > 1:
+        raise ApiError(403, "AMBIGUOUS_PERMISSION", "the request names the permission more than once")
+    return names[0].strip() or None if names else None
 
 
 async def decision_principal(request: Request) -> Principal:
@@ -336,10 +356,8 @@ async def forward_auth(request: Request) -> Response:
         principal = await decision_principal(request)
     except ApiError as exc:  # ambiguous or malformed headers: still only a 401 for the gateway
         raise InvalidToken(exc.message) from None
-    permission = request.headers.get(PERMISSION_HEADER) or request.query_params.get("permission")
     try:
-        verdict = await access.authorize(ctx, principal, permission.strip() if permission else None,
-                                         named_accounts(request))
+        verdict = await access.authorize(ctx, principal, permission_named(request), named_accounts(request))
     except ApiError as exc:
         return json_response({"allowed": False, "reason": exc.message}, 403)
     if not verdict.allowed:

@@ -61,17 +61,21 @@ def select_account(principal: Principal, selected: str | None) -> Principal:
 
 async def authenticate(ctx: Services, request: Request) -> Principal:
     """The caller, with the account ``X-Keyturn-Account`` selects (management API)."""
-    return select_account(await identify(ctx, request), request.headers.get(ACCOUNT_HEADER))
+    selected = request.headers.getlist(ACCOUNT_HEADER)
+    if len(selected) > 1:
+        raise ApiError(400, "INVALID_REQUEST", "X-Keyturn-Account is sent more than once")
+    return select_account(await identify(ctx, request), selected[0] if selected else None)
 
 
 async def identify(ctx: Services, request: Request) -> Principal:
     """The caller as its credential says, no account selection (the decision endpoints treat a named
     account as the target to decide on, web/access_api.py)."""
     now = ctx.clock()
-    api_key = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization")
-    if api_key is not None and authorization is not None:
-        raise ApiError(400, "AMBIGUOUS_CREDENTIALS", "send either X-Api-Key or Authorization, not both")
+    keys, authorizations = request.headers.getlist("x-api-key"), request.headers.getlist("authorization")
+    if len(keys) + len(authorizations) > 1:  # two credentials are never merged, nor is one picked (§8 D6)
+        raise ApiError(400, "AMBIGUOUS_CREDENTIALS", "send one credential: X-Api-Key or Authorization, once")
+    api_key = keys[0] if keys else None
+    authorization = authorizations[0] if authorizations else None
     if api_key is not None:
         return await api_keys.authenticate(ctx, api_key.strip(), now)
     if authorization is None:
