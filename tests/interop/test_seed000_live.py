@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import jwt
@@ -37,7 +38,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module")
-def owner(server: LiveServer) -> dict:
+def owner(server: LiveServer) -> dict[str, Any]:
     email = f"merchant-{uuid.uuid4().hex[:6]}@my.app.cu"
     user = server.cli("users", "create", "--email", email, "--password", "correct horse battery",
                       "--given-name", "Ana", "--family-name", "Diaz", "--username", email.split("@")[0])
@@ -47,11 +48,11 @@ def owner(server: LiveServer) -> dict:
 
 
 @pytest.fixture(scope="module")
-def credential(server: LiveServer, owner: dict) -> dict:
+def credential(server: LiveServer, owner: dict[str, Any]) -> dict[str, Any]:
     data = server.cli("credentials", "create", "--user", owner["user"]["id"], "--name", "interop",
                       "--scope", "ALLOW_EXTERNAL_CHARGE ALLOW_OTA_CHARGE", "--refresh", "1d")["data"]
     server.extra["secrets"].append(data["password"])
-    return data
+    return cast(dict[str, Any], data)
 
 
 def _node(script: str, env: dict[str, str]) -> str:
@@ -63,20 +64,20 @@ def _node(script: str, env: dict[str, str]) -> str:
     return res.stdout
 
 
-def test_seed_axios_examples_create_a_credential_then_get_a_token(server: LiveServer, owner: dict) -> None:
+def test_seed_axios_examples_create_a_credential_then_get_a_token(server: LiveServer, owner: dict[str, Any]) -> None:
     out = _node("create_credential.js", {"KEYTURN_URL": server.url, "KEYTURN_USER_TOKEN": owner["token"]})
     assert "status: 'OK'" in out, out
     assert "domain: '.*tropipay.com.* www.my.app.cu *.localhost.*'" in out
     assert "prefix: 'Bearer'" in out and "refresh: '1d'" in out
-    client_id = re.search(r"username: '([0-9a-f]{32})'", out).group(1)
-    secret = re.search(r"password: '([A-Za-z0-9_\-]{22,})'", out).group(1)
+    client_id = cast(re.Match[str], re.search(r"username: '([0-9a-f]{32})'", out)).group(1)
+    secret = cast(re.Match[str], re.search(r"password: '([A-Za-z0-9_\-]{22,})'", out)).group(1)
     server.extra["secrets"].append(secret)
     out = _node("access_token.js", {"KEYTURN_URL": server.url, "TROPIPAY_CLIENT_ID": client_id,
                                     "TROPIPAY_CLIENT_SECRET": secret})
     assert "token_type: 'Bearer'" in out and "expires_in: 3600" in out, out
     assert "scope: 'ALLOW_EXTERNAL_CHARGE BLOCKED_MONEY_OUT ALLOW_OTA_CHARGE'" in out
-    at = re.search(r"access_token: '([\w\-.]+)'", out).group(1)
-    rt = re.search(r"refresh_token: '(ktrt_[\w\-]+)'", out).group(1)
+    at = cast(re.Match[str], re.search(r"access_token: '([\w\-.]+)'", out)).group(1)
+    rt = cast(re.Match[str], re.search(r"refresh_token: '(ktrt_[\w\-]+)'", out)).group(1)
     server.extra["secrets"] += [at, rt]
     claims = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json").get_signing_key_from_jwt(at)
     decoded = jwt.decode(at, claims.key, algorithms=["ES256"], audience=server.url, issuer=server.url)
@@ -89,7 +90,7 @@ def test_seed_axios_token_request_with_a_wrong_secret_gets_invalid_client(server
     assert "status: 401" in out and "invalid_client" in out
 
 
-def _verify(server: LiveServer, token: str) -> dict:
+def _verify(server: LiveServer, token: str) -> dict[str, Any]:
     key = jwt.PyJWKClient(f"{server.url}/.well-known/jwks.json", cache_jwk_set=False).get_signing_key_from_jwt(token)
     return jwt.decode(token, key.key, algorithms=["ES256", "RS256", "EdDSA"], audience=server.url,
                       issuer=server.url, options={"require": ["exp", "iat", "iss", "sub", "aud", "jti"]})

@@ -37,9 +37,10 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 
 
-def authorize_params(client_id: str, challenge: str, **extra: str) -> dict[str, str]:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid",
-              "state": "st-1", "nonce": "n-1", "code_challenge": challenge, "code_challenge_method": "S256"}
+def authorize_params(client_id: str, challenge: str, **extra: str | None) -> dict[str, str]:
+    params: dict[str, str | None] = {
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid",
+        "state": "st-1", "nonce": "n-1", "code_challenge": challenge, "code_challenge_method": "S256"}
     params.update(extra)
     return {k: v for k, v in params.items() if v is not None}
 
@@ -67,7 +68,7 @@ async def consent(client: httpx.AsyncClient, location: str, decision: str = "all
 
 
 async def authorize_code(client: httpx.AsyncClient, client_id: str, user: Any, *, path: str = "/authorize",
-                         **extra: str) -> tuple[str, str, dict[str, str]]:
+                         **extra: str | None) -> tuple[str, str, dict[str, str]]:
     """Run authorize → login (→ consent) and return (code, verifier, callback query)."""
     verifier, challenge = pkce_pair()
     r = await client.get(path, params=authorize_params(client_id, challenge, **extra))

@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -15,7 +16,7 @@ from keyturn.services.tokens import mint_access_token
 from tests.conftest import ISSUER
 
 
-def _b64(d: dict) -> str:
+def _b64(d: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
 
 
@@ -34,7 +35,7 @@ def verifier(ctx, clock):
     fetch = FakeJWKS(ctx)
     v = TokenVerifier(issuer=ISSUER, audience=ISSUER, jwks=JWKSCache("http://jwks", fetch=fetch, clock=clock),
                       clock=clock)
-    v.fetch = fetch
+    cast(Any, v).fetch = fetch  # the test reads the fake's call count through the verifier
     return v
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pydantic import ValidationError
@@ -14,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_docs_settings_md_is_generated_from_the_model():
-    spec = importlib.util.spec_from_file_location("settings_doc", ROOT / "scripts" / "settings_doc.py")
+    found = importlib.util.spec_from_file_location("settings_doc", ROOT / "scripts" / "settings_doc.py")
+    spec = cast(ModuleSpec, found)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    cast(Loader, spec.loader).exec_module(mod)
     doc = (ROOT / "docs" / "settings.md").read_text()
     assert doc == mod.render(), "run: python scripts/settings_doc.py > docs/settings.md"
     for name in Settings.model_fields:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from typing import cast
 
 import httpx
 
@@ -42,7 +43,7 @@ async def lines_for(paths: list[str], target=app) -> list[str]:
 async def test_one_line_per_request_with_status_and_the_client_that_authenticated():
     got = await lines_for(["/a", "/missing", "/who"])
     assert len(got) == 3
-    parsed = [LINE.match(line) for line in got]
+    parsed = [cast(re.Match[str], LINE.match(line)) for line in got]
     assert all(parsed), got
     assert [(m[1], m[2], m[3]) for m in parsed] == [("GET", "/a", "200"), ("GET", "/missing", "404"),
                                                    ("GET", "/who", "200")]
@@ -82,7 +83,7 @@ class Writes(io.BytesIO):
         super().__init__()
         self.sizes: list[int] = []
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         self.sizes.append(len(data))
         return super().write(data)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from keyturn.services.context import build_services
 from keyturn.web.accesslog import AccessLog
@@ -18,7 +21,7 @@ async def front(settings, clock):
     asgi = create_asgi(ctx, run_migrations=True)
     fast = asgi.app if isinstance(asgi, AccessLog) else asgi
     assert isinstance(fast, FastPath)
-    async with fast.app.router.lifespan_context(fast.app):
+    async with cast(FastAPI, fast.app).router.lifespan_context(fast.app):
         transport = httpx.ASGITransport(app=asgi, client=("127.0.0.1", 50001))
         async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
             yield fast, c

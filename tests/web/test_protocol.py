@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -93,7 +94,7 @@ def connect(server: LiveServer) -> socket.socket:
 
 def read_responses(sock: socket.socket, count: int) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:
     """Read `count` complete responses (Content-Length framed) from the socket."""
-    data, out = b"", []
+    data, out = b"", cast(list[tuple[bytes, dict[bytes, bytes], bytes]], [])
     while len(out) < count:
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(65536)

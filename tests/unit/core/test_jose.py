@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from keyturn.core.jose import VerifiedTokens
+from typing import cast
+
+from keyturn.core.jose import SigningKey, VerifiedTokens
 
 
 def test_bounded_and_keyed_by_current_keys():
@@ -10,9 +12,9 @@ def test_bounded_and_keyed_by_current_keys():
     cache.put("t1", "k1", {"exp": 10})
     cache.put("t2", "k1", {"exp": 10})
     cache.put("t3", "k2", {"exp": 10})
-    assert cache.get("t1", {"k1": object(), "k2": object()}) is None  # oldest dropped
-    assert cache.get("t2", {"k1": object()}) == {"exp": 10}
-    assert cache.get("t3", {"k1": object()}) is None  # its key is no longer in the set
+    assert cache.get("t1", cast(dict[str, SigningKey], {"k1": object(), "k2": object()})) is None  # oldest dropped
+    assert cache.get("t2", cast(dict[str, SigningKey], {"k1": object()})) == {"exp": 10}
+    assert cache.get("t3", cast(dict[str, SigningKey], {"k1": object()})) is None  # its key is no longer in the set
 
 
 async def test_a_cached_token_still_expires(client, make_credential, clock):

@@ -58,7 +58,7 @@ async def test_a_load_racing_an_invalidate_is_not_cached():
 async def test_bounded_by_dropping_the_oldest(size):
     cache: TTLCache[int] = TTLCache(10.0, max_entries=size)
     for i in range(5):
-        async def load(i=i) -> int:
+        async def load(i: int = i) -> int:
             return i
         await cache.get(f"k{i}", 0.0, load)
     assert len(cache._data) == size and "k4" in cache._data and "k0" not in cache._data

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
-from keyturn.core.models import Client, Grant
+from keyturn.core.models import Client, Grant, RefreshToken
 from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as repo
 from keyturn.storage.db import make_engine, migrate, pending_migrations
@@ -41,14 +43,15 @@ async def test_refresh_token_is_consumed_once_and_grant_revoked_once(engine):
     async with engine.begin() as conn:
         assert await repo.consume_refresh_token(conn, "d1", "another-client", 2.0) is None  # left unused
         first = await repo.consume_refresh_token(conn, "d1", "c", 2.0)
-        assert first == {"grant_id": "g1", "generation": 1, "scope": "a", "expires_at": 50.0}
+        assert first == RefreshToken(digest="d1", grant_id="g1", client_id="c", generation=1, scope="a",
+                                     issued_at=1.0, expires_at=50.0, used_at=2.0)
         assert await repo.consume_refresh_token(conn, "d1", "c", 3.0) is None
         assert await repo.consume_refresh_token(conn, "unknown", "c", 3.0) is None
         found = await repo.find_refresh_token(conn, "d1")
-        assert found["used_at"] == 2.0 and found["client_id"] == "c"
+        assert found is not None and found.used_at == 2.0 and found.client_id == "c"
         assert await repo.revoke_grant(conn, "g1", 4.0, "test") is True
         assert await repo.revoke_grant(conn, "g1", 5.0, "test") is False
-        assert (await repo.get_grant(conn, "g1")).revoked_at == 4.0
+        assert cast(Grant, await repo.get_grant(conn, "g1")).revoked_at == 4.0
         assert await repo.get_grant(conn, "nope") is None
 
 
@@ -74,4 +77,4 @@ async def test_revoked_access_tokens_and_client_wide_revocation(engine):
         assert not await repo.access_token_revoked(conn, "j1")
         await repo.create_grant(conn, _grant("g3"))
         await repo.revoke_grants_of_client(conn, "c", 7.0, "test")
-        assert (await repo.get_grant(conn, "g3")).revoked_at == 7.0
+        assert cast(Grant, await repo.get_grant(conn, "g3")).revoked_at == 7.0
