@@ -9,10 +9,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.services.introspection import verify_access_token
-from keyturn.services.oidc.claims import user_claims
+from keyturn.core.errors import InsufficientScope, InvalidToken
+from keyturn.services.oidc import userinfo
 from keyturn.services.origin_index import client_allows
-from keyturn.storage import users as users_repo
 from keyturn.web import cors
 from keyturn.web.errors import bearer_challenge
 from keyturn.web.params import parse_form, read_body
@@ -54,17 +53,15 @@ async def userinfo_endpoint(request: Request) -> Response:
             token = form["access_token"]
     if token is None:
         return _challenge(None, 401, headers)
-    claims = await verify_access_token(ctx, token, now)
-    if claims is None or claims.get("kind") != "user":
-        return _challenge("invalid_token", 401, headers, "the access token is invalid, expired or revoked")
-    scope = tuple(str(claims.get("scope", "")).split())
-    if "openid" not in scope:
-        return _challenge("insufficient_scope", 403, headers, "the access token lacks the openid scope", "openid")
-    client = await ctx.client(str(claims.get("client_id")), now)
-    if origin and (client is None or not client_allows(client, origin)):
+    try:
+        found = await userinfo.check_token(ctx, token, now)
+    except InvalidToken as exc:
+        return _challenge("invalid_token", 401, headers, exc.description)
+    except InsufficientScope as exc:
+        return _challenge("insufficient_scope", 403, headers, exc.description, exc.scope)
+    if origin and (found.client is None or not client_allows(found.client, origin)):
         headers = {}
-    async with ctx.engine.connect() as conn:
-        user = await users_repo.get(conn, str(claims["sub"]))
-    if user is None or user.disabled:
-        return _challenge("invalid_token", 401, headers, "the access token is invalid, expired or revoked")
-    return json_response(user_claims(user, scope), headers=headers)
+    try:
+        return json_response(await userinfo.claims(ctx, found), headers=headers)
+    except InvalidToken as exc:
+        return _challenge("invalid_token", 401, headers, exc.description)
