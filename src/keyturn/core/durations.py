@@ -27,5 +27,6 @@ def parse_duration(text: str | None) -> int | None:
 
 def normalise_duration(text: str | None) -> str | None:
     """Validate and return the canonical string form (``None`` for no refresh)."""
-    seconds = parse_duration(text)
-    return None if seconds is None else text.strip().lower()  # type: ignore[union-attr]
+    if text is None or parse_duration(text) is None:
+        return None
+    return text.strip().lower()

@@ -130,6 +130,75 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshToken:
+    """One refresh token of a grant's family (stored as its digest), with the grant's ``client_id``."""
+
+    digest: str
+    grant_id: str
+    client_id: str
+    generation: int
+    scope: str
+    issued_at: float
+    expires_at: float
+    used_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """An authorization code (stored as its digest) and the authorization request it answers."""
+
+    digest: str
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    redirect_uri_sent: bool | None  # None: stored before migration 0002
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    session_id: str | None
+    auth_time: float | None
+    created_at: float
+    expires_at: float
+    used_at: float | None
+    grant_id: str | None  # the grant its exchange created (a replay revokes it)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user's membership of an account, with the user's identifiers (the account's member list)."""
+
+    user_id: str
+    role: str
+    created_at: float
+    email: str | None
+    preferred_username: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Failures counted under one key (login per identifier, per IP) and the lock they caused."""
+
+    key: str
+    failures: int
+    window_start: float
+    locked_until: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A signing key as stored: the private key in PEM (encrypted with key_encryption_secret if set)."""
+
+    kid: str
+    alg: str
+    private_pem: str
+    public_jwk: dict[str, Any]
+    created_at: float
+    activates_at: float
+    retired_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a user (access token), an API key, or a credential (client-credentials token)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from keyturn.core import pkce
 from keyturn.core.errors import InvalidGrant, InvalidRequest
-from keyturn.core.models import GRANT_AUTHORIZATION_CODE
+from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
@@ -29,9 +29,9 @@ GRANT_TYPE = GRANT_AUTHORIZATION_CODE
 PARAMS = AUTH_PARAMS | {"code", "redirect_uri", "code_verifier"}
 
 
-def check_redirect_uri(sent: str | None, row: dict[str, Any], registered: tuple[str, ...]) -> None:
+def check_redirect_uri(sent: str | None, code: AuthorizationCode, registered: tuple[str, ...]) -> None:
     """RFC 6749 §4.1.3 and §10.6: the token request's redirect_uri against the code's authorization request."""
-    required = row["redirect_uri_sent"]
+    required = code.redirect_uri_sent
     if required is None:
         # A code stored before migration 0002 (or by an older node mid-deploy): the rule it was issued under.
         required = len(registered) != 1
@@ -39,16 +39,16 @@ def check_redirect_uri(sent: str | None, row: dict[str, Any], registered: tuple[
         if required:
             raise InvalidRequest("redirect_uri is required: the authorization request had one")
         return
-    if sent != row["redirect_uri"]:
+    if sent != code.redirect_uri:
         raise InvalidGrant("redirect_uri does not match the authorization request")
 
 
-def check_verifier(verifier: str | None, row: dict[str, Any]) -> None:
+def check_verifier(verifier: str | None, code: AuthorizationCode) -> None:
     """RFC 7636 §4.6: with a code_challenge the verifier is required and must match; RFC 9700 §4.8.2: none without."""
-    if row["code_challenge"]:
+    if code.code_challenge:
         if verifier is None:
             raise InvalidGrant("code_verifier is required")
-        if not pkce.verifier_matches(verifier, row["code_challenge"], row["code_challenge_method"]):
+        if not pkce.verifier_matches(verifier, code.code_challenge, code.code_challenge_method or "plain"):
             raise InvalidGrant("code_verifier does not match the code_challenge")
     elif verifier is not None:
         raise InvalidRequest("code_verifier sent but no code_challenge was")
@@ -64,9 +64,9 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     if verifier is not None and not pkce.valid_verifier(verifier):
         raise InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]")  # RFC 7636 §4.1
 
-    def check(row: dict[str, Any]) -> None:
-        check_redirect_uri(req.params.get("redirect_uri"), row, client.redirect_uris)
-        check_verifier(verifier, row)
+    def check(issued: AuthorizationCode) -> None:  # runs inside the redemption's transaction
+        check_redirect_uri(req.params.get("redirect_uri"), issued, client.redirect_uris)
+        check_verifier(verifier, issued)
 
     redeemed = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check)
     grant, user = redeemed.grant, redeemed.user

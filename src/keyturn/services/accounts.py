@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError, not_found
-from keyturn.core.models import Account, Principal
+from keyturn.core.models import Account, Member, Principal
 from keyturn.core.policy import decide
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
@@ -179,22 +179,20 @@ async def update_account(ctx: Services, principal: Principal, account_id: str, n
     now = ctx.clock()
     async with ctx.engine.begin() as conn:
         await access.require(ctx, conn, principal, "accounts:update", account_id)
-        await accounts_repo.update_account(
-            conn, account_id, name=name, updated_at=now, updated_by=principal.resource_name
-        )
+        await accounts_repo.rename_account(conn, account_id, name, now, principal.resource_name)
         await audit.record(conn, "account.updated", at=now, actor=principal.resource_name, subject=account_id)
         account = await accounts_repo.get(conn, account_id)
     assert account is not None
     return render(account)
 
 
-def _member(row: dict[str, Any]) -> dict[str, Any]:
+def _member(member: Member) -> dict[str, Any]:
     return {
-        "userId": row["user_id"],
-        "email": row.get("email"),
-        "preferredUsername": row.get("preferred_username"),
-        "role": row["role"],
-        "createdAt": iso(row["created_at"]),
+        "userId": member.user_id,
+        "email": member.email,
+        "preferredUsername": member.preferred_username,
+        "role": member.role,
+        "createdAt": iso(member.created_at),
     }
 
 
@@ -235,7 +233,7 @@ async def add_member(
                 conn, "member.added", at=now, actor=actor, subject=user.id, account_id=account_id, role=role
             )
             rows = [
-                r for r in await accounts_repo.members_of_account(conn, account_id) if r["user_id"] == user.id
+                m for m in await accounts_repo.members_of_account(conn, account_id) if m.user_id == user.id
             ]
     except IntegrityError:
         raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account") from None

@@ -93,14 +93,14 @@ async def introspect(ctx: Services, caller: Client, token: str | None, hint: str
 async def _introspect_refresh(ctx: Services, caller: Client, token: str, now: float) -> dict[str, Any]:
     async with ctx.engine.connect() as conn:
         row = await grants_repo.find_refresh_token(conn, digest(token))
-        if row is None or row["used_at"] is not None or now >= row["expires_at"]:
+        if row is None or row.used_at is not None or now >= row.expires_at:
             return INACTIVE
-        grant = await grants_repo.get_grant(conn, row["grant_id"])
+        grant = await grants_repo.get_grant(conn, row.grant_id)
     # Only the client the token was issued to learns about its refresh tokens.
     if grant is None or grant.revoked_at is not None or now >= grant.expires_at or grant.client_id != caller.client_id:
         return INACTIVE
-    out: dict[str, Any] = {"active": True, "token_type": "refresh_token", "scope": row["scope"],
-                           "client_id": grant.client_id, "exp": int(row["expires_at"]), "iat": int(row["issued_at"]),
+    out: dict[str, Any] = {"active": True, "token_type": "refresh_token", "scope": row.scope,
+                           "client_id": grant.client_id, "exp": int(row.expires_at), "iat": int(row.issued_at),
                            "iss": ctx.settings.issuer}
     if grant.user_id:
         out["sub"] = grant.user_id
@@ -116,7 +116,7 @@ async def revoke(ctx: Services, caller: Client, token: str | None, now: float, i
             row = await grants_repo.find_refresh_token(conn, digest(token))
             if row is None:
                 return
-            grant = await grants_repo.get_grant(conn, row["grant_id"])
+            grant = await grants_repo.get_grant(conn, row.grant_id)
             if grant is None:
                 return
             if grant.client_id != caller.client_id:

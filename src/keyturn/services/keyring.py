@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyturn.core.jose import SigningKey, generate_private_key, load_private_pem, private_pem, public_jwk
+from keyturn.core.models import StoredKey
 from keyturn.services.cache import SingleFlight
 from keyturn.settings import Settings
 from keyturn.storage import keys as keys_repo
@@ -32,7 +33,7 @@ class KeyRing:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[StoredKey] = []  # ordered by activates_at
         self._keys: dict[str, SigningKey] = {}
         self._loaded_at = 0.0
         self._signing: dict[str, SigningKey] = {}
@@ -52,7 +53,7 @@ class KeyRing:
         """Load keys; create any algorithm's first key that is missing (first start)."""
         now = time.time() if now is None else now
         await self.reload(now)
-        missing = self.needed_algs - {r["alg"] for r in self._rows}
+        missing = self.needed_algs - {r.alg for r in self._rows}
         if missing:
             async with self.engine.begin() as conn:
                 for alg in sorted(missing):
@@ -86,12 +87,12 @@ class KeyRing:
             rows = await keys_repo.all_keys(conn)
         keys: dict[str, SigningKey] = {}
         for r in rows:
-            if r["kid"] in self._keys:
-                keys[r["kid"]] = self._keys[r["kid"]]
+            if r.kid in self._keys:
+                keys[r.kid] = self._keys[r.kid]
             else:
-                priv = load_private_pem(r["private_pem"], self._password)
-                keys[r["kid"]] = SigningKey(r["kid"], r["alg"], priv, r["public_jwk"])
-        self._rows = [{k: v for k, v in r.items() if k != "private_pem"} for r in rows]
+                priv = load_private_pem(r.private_pem, self._password)
+                keys[r.kid] = SigningKey(r.kid, r.alg, priv, r.public_jwk)
+        self._rows = rows
         self._keys = keys
         self._loaded_at = now
         self._select_signing(now)
@@ -100,9 +101,9 @@ class KeyRing:
         self._signing = {}
         self._next_change = float("inf")
         for r in self._rows:  # ordered by activates_at: the newest active, unretired key signs
-            if r["activates_at"] <= now and (r["retired_at"] is None or r["retired_at"] > now):
-                self._signing[r["alg"]] = self._keys[r["kid"]]
-            for at in (r["activates_at"], r["retired_at"]):
+            if r.activates_at <= now and (r.retired_at is None or r.retired_at > now):
+                self._signing[r.alg] = self._keys[r.kid]
+            for at in (r.activates_at, r.retired_at):
                 if at is not None and at > now:
                     self._next_change = min(self._next_change, at)
 
@@ -131,13 +132,13 @@ class KeyRing:
         grace = max(self.settings.access_token_ttl, 3600) + 300
         out = []
         for r in self._rows:
-            if r["retired_at"] is None or r["retired_at"] + grace > now:
-                out.append(dict(r["public_jwk"]))
+            if r.retired_at is None or r.retired_at + grace > now:
+                out.append(dict(r.public_jwk))
         return out
 
     def describe(self, now: float) -> list[dict[str, Any]]:
         published = {k["kid"] for k in self.published(now)}
         signing = {k.kid for k in self._signing.values()}
-        return [{"kid": r["kid"], "alg": r["alg"], "created_at": r["created_at"],
-                 "activates_at": r["activates_at"], "retired_at": r["retired_at"],
-                 "published": r["kid"] in published, "signing": r["kid"] in signing} for r in self._rows]
+        return [{"kid": r.kid, "alg": r.alg, "created_at": r.created_at,
+                 "activates_at": r.activates_at, "retired_at": r.retired_at,
+                 "published": r.kid in published, "signing": r.kid in signing} for r in self._rows]

@@ -96,20 +96,20 @@ async def rotate_refresh_token(conn: AsyncConnection, *, token: str, client_id: 
         found = await grants_repo.find_refresh_token(conn, d)
         if found is None:
             raise InvalidGrant("refresh token is invalid, expired or revoked")
-        if found["client_id"] != client_id:
+        if found.client_id != client_id:
             raise InvalidGrant("refresh token is invalid, expired or revoked", detail="refresh token of another client")
-        if await grants_repo.revoke_grant(conn, found["grant_id"], now, "refresh_token_reuse"):
-            grant = await grants_repo.get_grant(conn, found["grant_id"])
+        if await grants_repo.revoke_grant(conn, found.grant_id, now, "refresh_token_reuse"):
+            grant = await grants_repo.get_grant(conn, found.grant_id)
             await audit.record(conn, "refresh_token.reuse_detected", at=now, client_id=client_id,
-                               subject=grant.user_id if grant else None, ip=ip, grant_id=found["grant_id"],
-                               generation=found["generation"])
+                               subject=grant.user_id if grant else None, ip=ip, grant_id=found.grant_id,
+                               generation=found.generation)
         return InvalidGrant("refresh token is invalid, expired or revoked", detail="replayed refresh token")
-    grant = await grants_repo.get_grant(conn, consumed["grant_id"])
-    if grant is None or grant.revoked_at is not None or now >= grant.expires_at or now >= consumed["expires_at"]:
+    grant = await grants_repo.get_grant(conn, consumed.grant_id)
+    if grant is None or grant.revoked_at is not None or now >= grant.expires_at or now >= consumed.expires_at:
         # Raised inside the transaction: the consumption above is rolled back with it.
         raise InvalidGrant("refresh token is invalid, expired or revoked", detail="grant revoked or expired")
     successor = new_refresh_token()
     await grants_repo.insert_refresh_token(
-        conn, digest=digest(successor), grant_id=grant.id, generation=consumed["generation"] + 1,
-        scope=consumed["scope"], issued_at=now, expires_at=min(grant.expires_at, now + idle))
-    return Rotation(grant=grant, scope=consumed["scope"], refresh_token=successor)
+        conn, digest=digest(successor), grant_id=grant.id, generation=consumed.generation + 1,
+        scope=consumed.scope, issued_at=now, expires_at=min(grant.expires_at, now + idle))
+    return Rotation(grant=grant, scope=consumed.scope, refresh_token=successor)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.models import Account, Membership
-from keyturn.storage.rows import to_account
+from keyturn.core.models import Account, Member, Membership
+from keyturn.storage.rows import to_account, to_member
 from keyturn.storage.tables import accounts, individual_accounts, memberships, users
 
 
@@ -52,11 +52,9 @@ async def memberships_of_user(conn: AsyncConnection, user_id: str) -> list[Membe
     return [Membership(**dict(r)) for r in (await conn.execute(q)).mappings()]
 
 
-async def update_account(conn: AsyncConnection, account_id: str, **values: object) -> None:
-    for k in ("flags", "subscriptions"):
-        if k in values:
-            values[k] = list(values[k])  # type: ignore[call-overload]
-    await conn.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
+async def rename_account(conn: AsyncConnection, account_id: str, name: str, now: float, by: str) -> None:
+    await conn.execute(accounts.update().where(accounts.c.id == account_id)
+                       .values(name=name, updated_at=now, updated_by=by))
 
 
 async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Account, str]]:
@@ -68,16 +66,16 @@ async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Ac
     for r in (await conn.execute(q)).mappings():
         d = dict(r)
         role = d.pop("member_role")
-        out.append((to_account(d), role))  # type: ignore[arg-type]
+        out.append((to_account(d), role))
     return out
 
 
-async def members_of_account(conn: AsyncConnection, account_id: str) -> list[dict[str, object]]:
+async def members_of_account(conn: AsyncConnection, account_id: str) -> list[Member]:
     q = (select(memberships.c.user_id, memberships.c.role, memberships.c.created_at,
                 users.c.email, users.c.preferred_username)
          .join(users, users.c.id == memberships.c.user_id)
          .where(memberships.c.account_id == account_id).order_by(memberships.c.created_at))
-    return [dict(r) for r in (await conn.execute(q)).mappings()]
+    return [to_member(r) for r in (await conn.execute(q)).mappings()]
 
 
 async def set_member_role(conn: AsyncConnection, account_id: str, user_id: str, role: str) -> None:

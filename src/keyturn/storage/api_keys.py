@@ -31,7 +31,7 @@ async def find_api_key_by_digest(conn: AsyncConnection, key_digest: str) -> tupl
         return None
     key = {k[2:]: v for k, v in row.items() if k.startswith("k_")}
     acct = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
-    return to_api_key(key), to_account(acct)  # type: ignore[arg-type]
+    return to_api_key(key), to_account(acct)
 
 
 async def get_api_key_by_name(conn: AsyncConnection, account_id: str, name: str) -> ApiKey | None:

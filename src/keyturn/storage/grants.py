@@ -10,13 +10,11 @@ about as much as running it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.models import Grant
-from keyturn.storage.rows import to_grant
+from keyturn.core.models import Grant, RefreshToken
+from keyturn.storage.rows import to_grant, to_refresh_token
 from keyturn.storage.tables import grants, refresh_tokens, revoked_tokens
 
 _INSERT_GRANT = grants.insert()
@@ -30,8 +28,7 @@ _CONSUME_REFRESH = (
     .where(refresh_tokens.c.digest == bindparam("b_digest"), refresh_tokens.c.used_at.is_(None),
            exists().where(grants.c.id == refresh_tokens.c.grant_id, grants.c.client_id == bindparam("b_client")))
     .values(used_at=bindparam("now"))
-    .returning(refresh_tokens.c.grant_id, refresh_tokens.c.generation, refresh_tokens.c.scope,
-               refresh_tokens.c.expires_at))
+    .returning(*refresh_tokens.c))
 
 
 async def create_grant(conn: AsyncConnection, grant: Grant) -> None:
@@ -75,17 +72,17 @@ async def insert_refresh_token(conn: AsyncConnection, *, digest: str, grant_id: 
 
 
 async def consume_refresh_token(conn: AsyncConnection, digest: str, client_id: str,
-                                now: float) -> dict[str, Any] | None:
+                                now: float) -> RefreshToken | None:
     """Mark a refresh token of this client used, atomically. None: unknown, another client's, or already used."""
     row = (await conn.execute(_CONSUME_REFRESH, {"b_digest": digest, "b_client": client_id, "now": now})
            ).mappings().first()
-    return dict(row) if row else None
+    return to_refresh_token({**row, "client_id": client_id}) if row else None
 
 
-async def find_refresh_token(conn: AsyncConnection, digest: str) -> dict[str, Any] | None:
-    """The token's row and its grant's ``client_id``."""
+async def find_refresh_token(conn: AsyncConnection, digest: str) -> RefreshToken | None:
+    """The token with its grant's ``client_id``, used or not."""
     row = (await conn.execute(_FIND_REFRESH, {"digest": digest})).mappings().first()
-    return dict(row) if row else None
+    return to_refresh_token(row) if row else None
 
 
 async def revoke_access_token(conn: AsyncConnection, jti: str, expires_at: float) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keyturn.core.models import AuthorizationCode, Throttle
+from keyturn.storage.rows import to_code, to_throttle
 from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
 
 
@@ -30,16 +32,17 @@ _CONSUME_CODE = (
 _FIND_CODE = select(authorization_codes).where(authorization_codes.c.digest == bindparam("b_digest"))
 
 
-async def find_code(conn: AsyncConnection, code_digest: str) -> dict[str, Any] | None:
+async def find_code(conn: AsyncConnection, code_digest: str) -> AuthorizationCode | None:
     row = (await conn.execute(_FIND_CODE, {"b_digest": code_digest})).mappings().first()
-    return dict(row) if row else None
+    return to_code(row) if row else None
 
 
-async def consume_code(conn: AsyncConnection, code_digest: str, now: float, grant_id: str) -> dict[str, Any] | None:
-    """Mark a code used and bind it to ``grant_id``, atomically; its row as it was. None: unknown or used (replay)."""
+async def consume_code(conn: AsyncConnection, code_digest: str, now: float,
+                       grant_id: str) -> AuthorizationCode | None:
+    """Mark a code used and bind it to ``grant_id``, atomically; the code as marked. None: unknown or used (replay)."""
     row = (await conn.execute(_CONSUME_CODE, {"b_digest": code_digest, "now": now, "b_grant": grant_id})
            ).mappings().first()
-    return dict(row) if row else None
+    return to_code(row) if row else None
 
 
 # -- login sessions -------------------------------------------------------------------------------------
@@ -132,9 +135,9 @@ async def remember_consent(conn: AsyncConnection, user_id: str, client_id: str, 
 
 
 # -- throttles (shared by every worker through the database) ---------------------------------------------
-async def get_throttle(conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+async def get_throttle(conn: AsyncConnection, key: str) -> Throttle | None:
     row = (await conn.execute(select(throttles).where(throttles.c.key == key))).mappings().first()
-    return dict(row) if row else None
+    return to_throttle(row) if row else None
 
 
 async def record_failure(conn: AsyncConnection, key: str, now: float, window: float) -> int:
@@ -148,7 +151,7 @@ async def record_failure(conn: AsyncConnection, key: str, now: float, window: fl
         if not res.rowcount:
             await conn.execute(throttles.insert().values(key=key, failures=1, window_start=now, locked_until=None))
     row = await get_throttle(conn, key)
-    return int(row["failures"]) if row else 1
+    return row.failures if row else 1
 
 
 async def lock(conn: AsyncConnection, key: str, until: float) -> None:

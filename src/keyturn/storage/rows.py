@@ -2,38 +2,70 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
+from keyturn.core.models import (
+    Account,
+    ApiKey,
+    AuthorizationCode,
+    Client,
+    Grant,
+    Member,
+    RefreshToken,
+    StoredKey,
+    Throttle,
+    User,
+)
 
-from keyturn.core.models import Account, ApiKey, Client, Grant, User
+Row = Mapping[Any, Any]  # a SQLAlchemy RowMapping (keyed by column name), or a dict of some of its items
 
 
-def to_user(r: RowMapping) -> User:
-    return User(**dict(r))
+def to_user(r: Row) -> User:
+    return User(**r)
 
 
-def to_client(r: RowMapping) -> Client:
-    d: dict[str, Any] = dict(r)
+def to_client(r: Row) -> Client:
+    d = dict(r)
     for k in ("grant_types", "redirect_uris", "post_logout_redirect_uris", "allowed_origins"):
         d[k] = tuple(d[k] or ())
     return Client(**d)
 
 
-def to_account(r: RowMapping) -> Account:
-    d: dict[str, Any] = dict(r)
+def to_account(r: Row) -> Account:
+    d = dict(r)
     d["flags"] = tuple(d["flags"] or ())
     d["subscriptions"] = tuple(d["subscriptions"] or ())
     return Account(**d)
 
 
-def to_api_key(r: RowMapping) -> ApiKey:
+def to_api_key(r: Row) -> ApiKey:
     d = dict(r)
     d.pop("digest", None)
     return ApiKey(**d)
 
 
-def to_grant(r: RowMapping) -> Grant:
+def to_grant(r: Row) -> Grant:
     d = dict(r)
     d.pop("revoked_reason", None)
     return Grant(**d)
+
+
+def to_refresh_token(r: Row) -> RefreshToken:
+    return RefreshToken(**r)
+
+
+def to_code(r: Row) -> AuthorizationCode:
+    return AuthorizationCode(**r)
+
+
+def to_member(r: Row) -> Member:
+    return Member(**r)
+
+
+def to_throttle(r: Row) -> Throttle:
+    return Throttle(**r)
+
+
+def to_stored_key(r: Row) -> StoredKey:
+    return StoredKey(**r)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from keyturn.core.errors import InvalidGrant
-from keyturn.core.models import GRANT_AUTHORIZATION_CODE, Client, Grant, User
+from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode, Client, Grant, User
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
 from keyturn.services.tokens import start_grant
@@ -39,7 +38,7 @@ class Redeemed:
 
 
 async def redeem_code(ctx: Services, *, code: str, client: Client, now: float, ip: str | None,
-                      check: Callable[[dict[str, Any]], None]) -> Redeemed:
+                      check: Callable[[AuthorizationCode], None]) -> Redeemed:
     """Consume ``code`` and start its grant. ``check`` raises to refuse the request (rolling back)."""
     code_digest = digest(code)
     grant_id = str(uuid.uuid4())
@@ -49,27 +48,27 @@ async def redeem_code(ctx: Services, *, code: str, client: Client, now: float, i
         replay = row is None
         if row is None:
             row = await store.find_code(conn, code_digest)
-        if row is None or row["client_id"] != client.client_id:
+        if row is None or row.client_id != client.client_id:
             raise InvalidGrant(BAD_CODE, detail="unknown code or code of another client")  # OAuth 2.1 §4.1.3
         check(row)
         if replay:
-            if row["grant_id"] and await grants_repo.revoke_grant(conn, row["grant_id"], now, "code_reuse"):
+            if row.grant_id and await grants_repo.revoke_grant(conn, row.grant_id, now, "code_reuse"):
                 await audit.record(conn, "authorization_code.reuse_detected", at=now, client_id=client.client_id,
-                                   subject=row["user_id"], ip=ip, grant_id=row["grant_id"])
+                                   subject=row.user_id, ip=ip, grant_id=row.grant_id)
             result = InvalidGrant(BAD_CODE, detail="authorization code replayed")
-        elif now >= row["expires_at"]:
+        elif now >= row.expires_at:
             result = InvalidGrant(BAD_CODE, detail="authorization code expired")
         else:
-            user = await users_repo.get(conn, row["user_id"])
+            user = await users_repo.get(conn, row.user_id)
             if user is None or user.disabled:
                 raise InvalidGrant(BAD_CODE, detail="user gone or disabled")
             grant, refresh = await start_grant(
                 ctx, conn, client=client, user_id=user.id, account_id=None, grant_type=GRANT_AUTHORIZATION_CODE,
-                scope=str(row["scope"]), now=now, grant_id=grant_id, session_id=row["session_id"],
-                auth_time=row["auth_time"])
+                scope=row.scope, now=now, grant_id=grant_id, session_id=row.session_id,
+                auth_time=row.auth_time)
             await audit.record(conn, "token.issued", at=now, client_id=client.client_id, subject=user.id, ip=ip,
                                grant_type=GRANT_AUTHORIZATION_CODE, grant_id=grant.id)
-            result = Redeemed(grant=grant, user=user, nonce=row["nonce"], refresh_token=refresh)
+            result = Redeemed(grant=grant, user=user, nonce=row.nonce, refresh_token=refresh)
     if isinstance(result, InvalidGrant):  # committed: the replay's revocation, the expired code's use
         ctx.revocations_changed()
         raise result

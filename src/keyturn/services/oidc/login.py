@@ -64,8 +64,8 @@ async def _locked_for(ctx: Services, keys: tuple[str, str], now: float) -> float
         worst = 0.0
         for key in keys:
             row = await store.get_throttle(conn, key)
-            if row and row["locked_until"] and row["locked_until"] > now:
-                worst = max(worst, row["locked_until"] - now)
+            if row and row.locked_until and row.locked_until > now:
+                worst = max(worst, row.locked_until - now)
     return worst
 
 
