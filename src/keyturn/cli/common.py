@@ -32,7 +32,6 @@ from keyturn.core.policy import PolicyError
 from keyturn.services.context import Services, build_services
 from keyturn.services.users import find_user
 from keyturn.settings import Settings, load_settings
-from keyturn.storage.db import pending_migrations
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -177,7 +176,7 @@ def run(fn: Callable[[Services], Awaitable[T]], settings: Settings | None = None
     async def go() -> T:
         ctx = await open_context(settings or load_cli_settings())
         try:
-            pending = await pending_migrations(ctx.engine)
+            pending = await ctx.pending_migrations()
             if pending:
                 logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
             await ctx.start(run_migrations=True)

@@ -25,7 +25,7 @@ from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
 from keyturn.settings import Settings
 from keyturn.storage import clients as clients_repo
-from keyturn.storage.db import make_engine, migrate
+from keyturn.storage.db import make_engine, migrate, pending_migrations
 
 CREDENTIAL_CREATE_WINDOW = 3600.0  # KEYTURN_CREDENTIAL_CREATE_LIMIT counts creations in this sliding window
 
@@ -58,6 +58,10 @@ class Services:
     def revocations_changed(self) -> None:
         """Call after committing a revocation: this worker's revocation cache reloads at once."""
         self.revocations.invalidate()
+
+    async def pending_migrations(self) -> list[str]:
+        """The migrations ``start(run_migrations=True)`` would apply (none: the schema is current)."""
+        return await pending_migrations(self.engine)
 
     async def start(self, *, run_migrations: bool = False) -> None:
         """What a process does before it serves: migrations (if asked), signing keys, background writers."""
