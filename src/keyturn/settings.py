@@ -16,9 +16,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-log = logging.getLogger("keyturn.settings")
+from keyturn.core.jose import SigningAlg
 
-SigningAlg = Literal["ES256", "RS256", "EdDSA"]
+log = logging.getLogger("keyturn.settings")
 
 
 class Settings(BaseSettings):

@@ -11,6 +11,7 @@ import typer
 from keyturn.cli import access as access_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_user, run, user_principal
+from keyturn.core.jose import ALLOWED_ALGS
 from keyturn.core.policy import PolicyError
 from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
@@ -154,8 +155,8 @@ def keys_rotate(alg: str = typer.Option(None, help="Algorithm to rotate (default
     """Introduce a new signing key; the old one stays published until its tokens expire."""
     async def go(ctx: Services) -> dict[str, Any]:
         a = alg or ctx.settings.access_token_alg
-        if a not in ("ES256", "RS256", "EdDSA"):
-            raise typer.BadParameter("alg must be ES256, RS256 or EdDSA")
+        if a not in ALLOWED_ALGS:
+            raise typer.BadParameter(f"alg must be {', '.join(ALLOWED_ALGS[:-1])} or {ALLOWED_ALGS[-1]}")
         kid = await ctx.keys.rotate(a, ctx.clock())
         return {"kid": kid, "alg": a, "keys": ctx.keys.describe(ctx.clock())}
     data = run(go)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jwt
 import orjson
@@ -19,7 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-ALLOWED_ALGS = ("ES256", "RS256", "EdDSA")
+SigningAlg = Literal["ES256", "RS256", "EdDSA"]
+ALLOWED_ALGS: tuple[SigningAlg, ...] = get_args(SigningAlg)  # what Keyturn signs with, and what verifiers accept
+# What an OIDC client may register as id_token_signed_response_alg (services/oidc/clients.py); the key ring
+# always holds a key of each, whatever the defaults are (tests/oidc/test_discovery_algs.py).
+ClientIdTokenAlg = Literal["RS256", "ES256"]
+CLIENT_ID_TOKEN_ALGS: tuple[ClientIdTokenAlg, ...] = get_args(ClientIdTokenAlg)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
-_LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
+LOOPBACK_IPS = ("127.0.0.1", "[::1]")  # the loopback IP literals, as written in a URL (RFC 8252 §7.3)
+LOOPBACK_HOSTS = frozenset({"localhost", *LOOPBACK_IPS})  # hosts where http is accepted (RFC 8252 §8.3)
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.[]:")
 MAX_HOST = 253  # RFC 1035 §2.3.4 (255 octets on the wire, 253 characters written)
 MAX_LABEL = 63  # RFC 1035 §2.3.4
@@ -68,7 +69,12 @@ class OriginPattern:
 
 
 def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK or host.endswith(".localhost")
+    return host in LOOPBACK_HOSTS or host.endswith(".localhost")
+
+
+def is_loopback_hostname(hostname: str) -> bool:
+    """``urlsplit(...).hostname`` (lower case, an IPv6 address without brackets) is a loopback host."""
+    return hostname in LOOPBACK_HOSTS or f"[{hostname}]" in LOOPBACK_HOSTS
 
 
 @functools.cache

@@ -10,8 +10,9 @@ from typing import Any
 
 import jwt
 
+from keyturn.core.jose import ALLOWED_ALGS
+
 Fetcher = Callable[[str], Awaitable[bytes]]
-ALLOWED = {"ES256", "RS256", "EdDSA"}
 
 
 class JWKSUnavailable(Exception):
@@ -45,7 +46,7 @@ class JWKSCache:
         keys: dict[str, tuple[str, Any]] = {}
         for jwk in data.get("keys", []):
             kid, alg = jwk.get("kid"), jwk.get("alg")
-            if not isinstance(kid, str) or alg not in ALLOWED or jwk.get("use", "sig") != "sig":
+            if not isinstance(kid, str) or alg not in ALLOWED_ALGS or jwk.get("use", "sig") != "sig":
                 continue
             if any(m in jwk for m in ("d", "p", "q", "k")):
                 continue  # never accept private or symmetric material as a verification key

@@ -27,7 +27,7 @@ class TokenVerifier:
     ``exp``/``nbf``/``iat`` within ``leeway`` (one documented leeway, at most 60 s)."""
 
     def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache, leeway: int = jose.DEFAULT_LEEWAY,
-                 algorithms: tuple[str, ...] = ("ES256", "RS256", "EdDSA"),
+                 algorithms: tuple[str, ...] = jose.ALLOWED_ALGS,
                  clock: Callable[[], float] = time.time) -> None:
         if not 0 <= leeway <= jose.MAX_LEEWAY:
             raise ValueError("leeway must be at most 60 seconds")

@@ -17,7 +17,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from keyturn.core.jose import SigningKey, generate_private_key, load_private_pem, private_pem, public_jwk
+from keyturn.core.jose import (
+    CLIENT_ID_TOKEN_ALGS,
+    SigningKey,
+    generate_private_key,
+    load_private_pem,
+    private_pem,
+    public_jwk,
+)
 from keyturn.core.models import StoredKey
 from keyturn.services.cache import SingleFlight
 from keyturn.settings import Settings
@@ -45,9 +52,8 @@ class KeyRing:
 
     @property
     def needed_algs(self) -> set[str]:
-        # RS256 and ES256: what an OIDC client may register as id_token_signed_response_alg
-        # (services/oidc/claims.py CLIENT_ID_TOKEN_ALGS), whatever the defaults are.
-        return {self.settings.access_token_alg, self.settings.id_token_alg, "RS256", "ES256"}
+        # And what an OIDC client may register as id_token_signed_response_alg, whatever the defaults are.
+        return {self.settings.access_token_alg, self.settings.id_token_alg, *CLIENT_ID_TOKEN_ALGS}
 
     async def ensure(self, now: float | None = None) -> None:
         """Load keys; create any algorithm's first key that is missing (first start)."""

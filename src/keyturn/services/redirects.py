@@ -6,11 +6,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from keyturn.core.errors import ApiError
+from keyturn.core.origins import LOOPBACK_IPS, is_loopback_hostname
 
 _BAD_SCHEMES = {"javascript", "data", "vbscript", "file"}
-LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "localhost"}
 # RFC 8252 §7.3/§8.3: the port may vary only for the loopback IP literals, not for "localhost".
-_LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://[::1]")
+_LOOPBACK_PREFIXES = tuple(f"http://{ip}" for ip in LOOPBACK_IPS)
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -40,7 +40,7 @@ def validate_redirect_uri(uri: str) -> str:
             raise bad("needs a host")
     elif scheme == "http":
         host = (parts.hostname or "").lower()
-        if f"[{host}]" not in LOOPBACK_HOSTS and host not in LOOPBACK_HOSTS:
+        if not is_loopback_hostname(host):
             raise bad("may use http only for localhost/127.0.0.1/[::1]")
     elif "." not in scheme:
         raise bad("with a custom scheme must use a reverse-domain name (RFC 8252 §7.1)")

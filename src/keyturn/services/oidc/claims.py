@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from keyturn.core import jose
+from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import Client, User
 from keyturn.services.context import Services
 from keyturn.settings import Settings
@@ -42,11 +43,6 @@ def user_claims(user: User, scope: tuple[str, ...]) -> dict[str, Any]:
         if values.get(name) is not None:
             out[name] = values[name]
     return out
-
-
-# What a client may register as id_token_signed_response_alg (services/oidc/clients.py checks it;
-# tests/oidc/test_discovery_algs.py keeps discovery and registration in step).
-CLIENT_ID_TOKEN_ALGS = ("RS256", "ES256")
 
 
 def id_token_algs(settings: Settings) -> list[str]:

@@ -12,12 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from keyturn.core.errors import ApiError, InvalidScope
+from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, Client
+from keyturn.core.origins import is_loopback_hostname
 from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services.context import Services
-from keyturn.services.oidc.claims import CLIENT_ID_TOKEN_ALGS
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import audit
@@ -38,7 +39,7 @@ def validate_origin(origin: str) -> str:
     if (parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query
             or parts.fragment or parts.username or origin.endswith("/")):
         raise ApiError(400, "INVALID_ORIGIN", f"origin {origin[:100]!r} must be scheme://host[:port]")
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+    if parts.scheme == "http" and not is_loopback_hostname(parts.hostname):
         raise ApiError(400, "INVALID_ORIGIN", "http origins are allowed only for localhost/127.0.0.1")
     return origin
 
