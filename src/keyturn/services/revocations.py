@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyturn.services.cache import SingleFlight
-from keyturn.storage.tables import grants, revoked_tokens
+from keyturn.storage import grants as grants_repo
 
 MARGIN = 120.0  # seconds of clock skew and in-flight issuance tolerated beyond the token lifetime
 
@@ -42,10 +41,7 @@ class RevocationCache:
         generation = self._generation
         horizon = now - self.token_ttl - MARGIN
         async with self.engine.connect() as conn:
-            jtis = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at > now))).scalars()
-            ids = (await conn.execute(select(grants.c.id).where(grants.c.revoked_at.is_not(None),
-                                                                grants.c.revoked_at > horizon))).scalars()
-            loaded = frozenset(jtis), frozenset(ids)
+            loaded = await grants_repo.revoked_jtis(conn, now), await grants_repo.grants_revoked_since(conn, horizon)
         if generation == self._generation:  # else a revocation came meanwhile: a newer load counts
             self._jtis, self._grants = loaded
             self._loaded_until = now + self.ttl

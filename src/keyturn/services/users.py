@@ -76,8 +76,3 @@ async def create_user(ctx: Services, *, email: str | None, phone_number: str | N
 async def find_user(ctx: Services, ref: str) -> User | None:
     async with ctx.engine.connect() as conn:
         return await users_repo.find(conn, ref, ctx.settings.default_phone_region)
-
-
-async def get_user(ctx: Services, user_id: str) -> User | None:
-    async with ctx.engine.connect() as conn:
-        return await users_repo.get(conn, user_id)

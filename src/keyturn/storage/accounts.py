@@ -78,11 +78,6 @@ async def members_of_account(conn: AsyncConnection, account_id: str) -> list[Mem
     return [to_member(r) for r in (await conn.execute(q)).mappings()]
 
 
-async def set_member_role(conn: AsyncConnection, account_id: str, user_id: str, role: str) -> None:
-    await conn.execute(memberships.update().where(memberships.c.account_id == account_id,
-                                                  memberships.c.user_id == user_id).values(role=role))
-
-
 async def count_role(conn: AsyncConnection, account_id: str, role: str) -> int:
     q = (select(func.count()).select_from(memberships)
          .where(memberships.c.account_id == account_id, memberships.c.role == role))

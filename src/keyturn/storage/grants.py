@@ -10,7 +10,7 @@ about as much as running it.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Grant, RefreshToken
@@ -51,19 +51,6 @@ async def revoke_grants_of_client(conn: AsyncConnection, client_id: str, now: fl
                        .values(revoked_at=now, revoked_reason=reason))
 
 
-async def revoke_grants_of_session(conn: AsyncConnection, session_id: str, now: float, reason: str,
-                                   client_ids: list[str] | None = None) -> None:
-    q = update(grants).where(grants.c.session_id == session_id, grants.c.revoked_at.is_(None))
-    if client_ids is not None:
-        q = q.where(grants.c.client_id.in_(client_ids))
-    await conn.execute(q.values(revoked_at=now, revoked_reason=reason))
-
-
-async def revoke_grants_of_user(conn: AsyncConnection, user_id: str, now: float, reason: str) -> None:
-    await conn.execute(update(grants).where(grants.c.user_id == user_id, grants.c.revoked_at.is_(None))
-                       .values(revoked_at=now, revoked_reason=reason))
-
-
 async def insert_refresh_token(conn: AsyncConnection, *, digest: str, grant_id: str, generation: int,
                                scope: str, issued_at: float, expires_at: float) -> None:
     await conn.execute(_INSERT_REFRESH, {
@@ -85,15 +72,19 @@ async def find_refresh_token(conn: AsyncConnection, digest: str) -> RefreshToken
     return to_refresh_token(row) if row else None
 
 
+async def revoked_jtis(conn: AsyncConnection, now: float) -> frozenset[str]:
+    """The ``jti``s of revoked access tokens (RFC 7009) that have not expired yet."""
+    q = select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at > now)
+    return frozenset((await conn.execute(q)).scalars())
+
+
+async def grants_revoked_since(conn: AsyncConnection, since: float) -> frozenset[str]:
+    """The ids of grants revoked after ``since``."""
+    q = select(grants.c.id).where(grants.c.revoked_at.is_not(None), grants.c.revoked_at > since)
+    return frozenset((await conn.execute(q)).scalars())
+
+
 async def revoke_access_token(conn: AsyncConnection, jti: str, expires_at: float) -> None:
     exists = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))).first()
     if not exists:
         await conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
-
-
-async def access_token_revoked(conn: AsyncConnection, jti: str) -> bool:
-    return (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))).first() is not None
-
-
-async def purge_expired(conn: AsyncConnection, now: float) -> None:
-    await conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at < now))

@@ -111,10 +111,6 @@ async def consume_interaction(conn: AsyncConnection, interaction_digest: str, no
     return (await conn.execute(q)).first() is not None
 
 
-async def purge_interactions(conn: AsyncConnection, now: float) -> None:
-    await conn.execute(delete(interactions).where(interactions.c.expires_at < now - 3600))
-
-
 # -- consents -------------------------------------------------------------------------------------------
 async def find_consent(conn: AsyncConnection, user_id: str, client_id: str) -> tuple[str, ...]:
     q = select(consents.c.scope).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
@@ -160,4 +156,3 @@ async def lock(conn: AsyncConnection, key: str, until: float) -> None:
 
 async def clear_throttle(conn: AsyncConnection, key: str) -> None:
     await conn.execute(delete(throttles).where(throttles.c.key == key))
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.identifiers import normalise_email, phone_e164
@@ -39,8 +39,3 @@ async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None)
                                 users.c.phone_number.in_(sorted(phones)), users.c.preferred_username == ref))
     row = (await conn.execute(q)).mappings().first()
     return to_user(row) if row else None
-
-
-async def set_password(conn: AsyncConnection, user_id: str, password_hash: str, now: float) -> None:
-    await conn.execute(update(users).where(users.c.id == user_id).values(
-        password_hash=password_hash, password_changed_at=now, updated_at=now))
