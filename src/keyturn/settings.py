@@ -86,7 +86,6 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
     policy_file: Path | None = Field(None, description="Role/permission policy file; default is the seed's.")
-    redis_url: str | None = Field(None, description="Optional Redis for cross-worker throttling.")
     login_max_failures: int = Field(5, ge=1, description="Failed logins per account before back-off grows.")
     default_phone_region: str | None = Field(None, description=(
         "ISO 3166 alpha-2 region (`GB`, `NZ`) for phone numbers typed without `+` at login and user creation "
