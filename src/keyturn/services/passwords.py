@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
-_DUMMY = _hasher.hash("keyturn-dummy-password-for-timing")
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 COMMON = frozenset({
@@ -16,6 +17,12 @@ COMMON = frozenset({
 })
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown user's password is verified against (the same argon2 work); made once, on first use."""
+    return _hasher.hash("keyturn-dummy-password-for-timing")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -23,7 +30,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the user exists (pass None for an unknown user)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
