@@ -12,9 +12,10 @@
     │   ├── AccessDenied         resource owner or policy refused (authorization endpoint)
     │   ├── UnsupportedResponseType, LoginRequired, ConsentRequired, InteractionRequired
     │   ├── RequestNotSupported, RequestUriNotSupported  OIDC Core §3.1.2.6 (authorization endpoint)
-    │   ├── SlowDown             rate limited (429 + Retry-After)
+    │   ├── TooManyRequests      rate limited: 429 + Retry-After, answered as invalid_request
     │   ├── ServerError          unexpected failure (500), never with details
     │   └── TemporarilyUnavailable  dependency down (503)
+    ├── InvalidBearerRequest     a request to a protected resource is malformed (400, RFC 6750 §3.1)
     ├── InvalidToken             bearer token missing or bad at a protected API (401, RFC 6750 §3.1)
     ├── InsufficientScope        the token is good but lacks a scope the endpoint needs (403, RFC 6750 §3.1)
     └── ApiError                 management API error: {"status": "ERROR", "error": {code, message}}
@@ -108,7 +109,9 @@ class RequestUriNotSupported(OAuthError):
     error = "request_uri_not_supported"
 
 
-class SlowDown(OAuthError):
+class TooManyRequests(OAuthError):
+    """Too many failures or requests; ``retry_after`` seconds go out as Retry-After (RFC 6585 §4).
+    RFC 6749 has no code for it (``slow_down`` is RFC 8628's, for device polling): ``invalid_request``."""
     error = "invalid_request"
     status_code = 429
 
@@ -121,6 +124,14 @@ class ServerError(OAuthError):
 class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status_code = 503
+
+
+class InvalidBearerRequest(KeyturnError):
+    """RFC 6750 §3.1 ``invalid_request``: the token is sent in a malformed way, or more than one way (400)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
 
 
 class InvalidToken(KeyturnError):

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from keyturn.core.errors import InvalidClient, InvalidRequest, SlowDown
+from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests
 from keyturn.core.models import Client, is_client_id
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
@@ -116,7 +116,7 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
     retry = counter.blocked(key, now)
     if retry is not None:
         # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
-        raise SlowDown("too many failed client authentications; retry later", retry_after=retry)
+        raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:

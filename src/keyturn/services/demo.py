@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keyturn.core import paths
 from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.services.accounts import create_demo_merchant
@@ -39,9 +40,9 @@ async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
         "user_access_token": user_token,
         "credential": {"client_id": credential["username"], "client_secret": credential["password"]},
         "try": {
-            "discovery": f"{base_url}/.well-known/oauth-authorization-server",
-            "jwks": f"{base_url}/.well-known/jwks.json",
-            "token": f"curl -s -X POST {base_url}/api/v2/access/token -H 'Content-Type: application/json' "
+            "discovery": base_url + paths.AS_METADATA,
+            "jwks": base_url + paths.JWKS,
+            "token": f"curl -s -X POST {base_url}{paths.ACCESS_TOKEN} -H 'Content-Type: application/json' "
                      f"-d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{credential['username']}\","
                      f"\"client_secret\":\"{credential['password']}\"}}'",
         },

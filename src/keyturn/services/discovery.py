@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keyturn.core import paths
 from keyturn.services.oidc.claims import CLAIMS_SUPPORTED, id_token_algs
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.settings import Settings
@@ -18,13 +19,13 @@ def metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
     return {
         "issuer": iss,
-        "authorization_endpoint": f"{iss}/authorize",
-        "token_endpoint": f"{iss}/token",
-        "userinfo_endpoint": f"{iss}/userinfo",
-        "jwks_uri": f"{iss}/.well-known/jwks.json",
-        "introspection_endpoint": f"{iss}/introspect",
-        "revocation_endpoint": f"{iss}/revoke",
-        "end_session_endpoint": f"{iss}/logout",
+        "authorization_endpoint": iss + paths.AUTHORIZE,
+        "token_endpoint": iss + paths.TOKEN,
+        "userinfo_endpoint": iss + paths.USERINFO,
+        "jwks_uri": iss + paths.JWKS,
+        "introspection_endpoint": iss + paths.INTROSPECT,
+        "revocation_endpoint": iss + paths.REVOKE,
+        "end_session_endpoint": iss + paths.LOGOUT,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
         "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,

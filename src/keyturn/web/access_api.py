@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.responses import Response
 
+from keyturn.core import paths
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import access, accounts, api_keys
@@ -20,10 +21,12 @@ from keyturn.web.accesslog import note_client
 from keyturn.web.auth import ACCOUNT_HEADER, current_principal, identify
 from keyturn.web.credential_api import ErrorOut
 from keyturn.web.responses import json_response
+from keyturn.web.routing import DecisionRoute, ManagementRoute
 from keyturn.web.schemas import Id, Name, UserRef, Word
 from keyturn.web.state import services
 
-router = APIRouter(tags=["access"])
+router = APIRouter(tags=["access"], route_class=ManagementRoute)
+decision_router = APIRouter(tags=["access"], route_class=DecisionRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
@@ -131,7 +134,7 @@ class AuthorizeOut(BaseModel):
 
 
 @router.get(
-    "/api/account-memberships",
+    paths.ACCOUNT_MEMBERSHIPS,
     response_model=list[MembershipOut],
     responses=ERRORS,
     summary="The caller's memberships (seed 001: X-Api-Key, or Authorization with or without Bearer)",
@@ -325,7 +328,7 @@ def _verdict_body(principal: Principal, verdict: access.Verdict) -> dict[str, An
     return {"allowed": verdict.allowed, "principal": who, "reason": verdict.reason, "accountId": verdict.account_id}
 
 
-@router.post(
+@decision_router.post(
     "/api/authorize",
     response_model=AuthorizeOut,
     responses={**ERRORS, 403: {"model": AuthorizeOut, "description": "Not allowed, with the reason"}},
@@ -340,7 +343,7 @@ async def authorize(body: AuthorizeIn, request: Request) -> Response:
     return json_response(_verdict_body(principal, verdict), 200 if verdict.allowed else 403)
 
 
-@router.get(
+@decision_router.get(
     "/auth/forward",
     status_code=200,
     responses={401: ERRORS[401], 403: ERRORS[403]},

@@ -1,39 +1,38 @@
-"""The HTTP application: ``create_app(services)`` wires the endpoints over one ``Services`` (the composition
-root is :func:`keyturn.services.context.build_services`); ``create_asgi`` adds what `keyturn serve` runs."""
+"""The HTTP application: ``create_app(services)`` builds the route table (keyturn.web.routes) over one
+``Services`` (the composition root is :func:`keyturn.services.context.build_services`); ``create_asgi``
+adds what `keyturn serve` runs around it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyturn import __version__
-from keyturn.core.errors import ApiError, InsufficientScope, InvalidToken, OAuthError
 from keyturn.services.context import Services
 from keyturn.settings import Settings
-from keyturn.web import access_api, cors, credential_api, discovery, errors, introspection, oidc, token
+from keyturn.web import cors, errors, routes
 from keyturn.web.accesslog import AccessLog
 from keyturn.web.fastpath import FastPath
-from keyturn.web.responses import json_response
+from keyturn.web.routing import TableRoute
 
-log = logging.getLogger("keyturn")
+
+def baseline_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries (HSTS with an https issuer)."""
+    extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    if settings.issuer.startswith("https://"):
+        extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return extra
+
 
 class SecurityHeaders:
     """Baseline headers on every response (ASGI, so the hot path pays almost nothing)."""
 
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, extra: list[tuple[bytes, bytes]]) -> None:
         self.app = app
-        self.extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
-        if hsts:
-            self.extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        self.extra = extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,21 +47,8 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-ERROR_HANDLERS: dict[Any, Any] = {
-    ApiError: errors.on_api_error, InvalidToken: errors.on_invalid_token, OAuthError: errors.on_oauth_error,
-    InsufficientScope: errors.on_insufficient_scope,
-    RequestValidationError: errors.on_validation_error, HTTPException: errors.on_http_exception,
-    Exception: errors.on_unexpected,
-}
-
-
-async def health(request: Request) -> Response:
-    return json_response({"status": "ok"}, no_store=False)
-
-
 def create_app(context: Services, *, run_migrations: bool = False) -> FastAPI:
     """The FastAPI application over ``context`` (built by :func:`keyturn.services.context.build_services`)."""
-    settings = context.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,28 +61,16 @@ def create_app(context: Services, *, run_migrations: bool = False) -> FastAPI:
                   openapi_url="/openapi.json",
                   description="Management API of Keyturn. OAuth endpoints are described by discovery.")
     app.state.ctx = context
-    app.state.settings = settings
-
-    for exc_type, handler in ERROR_HANDLERS.items():
-        app.add_exception_handler(exc_type, handler)
-
-    r = app.router
-    r.add_route("/health", health, methods=["GET"], include_in_schema=False)
-    for path in ("/token", "/api/v2/access/token"):
-        r.add_route(path, token.token_endpoint, methods=["POST"], include_in_schema=False)
-    r.add_route("/introspect", introspection.introspect_endpoint, methods=["POST"], include_in_schema=False)
-    r.add_route("/revoke", introspection.revoke_endpoint, methods=["POST"], include_in_schema=False)
-    for path in ("/.well-known/jwks.json", "/jwks.json", "/jwks"):
-        r.add_route(path, discovery.jwks, methods=["GET"], include_in_schema=False)
-    r.add_route("/.well-known/oauth-authorization-server", discovery.oauth_metadata, methods=["GET"],
-                include_in_schema=False)
-    app.include_router(credential_api.router)
-    app.include_router(access_api.router)  # accounts, memberships, API keys, decision + forward-auth
-    oidc.install(app)  # authorization endpoint, login, consent, userinfo, logout
+    errors.install(app)
+    for route in routes.ROUTES:  # the route table, then its routers (the OpenAPI document is theirs)
+        if not route.in_router:
+            app.router.routes.append(TableRoute(route))
+    for router in routes.ROUTERS:
+        app.include_router(router)
     # Every preflight, and CORS on the API's answers; inside SecurityHeaders so preflights get them too.
     app.state.cors = cors.CorsPolicy(context, app.router.routes)
     app.add_middleware(cors.CorsMiddleware, policy=app.state.cors)
-    app.add_middleware(SecurityHeaders, hsts=settings.issuer.startswith("https://"))
+    app.add_middleware(SecurityHeaders, extra=baseline_headers(context.settings))
     return app
 
 
@@ -108,12 +82,11 @@ def create_asgi(context: Services, *, run_migrations: bool = False) -> ASGIApp:
 def front(app: FastAPI, settings: Settings) -> ASGIApp:
     """The layers `keyturn serve` puts around the app (the in-process tests' `client` goes through them too).
 
-    The front runs the very same endpoint functions as the app's routes, with the app's exception
-    handlers, security headers and CORS policy; it only skips the framework layers around them.
+    The front runs the route table's hot routes with the app's error pipeline, security headers and
+    CORS policy; it only skips the framework layers around them.
     """
-    hot = {("POST", "/token"): token.token_endpoint, ("POST", "/api/v2/access/token"): token.token_endpoint,
-           ("POST", "/introspect"): introspection.introspect_endpoint,
-           ("GET", "/api/account-memberships"): access_api.account_memberships_endpoint}
-    fast = FastPath(app, hot, SecurityHeaders(app, hsts=settings.issuer.startswith("https://")).extra,
-                    ERROR_HANDLERS, app.state.cors)
+    policy = app.state.cors
+    if not isinstance(policy, cors.CorsPolicy):
+        raise TypeError("the application was not built by create_app")
+    fast = FastPath(app, routes.hot(), baseline_headers(settings), policy)
     return AccessLog(fast) if settings.access_log else fast

@@ -7,18 +7,17 @@ One mechanism (:class:`CorsPolicy`) answers every preflight, on the app and on t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyturn.core.paths import API_PREFIX
 from keyturn.services.context import Services
-
-
-def allow_headers(origin: str) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-
+from keyturn.web.allow_origin import allow_headers
+from keyturn.web.routes import table
+from keyturn.web.routing import Cors, Route
 
 ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, X-Api-Key, X-Keyturn-Account"
 PREFLIGHT_MAX_AGE = "600"
@@ -29,37 +28,35 @@ def preflight_headers(origin: str, methods: str) -> dict[str, str]:
             "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
 
 
-# Which paths a browser app may call cross-origin. RFC 9700 §2.6 (R12): never the authorization
-# endpoint; and no HTML page ever gets CORS headers (see `add_headers`).
-NO_CORS = frozenset({"/authorize", "/api/v2/access/authorize"})
-# These endpoints set their own CORS headers, so here they get their preflight only: token, revocation
-# and userinfo reflect the Origin only when the requesting client allows it (R95), discovery and the
-# JWKS when any client does; introspection answers (for resource servers) carry none.
-ENDPOINT_DECIDES = frozenset({
-    "/token", "/api/v2/access/token", "/revoke", "/introspect", "/userinfo",
-    "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
-    "/.well-known/jwks.json", "/jwks.json", "/jwks"})
-# Called with a user token, an API key or a credential's token: the management and decision API
-# (everything under /api/), forward-auth and the end-session endpoint.
-EXACT = frozenset({"/auth/forward", "/logout"})
-API_PREFIX = "/api/"
-
-NONE, PREFLIGHT_ONLY, FULL = 0, 1, 2
+NONE, PREFLIGHT_ONLY, FULL = Cors.NONE, Cors.PREFLIGHT_ONLY, Cors.FULL
 PROBED_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 _VARY = b"vary"
 _ACAO = b"access-control-allow-origin"
 _CONTENT_TYPE = b"content-type"
 
 
-def path_kind(path: str) -> int:
-    """NONE: no CORS; PREFLIGHT_ONLY: the endpoint decides its own responses; FULL: this module does both."""
-    if path in ENDPOINT_DECIDES:
-        return PREFLIGHT_ONLY
-    if path.rstrip("/") in NO_CORS:
-        return NONE
-    if path in EXACT or path.startswith(API_PREFIX):
-        return FULL
-    return NONE
+class PathKinds:
+    """Each path's treatment, from the route table (keyturn.web.routes; the defaults follow the audience).
+
+    A path the table names is treated as its route says; a path refused CORS is refused with trailing
+    slashes too; any other path under ``/api/`` (the management and decision API, whose paths have
+    parameters) gets the full treatment; everything else none.
+    """
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.exact = {r.path: r.cors_kind for r in routes if "{" not in r.path}
+        self.refused = frozenset(p for p, kind in self.exact.items() if kind is Cors.NONE)
+
+    def __call__(self, path: str) -> Cors:
+        kind = self.exact.get(path)
+        if kind is not None:
+            return kind
+        if path.rstrip("/") in self.refused:
+            return Cors.NONE
+        return Cors.FULL if path.startswith(API_PREFIX) else Cors.NONE
+
+
+path_kind = PathKinds(table())
 
 
 def request_origin(scope: Scope) -> str | None:

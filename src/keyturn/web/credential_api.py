@@ -17,12 +17,13 @@ from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.web.auth import current_principal
 from keyturn.web.responses import json_response
+from keyturn.web.routing import ManagementRoute
 from keyturn.web.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
 from keyturn.web.state import services
 
 __all__ = ["ErrorOut", "router"]
 
-router = APIRouter(prefix="/api/v2/credential", tags=["credentials"])
+router = APIRouter(prefix="/api/v2/credential", tags=["credentials"], route_class=ManagementRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_SCOPE, INVALID_DOMAIN…)"},

@@ -1,31 +1,46 @@
-"""The one place errors become responses: OAuth JSON, RFC 6750 challenges, the management API shape."""
+"""The error pipeline: the one place an exception becomes a response, chosen by its type.
+
+The handler is found by walking the exception's class hierarchy, as Starlette does; the app
+registers :func:`error_response` for every family below and the lean front calls it directly.
+
+    OAuthError              RFC 6749 §5.2 JSON, no-store; WWW-Authenticate on 401; Retry-After
+    InvalidBearerRequest    RFC 6750 §3.1 invalid_request (400) with a Bearer challenge
+    InvalidToken            RFC 6750 §3.1 invalid_token (401); no error code when no token came (§3.1)
+    InsufficientScope       RFC 6750 §3.1 insufficient_scope (403) naming the scope
+    ApiError                the management API's shape ({"status": "ERROR", "error", "message"})
+    RequestValidationError  the management API's shape, 400 INVALID_REQUEST naming the field
+    HTTPException           (404, 405…) in the shape of the matched route's audience
+    Exception               500 in that shape, logged, never with details
+
+The bearer errors' bodies follow the route too: RFC 6750 JSON where the route answers in RFC
+JSON (userinfo), the management shape elsewhere. Answers of an endpoint that decided its own CORS
+headers (keyturn.web.allow_origin) carry them, refusals included.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import ApiError, InsufficientScope, InvalidToken, OAuthError
-from keyturn.web.responses import json_response, oauth_error_response
+from keyturn.core.errors import ApiError, InsufficientScope, InvalidBearerRequest, InvalidToken, OAuthError
+from keyturn.web.allow_origin import decided
+from keyturn.web.responses import json_response
+from keyturn.web.routing import matched
 
 log = logging.getLogger("keyturn.errors")
-OAUTH_PATHS = ("/token", "/api/v2/access/token", "/introspect", "/revoke", "/userinfo")
+E = TypeVar("E", bound=Exception)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def api_error_body(code: str, message: str) -> dict[str, str]:
     return {"status": "ERROR", "error": code, "message": message}
-
-
-async def on_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    if exc.detail:
-        log.info("api error %s: %s", exc.code, exc.detail)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return json_response(api_error_body(exc.code, exc.message), exc.status_code, headers)
 
 
 def bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
@@ -46,26 +61,61 @@ def _quotable(text: str) -> str:
     return "".join(c for c in text if 0x20 <= ord(c) <= 0x7E and c not in '"\\')
 
 
-async def on_invalid_token(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, InvalidToken)
+def _oauth_json(request: Request) -> bool:
+    """Whether the matched route answers in RFC 6749/6750 JSON (keyturn.web.routing.Route.oauth_json)."""
+    route = matched(request.scope)
+    return route is not None and route.oauth_json
+
+
+async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
+    if exc.status_code >= 500:
+        log.error("%s failed: %s", request.url.path, exc.detail or exc.description)
+    else:
+        log.info("%s refused error=%s detail=%s", request.url.path, exc.error, exc.detail or exc.description)
+    headers = decided(request.scope)
+    if exc.status_code == 401:  # RFC 6749 §5.2: the scheme the client used
+        headers["WWW-Authenticate"] = f'{exc.auth_scheme or "Basic"} realm="keyturn", error="{exc.error}"'
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return json_response(exc.as_dict(), exc.status_code, headers)
+
+
+def _bearer(request: Request, status: int, error: str, description: str | None, challenge: str,
+            api_code: str) -> Response:
+    headers = {**decided(request.scope), "WWW-Authenticate": challenge}
+    if not _oauth_json(request):
+        return json_response(api_error_body(api_code, description or ""), status, headers)
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    return json_response(body, status, headers)
+
+
+async def on_invalid_bearer_request(request: Request, exc: InvalidBearerRequest) -> Response:
+    challenge = bearer_challenge("invalid_request", exc.description)
+    return _bearer(request, 400, "invalid_request", exc.description, challenge, "INVALID_REQUEST")
+
+
+async def on_invalid_token(request: Request, exc: InvalidToken) -> Response:
     challenge = bearer_challenge(None) if exc.missing else bearer_challenge("invalid_token", exc.description)
-    body = api_error_body("UNAUTHORIZED", exc.description)
-    return json_response(body, 401, {"WWW-Authenticate": challenge})
+    # RFC 6750 §3.1: no error code, so no description either, for a request that sent no token
+    description = None if exc.missing and _oauth_json(request) else exc.description
+    return _bearer(request, 401, "invalid_token", description, challenge, "UNAUTHORIZED")
 
 
-async def on_insufficient_scope(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, InsufficientScope)
+async def on_insufficient_scope(request: Request, exc: InsufficientScope) -> Response:
     challenge = bearer_challenge("insufficient_scope", exc.description, exc.scope)
-    return json_response(api_error_body("INSUFFICIENT_SCOPE", exc.description), 403, {"WWW-Authenticate": challenge})
+    return _bearer(request, 403, "insufficient_scope", exc.description, challenge, "INSUFFICIENT_SCOPE")
 
 
-async def on_oauth_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OAuthError)
-    return oauth_error_response(exc)
+async def on_api_error(request: Request, exc: ApiError) -> Response:
+    if exc.detail:
+        log.info("api error %s: %s", exc.code, exc.detail)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return json_response(api_error_body(exc.code, exc.message), exc.status_code, headers)
 
 
-async def on_validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
     errors = exc.errors()
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
@@ -73,14 +123,11 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     return json_response(api_error_body("INVALID_REQUEST", message[:300]), 400)
 
 
-async def on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if request.url.path in OAUTH_PATHS:
+async def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    headers = dict(exc.headers or {})  # a 405 carries Allow: the matched route's methods
+    if _oauth_json(request):
         # OAuth 2.1 §3.2: the token endpoint takes POST only; GET gets 405 with Allow: POST,
         # still in RFC 6749 §5.2 shape and no-store like every other answer of these endpoints.
-        if exc.status_code == 405 and request.url.path != "/userinfo":
-            headers["Allow"] = "POST"
         return json_response({"error": "invalid_request", "error_description": "use POST"
                               if exc.status_code == 405 else "bad request"}, exc.status_code, headers)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
@@ -89,6 +136,40 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    if request.url.path in OAUTH_PATHS:
+    if _oauth_json(request):
         return json_response({"error": "server_error"}, 500)
     return json_response(api_error_body("SERVER_ERROR", "unexpected error"), 500)
+
+
+def _typed(cls: type[E], handler: Callable[[Request, E], Awaitable[Response]]) -> tuple[type[Exception], Handler]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, cls)
+        return await handler(request, exc)
+    return cls, handle
+
+
+HANDLERS: dict[type[Exception], Handler] = dict([
+    _typed(OAuthError, on_oauth_error),
+    _typed(InvalidBearerRequest, on_invalid_bearer_request),
+    _typed(InvalidToken, on_invalid_token),
+    _typed(InsufficientScope, on_insufficient_scope),
+    _typed(ApiError, on_api_error),
+    _typed(RequestValidationError, on_validation_error),
+    _typed(HTTPException, on_http_exception),
+    (Exception, on_unexpected),
+])
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The response for ``exc``: the handler of its most specific family."""
+    for cls in type(exc).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # not an Exception (KeyboardInterrupt…): nothing to answer
+
+
+def install(app: FastAPI) -> None:
+    """Route every family to :func:`error_response` (Starlette finds the family, the pipeline the handler)."""
+    for cls in HANDLERS:
+        app.add_exception_handler(cls, error_response)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyturn.core import paths
 from keyturn.services.context import Services
 from keyturn.services.oidc import interactions, sessions
 from keyturn.services.oidc.claims import SCOPE_CLAIMS
@@ -58,16 +59,16 @@ async def load_submission(ctx: Services, request: Request, stage: str, now: floa
 def render_login(pending: Pending, *, username: str = "", error: str | None = None, status: int = 200,
                  headers: dict[str, str] | None = None) -> Response:
     return page("login.html", status=status, headers=headers, title="Sign in", client_name=pending.client.name,
-                action=f"/interaction/{pending.interaction_id}/login", csrf=pending.csrf,
+                action=paths.interaction(pending.interaction_id, paths.INTERACTION_LOGIN), csrf=pending.csrf,
                 username=username or pending.areq.login_hint or "", error=error)
 
 
 def render_consent(pending: Pending, user_label: str) -> Response:
     scopes = [SCOPE_TEXT.get(s, s) for s in pending.areq.scope]
     claims = [c for s in pending.areq.scope for c in SCOPE_CLAIMS.get(s, ())]
+    action = paths.interaction(pending.interaction_id, paths.INTERACTION_CONSENT)
     return page("consent.html", title="Allow access", client_name=pending.client.name, scopes=scopes,
-                claims=claims, user_label=user_label, action=f"/interaction/{pending.interaction_id}/consent",
-                csrf=pending.csrf)
+                claims=claims, user_label=user_label, action=action, csrf=pending.csrf)
 
 
 async def interaction_page(request: Request) -> Response:

@@ -20,11 +20,12 @@ from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
 from keyturn.web.responses import json_response
+from keyturn.web.routing import ManagementRoute
 from keyturn.web.schemas import ErrorOut, Name, Strict, Text
 from keyturn.web.state import services
 
 ADMIN_SCOPE = "keyturn:admin"
-router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"])
+router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"], route_class=ManagementRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_REDIRECT_URI, INVALID_ORIGIN…)"},

@@ -1,4 +1,4 @@
-"""Response helpers shared by the OAuth endpoints."""
+"""JSON responses, built cheaply: every endpoint and the error pipeline answer through :func:`json_response`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
-
-from keyturn.core.errors import OAuthError
 
 _JSON = (b"content-type", b"application/json")
 _NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
@@ -32,13 +30,3 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
         raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     return JSONBytes(orjson.dumps(data), status, raw)
 
-
-def oauth_error_response(exc: OAuthError, headers: dict[str, str] | None = None) -> Response:
-    """RFC 6749 §5.2 JSON, no-store; 401 carries WWW-Authenticate for the scheme the client used."""
-    h: dict[str, str] = dict(headers or {})
-    if exc.status_code == 401:
-        scheme = exc.auth_scheme or "Basic"
-        h["WWW-Authenticate"] = f'{scheme} realm="keyturn", error="{exc.error}"'
-    if exc.retry_after is not None:
-        h["Retry-After"] = str(exc.retry_after)
-    return json_response(exc.as_dict(), exc.status_code, h)

@@ -1,4 +1,8 @@
-"""The token endpoint (RFC 6749 §3.2): ``POST /token`` and seed 000's ``POST /api/v2/access/token``."""
+"""The token endpoint (RFC 6749 §3.2): ``POST /token`` and seed 000's ``POST /api/v2/access/token``.
+
+Refusals are raised and answered by the error pipeline (keyturn.web.errors), with the CORS
+headers this endpoint decided (keyturn.web.allow_origin).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import InvalidRequest, OAuthError, UnauthorizedClient, UnsupportedGrantType
+from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
 from keyturn.services.origin_index import client_allows
-from keyturn.web import cors
+from keyturn.web.allow_origin import allow, decided
 from keyturn.web.client_auth import authenticate_request
 from keyturn.web.params import client_ip, parse_body
-from keyturn.web.responses import json_response, oauth_error_response
+from keyturn.web.responses import json_response
 from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.token")
@@ -24,36 +28,27 @@ async def token_endpoint(request: Request) -> Response:
     ctx = services(request)
     now = ctx.clock()
     origin = request.headers.get("origin")
-    cors_headers: dict[str, str] = {}
-    try:
-        if origin and await ctx.origins.allows(origin, now):
-            cors_headers = cors.allow_headers(origin)
-        params = await parse_body(request, ctx.settings.max_body_bytes)
-        grant_type = params.get("grant_type")
-        if not grant_type:
-            raise InvalidRequest("grant_type is required")
-        handler = REGISTRY.get(grant_type)
-        if handler is None:
-            raise UnsupportedGrantType("grant_type is not supported")
-        auth = await authenticate_request(ctx, request, params, now, allow_public=grant_type in PUBLIC_GRANTS)
-        if origin is not None:
-            # Seed 000's `domain`: a browser request must come from an origin the client allows.
-            if not client_allows(auth.client, origin):
-                cors_headers = {}
-                raise UnauthorizedClient("this client is not allowed from this origin")
-            cors_headers = cors.allow_headers(origin)
-        await ctx.keys.maybe_reload(now)
-        accepted = PARAMS[grant_type]
-        req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                           ip=client_ip(request), origin=origin)
-        body = await handler(ctx, req)
-        log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
-                 body.get("scope", ""))
-        return json_response(body, headers=cors_headers)
-    except OAuthError as exc:
-        if exc.status_code >= 500:
-            log.error("token endpoint failure: %s", exc.detail or exc.description)
-        else:
-            log.info("token request refused error=%s detail=%s", exc.error, exc.detail or exc.description)
-        return oauth_error_response(exc, cors_headers)
-
+    if origin and await ctx.origins.allows(origin, now):
+        allow(request.scope, origin)  # until the client is known: an origin some client allows
+    params = await parse_body(request, ctx.settings.max_body_bytes)
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    handler = REGISTRY.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantType("grant_type is not supported")
+    auth = await authenticate_request(ctx, request, params, now, allow_public=grant_type in PUBLIC_GRANTS)
+    if origin is not None:
+        # Seed 000's `domain`: a browser request must come from an origin the client allows (R95).
+        if not client_allows(auth.client, origin):
+            allow(request.scope, None)
+            raise UnauthorizedClient("this client is not allowed from this origin")
+        allow(request.scope, origin)
+    await ctx.keys.maybe_reload(now)
+    accepted = PARAMS[grant_type]
+    req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
+                       ip=client_ip(request), origin=origin)
+    body = await handler(ctx, req)
+    log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
+              body.get("scope", ""))
+    return json_response(body, headers=decided(request.scope))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from keyturn.core import paths
 from keyturn.core.models import User
 from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
@@ -29,7 +30,7 @@ async def add_demo_client(ctx: Services, user: User, data: dict[str, Any], base_
                        "code_challenge_method": "S256", "u": user.phone_number or ""})
     data["oidc_client"] = {
         "client_id": client["client_id"], "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback",
-        "authority": base_url, "discovery": f"{base_url}/.well-known/openid-configuration",
-        "login_url": f"{base_url}/authorize?{query}",
+        "authority": base_url, "discovery": base_url + paths.OIDC_METADATA,
+        "login_url": f"{base_url}{paths.AUTHORIZE}?{query}",
         "code_verifier_for_login_url": "dBjftJeZ4CVP-mJ0kzIDl2NGmVVyD0sunw2MMAcCwR8",
     }

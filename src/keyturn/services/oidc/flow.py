@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from keyturn.core import paths
 from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
 from keyturn.core.models import Client
 from keyturn.core.secrets import digest, new_code, new_session_id
@@ -79,14 +80,14 @@ async def proceed(ctx: Services, client: Client, areq: AuthorizationRequest, ses
     if needs_login(areq, session, now, fresh_login):
         if "none" in areq.prompt:
             raise LoginRequired("the user is not signed in")
-        return "/interaction/" + await new_interaction(ctx, stage="login", areq=areq, browser=browser,
-                                                       session=None, now=now)
+        return paths.interaction(await new_interaction(ctx, stage="login", areq=areq, browser=browser,
+                                                              session=None, now=now))
     assert session is not None
     if await needs_consent(ctx, client, areq, session, consented):
         if "none" in areq.prompt:
             raise ConsentRequired("the user has not consented to this client")
-        return "/interaction/" + await new_interaction(ctx, stage="consent", areq=areq, browser=browser,
-                                                       session=session, now=now)
+        return paths.interaction(await new_interaction(ctx, stage="consent", areq=areq, browser=browser,
+                                                              session=session, now=now))
     return await issue_code(ctx, client, areq, session, now)
 
 

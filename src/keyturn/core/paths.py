@@ -1,0 +1,41 @@
+"""The provider's URL paths, each written once.
+
+The HTTP route table (keyturn.web.routes) serves them; discovery (RFC 8414 §2) and the
+authorization flow (the interaction pages) link to them. The management API's other paths
+are declared once, by their FastAPI routers, for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+HEALTH = "/health"
+
+# OAuth 2.0 / OpenID Connect endpoints (RFC 6749 §3, RFC 7662, RFC 7009, OIDC Core §5.3, RP-Initiated Logout)
+AUTHORIZE = "/authorize"
+TOKEN = "/token"
+INTROSPECT = "/introspect"
+REVOKE = "/revoke"
+USERINFO = "/userinfo"
+LOGOUT = "/logout"
+# Seed 000's spellings of the authorization and token endpoints
+ACCESS_AUTHORIZE = "/api/v2/access/authorize"
+ACCESS_TOKEN = "/api/v2/access/token"
+
+# Metadata (RFC 8414 §3, OIDC Discovery §4) and the key set, with the aliases clients look for
+AS_METADATA = "/.well-known/oauth-authorization-server"
+OIDC_METADATA = "/.well-known/openid-configuration"
+JWKS = "/.well-known/jwks.json"
+JWKS_ALIASES = ("/jwks.json", "/jwks")
+
+# The hosted login and consent pages of one pending authorization request
+INTERACTION = "/interaction/{interaction_id}"
+INTERACTION_LOGIN = INTERACTION + "/login"
+INTERACTION_CONSENT = INTERACTION + "/consent"
+
+# The management and decision API live under this prefix; the account list is also a hot path
+API_PREFIX = "/api/"
+ACCOUNT_MEMBERSHIPS = "/api/account-memberships"
+
+
+def interaction(interaction_id: str, path: str = INTERACTION) -> str:
+    """``path`` (one of the INTERACTION paths) for one interaction."""
+    return path.format(interaction_id=interaction_id)

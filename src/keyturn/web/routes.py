@@ -1,0 +1,86 @@
+"""The route table: every route Keyturn serves, as data (keyturn.web.routing.Route).
+
+``create_app`` builds the FastAPI application from it, the lean front (keyturn.web.fastpath) serves
+its ``hot`` routes directly, the CORS policy reads each path's treatment from it, and the error
+pipeline answers in the shape of the matched route's audience. The management and decision API are
+FastAPI routers (the OpenAPI document is theirs); their routes join the table through :func:`table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyturn.core import paths
+from keyturn.web import (
+    access_api,
+    authorize,
+    consent,
+    credential_api,
+    discovery,
+    interaction,
+    introspection,
+    login,
+    logout,
+    oidc_clients_api,
+    token,
+    userinfo,
+)
+from keyturn.web.responses import json_response
+from keyturn.web.routing import Audience as A
+from keyturn.web.routing import AudienceRoute, Cors, Route
+
+GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"}, no_store=False)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(GET, paths.HEALTH, health, A.SERVER),
+    # RFC 6749 §3.2, and seed 000's spelling: POST only (OAuth 2.1 §3.2)
+    Route(POST, paths.TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
+    Route(POST, paths.ACCESS_TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
+    Route(POST, paths.INTROSPECT, introspection.introspect_endpoint, A.PROTOCOL, hot=True),  # RFC 7662
+    Route(POST, paths.REVOKE, introspection.revoke_endpoint, A.PROTOCOL),  # RFC 7009
+    # Public documents: framework errors (a 405) in the management shape, as before
+    *(Route(GET, path, discovery.jwks, A.PROTOCOL, oauth_errors=False) for path in (paths.JWKS, *paths.JWKS_ALIASES)),
+    Route(GET, paths.AS_METADATA, discovery.oauth_metadata, A.PROTOCOL, oauth_errors=False),  # RFC 8414
+    Route(GET, paths.OIDC_METADATA, discovery.oauth_metadata, A.PROTOCOL, oauth_errors=False),  # OIDC Discovery
+    # RFC 6749 §3.1: GET, and POST with a form (OIDC Core §3.1.2.1); never CORS (RFC 9700 §2.6, R12);
+    # its errors are pages or redirects (RFC 6749 §4.1.2.1)
+    *(Route(GET_POST, path, authorize.authorize_endpoint, A.PROTOCOL, cors=Cors.NONE, oauth_errors=False)
+      for path in (paths.AUTHORIZE, paths.ACCESS_AUTHORIZE)),
+    Route(GET_POST, paths.USERINFO, userinfo.userinfo_endpoint, A.PROTOCOL),  # OIDC Core §5.3
+    Route(GET, paths.INTERACTION, interaction.interaction_page, A.PAGES),
+    Route(POST, paths.INTERACTION_LOGIN, login.login_submit, A.PAGES),
+    Route(POST, paths.INTERACTION_CONSENT, consent.consent_submit, A.PAGES),
+    # RP-Initiated Logout 1.0: a browser app may call it cross-origin (its HTML pages never carry CORS)
+    Route(GET_POST, paths.LOGOUT, logout.end_session_endpoint, A.PAGES, cors=Cors.FULL),
+    # Seed 001's hot path: the router declares it (OpenAPI); the front runs it without dependency injection
+    Route(GET, paths.ACCOUNT_MEMBERSHIPS, access_api.account_memberships_endpoint, A.MANAGEMENT, hot=True,
+          in_router=True),
+)
+
+# In this order in the app (and so in the OpenAPI document).
+ROUTERS: tuple[APIRouter, ...] = (credential_api.router, access_api.router, access_api.decision_router,
+                                  oidc_clients_api.router)
+
+
+def table() -> Iterator[Route]:
+    """Every route: the table's, then each router's."""
+    yield from ROUTES
+    for router in ROUTERS:
+        for route in router.routes:
+            if not isinstance(route, AudienceRoute):
+                raise TypeError(f"{route!r}: a router's routes must be AudienceRoutes (route_class)")
+            yield route.route
+
+
+def hot() -> tuple[Route, ...]:
+    """The routes the lean front serves directly."""
+    return tuple(r for r in ROUTES if r.hot)
