@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Account, Member, Membership
-from keyturn.storage.rows import to_account, to_member
+from keyturn.storage.rows import to_account, to_record
 from keyturn.storage.tables import accounts, individual_accounts, memberships, users
 
 
@@ -41,7 +41,7 @@ async def membership(conn: AsyncConnection, account_id: str, user_id: str) -> Me
          .join(accounts, accounts.c.id == memberships.c.account_id)
          .where(memberships.c.account_id == account_id, memberships.c.user_id == user_id))
     row = (await conn.execute(q)).mappings().first()
-    return Membership(**dict(row)) if row else None
+    return to_record(Membership, row) if row else None
 
 
 async def memberships_of_user(conn: AsyncConnection, user_id: str) -> list[Membership]:
@@ -49,7 +49,7 @@ async def memberships_of_user(conn: AsyncConnection, user_id: str) -> list[Membe
                 accounts.c.name.label("account_name"), accounts.c.type.label("account_type"))
          .join(accounts, accounts.c.id == memberships.c.account_id)
          .where(memberships.c.user_id == user_id).order_by(memberships.c.created_at))
-    return [Membership(**dict(r)) for r in (await conn.execute(q)).mappings()]
+    return [to_record(Membership, r) for r in (await conn.execute(q)).mappings()]
 
 
 async def rename_account(conn: AsyncConnection, account_id: str, name: str, now: float, by: str) -> None:
@@ -75,7 +75,7 @@ async def members_of_account(conn: AsyncConnection, account_id: str) -> list[Mem
                 users.c.email, users.c.preferred_username)
          .join(users, users.c.id == memberships.c.user_id)
          .where(memberships.c.account_id == account_id).order_by(memberships.c.created_at))
-    return [to_member(r) for r in (await conn.execute(q)).mappings()]
+    return [to_record(Member, r) for r in (await conn.execute(q)).mappings()]
 
 
 async def count_role(conn: AsyncConnection, account_id: str, role: str) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Grant, RefreshToken
-from keyturn.storage.rows import to_grant, to_refresh_token
+from keyturn.storage.rows import to_grant, to_record
 from keyturn.storage.tables import grants, refresh_tokens, revoked_tokens
 
 _INSERT_GRANT = grants.insert()
@@ -63,13 +63,13 @@ async def consume_refresh_token(conn: AsyncConnection, digest: str, client_id: s
     """Mark a refresh token of this client used, atomically. None: unknown, another client's, or already used."""
     row = (await conn.execute(_CONSUME_REFRESH, {"b_digest": digest, "b_client": client_id, "now": now})
            ).mappings().first()
-    return to_refresh_token({**row, "client_id": client_id}) if row else None
+    return to_record(RefreshToken, {**row, "client_id": client_id}) if row else None
 
 
 async def find_refresh_token(conn: AsyncConnection, digest: str) -> RefreshToken | None:
     """The token with its grant's ``client_id``, used or not."""
     row = (await conn.execute(_FIND_REFRESH, {"digest": digest})).mappings().first()
-    return to_refresh_token(row) if row else None
+    return to_record(RefreshToken, row) if row else None
 
 
 async def revoked_jtis(conn: AsyncConnection, now: float) -> frozenset[str]:

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import StoredKey
-from keyturn.storage.rows import to_stored_key
+from keyturn.storage.rows import to_record
 from keyturn.storage.tables import signing_keys
 
 
@@ -21,7 +21,7 @@ async def insert(conn: AsyncConnection, *, kid: str, alg: str, private_pem: str,
 
 async def all_keys(conn: AsyncConnection) -> list[StoredKey]:
     q = select(signing_keys).order_by(signing_keys.c.activates_at)
-    return [to_stored_key(r) for r in (await conn.execute(q)).mappings()]
+    return [to_record(StoredKey, r) for r in (await conn.execute(q)).mappings()]
 
 
 async def retire_others(conn: AsyncConnection, alg: str, keep_kid: str, at: float) -> None:

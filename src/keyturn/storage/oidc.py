@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case, delete, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import AuthorizationCode, Throttle
-from keyturn.storage.rows import to_code, to_throttle
+from keyturn.storage.rows import to_record
 from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
 
 
@@ -34,7 +34,7 @@ _FIND_CODE = select(authorization_codes).where(authorization_codes.c.digest == b
 
 async def find_code(conn: AsyncConnection, code_digest: str) -> AuthorizationCode | None:
     row = (await conn.execute(_FIND_CODE, {"b_digest": code_digest})).mappings().first()
-    return to_code(row) if row else None
+    return to_record(AuthorizationCode, row) if row else None
 
 
 async def consume_code(conn: AsyncConnection, code_digest: str, now: float,
@@ -42,7 +42,7 @@ async def consume_code(conn: AsyncConnection, code_digest: str, now: float,
     """Mark a code used and bind it to ``grant_id``, atomically; the code as marked. None: unknown or used (replay)."""
     row = (await conn.execute(_CONSUME_CODE, {"b_digest": code_digest, "now": now, "b_grant": grant_id})
            ).mappings().first()
-    return to_code(row) if row else None
+    return to_record(AuthorizationCode, row) if row else None
 
 
 # -- login sessions -------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ async def remember_consent(conn: AsyncConnection, user_id: str, client_id: str, 
 # -- throttles (shared by every worker through the database) ---------------------------------------------
 async def get_throttle(conn: AsyncConnection, key: str) -> Throttle | None:
     row = (await conn.execute(select(throttles).where(throttles.c.key == key))).mappings().first()
-    return to_throttle(row) if row else None
+    return to_record(Throttle, row) if row else None
 
 
 async def record_failure(conn: AsyncConnection, key: str, now: float, window: float) -> int:

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from keyturn.core.models import (
-    Account,
-    ApiKey,
-    AuthorizationCode,
-    Client,
-    Grant,
-    Member,
-    RefreshToken,
-    StoredKey,
-    Throttle,
-    User,
-)
+from keyturn.core.models import Account, ApiKey, Client, Grant
 
+R = TypeVar("R")
 Row = Mapping[Any, Any]  # a SQLAlchemy RowMapping (keyed by column name), or a dict of some of its items
 
 
-def to_user(r: Row) -> User:
-    return User(**r)
+def to_record(cls: type[R], r: Row) -> R:
+    """A record whose fields are exactly the row's columns (User, RefreshToken, AuthorizationCode…)."""
+    return cls(**r)
 
 
 def to_client(r: Row) -> Client:
@@ -49,23 +40,3 @@ def to_grant(r: Row) -> Grant:
     d = dict(r)
     d.pop("revoked_reason", None)
     return Grant(**d)
-
-
-def to_refresh_token(r: Row) -> RefreshToken:
-    return RefreshToken(**r)
-
-
-def to_code(r: Row) -> AuthorizationCode:
-    return AuthorizationCode(**r)
-
-
-def to_member(r: Row) -> Member:
-    return Member(**r)
-
-
-def to_throttle(r: Row) -> Throttle:
-    return Throttle(**r)
-
-
-def to_stored_key(r: Row) -> StoredKey:
-    return StoredKey(**r)

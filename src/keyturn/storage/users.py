@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from keyturn.core.identifiers import normalise_email, phone_e164
 from keyturn.core.models import User
 from keyturn.core.text import is_clean
-from keyturn.storage.rows import to_user
+from keyturn.storage.rows import to_record
 from keyturn.storage.tables import users
 
 
@@ -21,7 +21,7 @@ _GET = select(users).where(users.c.id == bindparam("b_id"))
 
 async def get(conn: AsyncConnection, user_id: str) -> User | None:
     row = (await conn.execute(_GET, {"b_id": user_id})).mappings().first()
-    return to_user(row) if row else None
+    return to_record(User, row) if row else None
 
 
 async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None) -> User | None:
@@ -38,4 +38,4 @@ async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None)
     q = select(users).where(or_(users.c.id == ref, users.c.email == normalise_email(ref),
                                 users.c.phone_number.in_(sorted(phones)), users.c.preferred_username == ref))
     row = (await conn.execute(q)).mappings().first()
-    return to_user(row) if row else None
+    return to_record(User, row) if row else None
