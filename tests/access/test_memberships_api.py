@@ -64,7 +64,7 @@ async def test_both_headers_are_refused_as_ambiguous(client, make_user, make_org
     assert r.json() == {
         "status": "ERROR",
         "error": "AMBIGUOUS_CREDENTIALS",
-        "message": "send either X-Api-Key or Authorization, not both",
+        "message": "send one credential: X-Api-Key or Authorization, once",
     }
 
 
