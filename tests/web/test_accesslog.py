@@ -9,7 +9,7 @@ from typing import cast
 
 import httpx
 
-from keyturn.web.accesslog import AccessLog, LineBuffer, note_client
+from keyturn.web.server.accesslog import AccessLog, LineBuffer, note_client
 
 LINE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1:50002 "(\S+) (\S+) HTTP/1\.1" (\d{3}) '
                   r"\d+\.\dms( client=\S+)?$")

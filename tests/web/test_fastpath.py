@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 from keyturn.services.context import build_services
-from keyturn.web.accesslog import AccessLog
 from keyturn.web.app import create_asgi
-from keyturn.web.fastpath import FastPath
+from keyturn.web.server.accesslog import AccessLog
+from keyturn.web.server.fastpath import FastPath
 from tests.conftest import ISSUER
 
 

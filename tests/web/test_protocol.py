@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from keyturn.web.protocol import MAX_PENDING, CoalescingTransport
+from keyturn.web.server.protocol import MAX_PENDING, CoalescingTransport
 from tests.server import LiveServer, start_server
 
 

@@ -75,7 +75,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
     demo_data = run(prepare, settings)  # migrations and signing keys first, as every command
     if demo_data is not None:
         typer.echo(json.dumps(demo_data, indent=2))
-    from keyturn.web.protocol import HttpProtocol  # httptools, one write per response
 
     if workers > 1:
         # Workers share one listening socket. libuv (under uvloop) accepts every pending
@@ -84,8 +83,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
     uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http=HttpProtocol, ws="none",
-                access_log=False,  # Keyturn writes its own (web/accesslog.py)
+                loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
+                access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
 
 

@@ -4,7 +4,7 @@ No field of the management API needs a control character: C0 (U+0000-U+001F, inc
 newlines), DEL and C1 (U+007F-U+009F) are refused, and so are lone surrogates (U+D800-U+DFFF), which
 JSON's ``\\uD800`` escape can carry but UTF-8 cannot encode (PostgreSQL refuses NUL and such strings, and
 a stored one breaks every later answer that renders it). Pure: the web layer's strict type
-(``keyturn.web.schemas.Text``) and the use cases (which the CLI calls directly) share this check.
+(``keyturn.web.management.schemas.Text``) and the use cases (which the CLI calls directly) share this check.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from keyturn import __version__
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 from keyturn.web import cors, errors, routes
-from keyturn.web.accesslog import AccessLog
-from keyturn.web.fastpath import FastPath
 from keyturn.web.routing import TableRoute
+from keyturn.web.server.accesslog import AccessLog
+from keyturn.web.server.fastpath import FastPath
 
 
 def baseline_headers(settings: Settings) -> list[tuple[bytes, bytes]]:

@@ -18,7 +18,7 @@ from keyturn.core.models import Principal
 from keyturn.services import api_keys
 from keyturn.services.context import Services
 from keyturn.services.introspection import verify_access_token
-from keyturn.web.accesslog import note_client
+from keyturn.web.server.accesslog import note_client
 from keyturn.web.state import services
 
 ACCOUNT_HEADER = "x-keyturn-account"
@@ -69,7 +69,7 @@ async def authenticate(ctx: Services, request: Request) -> Principal:
 
 async def identify(ctx: Services, request: Request) -> Principal:
     """The caller as its credential says, no account selection (the decision endpoints treat a named
-    account as the target to decide on, web/access_api.py)."""
+    account as the target to decide on, web/decision/api.py)."""
     now = ctx.clock()
     keys, authorizations = request.headers.getlist("x-api-key"), request.headers.getlist("authorization")
     if len(keys) + len(authorizations) > 1:  # two credentials are never merged, nor is one picked (§8 D6)

@@ -1,6 +1,6 @@
 """The route table: every route Keyturn serves, as data (keyturn.web.routing.Route).
 
-``create_app`` builds the FastAPI application from it, the lean front (keyturn.web.fastpath) serves
+``create_app`` builds the FastAPI application from it, the lean front (keyturn.web.server.fastpath) serves
 its ``hot`` routes directly, the CORS policy reads each path's treatment from it, and the error
 pipeline answers in the shape of the matched route's audience. The management and decision API are
 FastAPI routers (the OpenAPI document is theirs); their routes join the table through :func:`table`.
@@ -11,34 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import APIRouter
-from starlette.requests import Request
-from starlette.responses import Response
 
 from keyturn.core import paths
-from keyturn.web import (
-    access_api,
-    authorize,
-    consent,
-    credential_api,
-    discovery,
-    interaction,
-    introspection,
-    login,
-    logout,
-    oidc_clients_api,
-    token,
-    userinfo,
-)
-from keyturn.web.responses import json_response
+from keyturn.web.decision import api as decision
+from keyturn.web.management import accounts, api_keys, credentials, oidc_clients
+from keyturn.web.pages import consent, interaction, login, logout
+from keyturn.web.protocol import authorize, discovery, introspection, token, userinfo
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
+from keyturn.web.server.health import health
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
-
-
-async def health(request: Request) -> Response:
-    return json_response({"status": "ok"}, no_store=False)
-
 
 ROUTES: tuple[Route, ...] = (
     Route(GET, paths.HEALTH, health, A.SERVER),
@@ -62,13 +45,13 @@ ROUTES: tuple[Route, ...] = (
     # RP-Initiated Logout 1.0: a browser app may call it cross-origin (its HTML pages never carry CORS)
     Route(GET_POST, paths.LOGOUT, logout.end_session_endpoint, A.PAGES, cors=Cors.FULL),
     # Seed 001's hot path: the router declares it (OpenAPI); the front runs it without dependency injection
-    Route(GET, paths.ACCOUNT_MEMBERSHIPS, access_api.account_memberships_endpoint, A.MANAGEMENT, hot=True,
+    Route(GET, paths.ACCOUNT_MEMBERSHIPS, accounts.account_memberships_endpoint, A.MANAGEMENT, hot=True,
           in_router=True),
 )
 
 # In this order in the app (and so in the OpenAPI document).
-ROUTERS: tuple[APIRouter, ...] = (credential_api.router, access_api.router, access_api.decision_router,
-                                  oidc_clients_api.router)
+ROUTERS: tuple[APIRouter, ...] = (credentials.router, accounts.router, api_keys.router, decision.router,
+                                  oidc_clients.router)
 
 
 def table() -> Iterator[Route]:

@@ -24,22 +24,17 @@ from keyturn.core.errors import OAuthError
 from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
-from keyturn.web.pages import error_page, see_other, set_cookie
+from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
 from keyturn.web.params import read_body
 from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.authorize")
-BROWSER_COOKIE = "keyturn_browser"
 MAX_REQUEST = 16 * 1024  # bytes of query (GET) or body (POST)
 FORM = "application/x-www-form-urlencoded"
 
 
 class _Malformed(Exception):
     pass
-
-
-def browser_cookie(ctx: Services) -> str:
-    return sessions.cookie_name(ctx, BROWSER_COOKIE)
 
 
 def browser_binding(ctx: Services, request: Request) -> tuple[str, bool]:

@@ -20,7 +20,7 @@ from keyturn.services.context import Services
 from keyturn.services.oidc import logout, sessions
 from keyturn.services.oidc.flow import with_query
 from keyturn.services.oidc.request import parse_query
-from keyturn.web.pages import clear_cookie, error_page, page, read_form, see_other, set_cookie
+from keyturn.web.pages.render import clear_cookie, error_page, page, read_form, see_other, set_cookie
 from keyturn.web.params import client_ip
 from keyturn.web.state import services
 

@@ -61,3 +61,16 @@ class ErrorOut(BaseModel):
     status: Literal["ERROR"] = "ERROR"
     error: str = Field(description="Machine-readable code, e.g. INVALID_SCOPE, PERMISSION_DENIED")
     message: str
+
+
+# The error answers every accounts, API-key and decision route documents (OpenAPI).
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorOut,
+        "description": "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)",
+    },
+    401: {"model": ErrorOut, "description": "Missing, malformed, expired, revoked or disabled credential"},
+    403: {"model": ErrorOut, "description": "Authenticated, but the named permission is missing"},
+    404: {"model": ErrorOut, "description": "No such object, or not visible to the caller"},
+    409: {"model": ErrorOut, "description": "Conflict (duplicate name, already a member…)"},
+}

@@ -14,12 +14,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keyturn.core.errors import OAuthError
+from keyturn.services.context import Services
+from keyturn.services.oidc.sessions import cookie_name
 from keyturn.web.params import parse_form, read_body
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
 
+BROWSER_COOKIE = "keyturn_browser"  # binds an interaction to the browser that started it
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
@@ -42,6 +45,10 @@ def error_page(message: str, status: int = 400) -> HTMLResponse:
 def see_other(location: str) -> Response:
     """303 after POSTs (RFC 9700 §4.12) and for every authorization response."""
     return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def browser_cookie(ctx: Services) -> str:
+    return cookie_name(ctx, BROWSER_COOKIE)
 
 
 def set_cookie(response: Response, name: str, value: str, *, secure: bool, max_age: int | None = None) -> None:

@@ -19,9 +19,9 @@ from keyturn.core.models import Principal
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
+from keyturn.web.management.schemas import ErrorOut, Name, Strict, Text
 from keyturn.web.responses import json_response
 from keyturn.web.routing import ManagementRoute
-from keyturn.web.schemas import ErrorOut, Name, Strict, Text
 from keyturn.web.state import services
 
 ADMIN_SCOPE = "keyturn:admin"

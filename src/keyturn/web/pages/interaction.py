@@ -14,8 +14,7 @@ from keyturn.services.context import Services
 from keyturn.services.oidc import interactions, sessions
 from keyturn.services.oidc.claims import SCOPE_CLAIMS
 from keyturn.services.oidc.interactions import Pending
-from keyturn.web.authorize import browser_cookie
-from keyturn.web.pages import error_page, page, read_form
+from keyturn.web.pages.render import browser_cookie, error_page, page, read_form
 from keyturn.web.state import services
 
 EXPIRED = "This sign-in request has expired or was opened in another browser. Go back to the application and try again."

@@ -16,9 +16,9 @@ from starlette.responses import Response
 from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.web.auth import current_principal
+from keyturn.web.management.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
 from keyturn.web.responses import json_response
 from keyturn.web.routing import ManagementRoute
-from keyturn.web.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
 from keyturn.web.state import services
 
 __all__ = ["ErrorOut", "router"]

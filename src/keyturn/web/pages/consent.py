@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.services.oidc import interactions, sessions
-from keyturn.web.interaction import EXPIRED, load_submission
-from keyturn.web.pages import error_page, see_other
+from keyturn.web.pages.interaction import EXPIRED, load_submission
+from keyturn.web.pages.render import error_page, see_other
 from keyturn.web.state import services
 
 

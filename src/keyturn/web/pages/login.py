@@ -11,9 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.services.oidc import interactions, login, sessions
-from keyturn.web.authorize import browser_cookie
-from keyturn.web.interaction import EXPIRED, load_submission, render_login
-from keyturn.web.pages import error_page, see_other, set_cookie
+from keyturn.web.pages.interaction import EXPIRED, load_submission, render_login
+from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
 from keyturn.web.params import client_ip
 from keyturn.web.state import services
 

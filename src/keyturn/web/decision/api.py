@@ -1,0 +1,139 @@
+"""The decision endpoint and forward-auth (seed 001), for gateways and other services.
+
+The caller's credential is the one to decide on; an account named in the request is the target of the
+decision (never a selection of the caller's), whatever kind the principal is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from keyturn.core.errors import ApiError, InvalidToken
+from keyturn.core.models import Principal
+from keyturn.services import access
+from keyturn.web.auth import ACCOUNT_HEADER, identify
+from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
+from keyturn.web.management.schemas import Id, Strict, Word
+from keyturn.web.responses import json_response
+from keyturn.web.routing import DecisionRoute
+from keyturn.web.server.accesslog import note_client
+from keyturn.web.state import services
+
+router = APIRouter(tags=["access"], route_class=DecisionRoute)
+
+
+class AuthorizeIn(Strict):
+    permission: Word = Field(description="e.g. payment-requests:create")
+    accountId: Id | None = Field(None, description="Account owning the resource")
+
+
+class PrincipalOut(BaseModel):
+    kind: Literal["user", "api_key", "credential"]
+    id: str
+    accountId: str | None
+    role: str | None
+    clientId: str | None
+
+
+class AuthorizeOut(BaseModel):
+    allowed: bool
+    principal: PrincipalOut
+    reason: str
+    accountId: str | None
+
+
+ACCOUNT_PARAMS = ("account", "accountid")  # query names, compared by their letters only
+PERMISSION_HEADER = "x-keyturn-permission"
+
+
+def named_accounts(request: Request, *more: str | None) -> list[str]:
+    """Every account the request names as its target: ``?account=``/``?accountId=``, ``X-Keyturn-Account``,
+    and the body's ``accountId`` (``more``). Each binds the decision, whoever the principal is."""
+    # Any spelling a framework might bind to "account" counts (ACCOUNTID, account_id, account[]), so an
+    # upstream that reads it case- or punctuation-insensitively can never see another account than we decided.
+    names = [v for k, v in request.query_params.multi_items() if _letters(k) in ACCOUNT_PARAMS]
+    names += request.headers.getlist(ACCOUNT_HEADER) + [m for m in more if m is not None]
+    return [n.strip() for n in names if n.strip()]  # an empty value names nothing (a gateway's unset variable)
+
+
+def _letters(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isascii() and c.isalpha())
+
+
+def permission_named(request: Request) -> str | None:
+    """The one permission a forward-auth request asks about: ``X-Keyturn-Permission`` or ``?permission=``.
+
+    Named twice (two headers, two parameters, header and query) it is ambiguous, even when the names agree
+    or one is empty: a gateway that sets one source while the client controls the other must never let the
+    client choose (403). An empty value alone means no permission check, as no value does.
+    """
+    names = request.headers.getlist(PERMISSION_HEADER) + [
+        v for k, v in request.query_params.multi_items() if _letters(k) == "permission"]
+    if len(names) > 1:
+        raise ApiError(403, "AMBIGUOUS_PERMISSION", "the request names the permission more than once")
+    return names[0].strip() or None if names else None
+
+
+async def decision_principal(request: Request) -> Principal:
+    """The caller for the decision endpoints: no account selection here, a named account is the target."""
+    principal = await identify(services(request), request)
+    note_client(request.scope, principal.resource_name)
+    return principal
+
+
+def _verdict_body(principal: Principal, verdict: access.Verdict) -> dict[str, Any]:
+    who = access.describe(principal)
+    if principal.kind == "user":
+        who["accountId"], who["role"] = verdict.account_id, verdict.role
+    return {"allowed": verdict.allowed, "principal": who, "reason": verdict.reason, "accountId": verdict.account_id}
+
+
+@router.post(
+    "/api/authorize",
+    response_model=AuthorizeOut,
+    responses={**ERRORS, 403: {"model": AuthorizeOut, "description": "Not allowed, with the reason"}},
+    summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?",
+)
+async def authorize(body: AuthorizeIn, request: Request) -> Response:
+    """200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
+    (``accountId``), the query or ``X-Keyturn-Account``; it binds API keys and credentials as it binds users."""
+    principal = await decision_principal(request)
+    verdict = await access.authorize(services(request), principal, body.permission,
+                                     named_accounts(request, body.accountId))
+    return json_response(_verdict_body(principal, verdict), 200 if verdict.allowed else 403)
+
+
+@router.get(
+    "/auth/forward",
+    status_code=200,
+    responses={401: ERRORS[401], 403: ERRORS[403]},
+    summary="Forward-auth for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
+)
+async def forward_auth(request: Request) -> Response:
+    """200 with ``X-Keyturn-*`` identity headers, else 401/403 only (a gateway treats anything else as an
+    error). The permission comes from ``X-Keyturn-Permission`` or ``?permission=``; the target account from
+    ``?account=``, ``?accountId=`` or ``X-Keyturn-Account`` for every kind of principal (default: the key's or
+    credential's own, a user's individual account). ``X-Keyturn-Account`` in a 200 is the account decided on."""
+    ctx = services(request)
+    try:
+        principal = await decision_principal(request)
+    except ApiError as exc:  # ambiguous or malformed headers: still only a 401 for the gateway
+        raise InvalidToken(exc.message) from None
+    try:
+        verdict = await access.authorize(ctx, principal, permission_named(request), named_accounts(request))
+    except ApiError as exc:
+        return json_response({"allowed": False, "reason": exc.message}, 403)
+    if not verdict.allowed:
+        return json_response({"allowed": False, "reason": verdict.reason}, 403)
+    headers = {"X-Keyturn-Subject": principal.id, "X-Keyturn-Principal-Kind": principal.kind}
+    if verdict.account_id:
+        headers["X-Keyturn-Account"] = verdict.account_id
+    if verdict.role:
+        headers["X-Keyturn-Role"] = verdict.role
+    if principal.client_id:
+        headers["X-Keyturn-Client-Id"] = principal.client_id
+    return json_response({"allowed": True, "principal": access.describe(principal)}, 200, headers)

@@ -1,0 +1,95 @@
+"""An account's API keys (seed 001): ``/api/accounts/{accountId}/api-keys``; the secret is shown once.
+
+Thin HTTP like keyturn.web.management.accounts: parse with pydantic, call a use case, render.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, StrictBool
+from starlette.responses import Response
+
+from keyturn.core.models import Principal
+from keyturn.services import api_keys
+from keyturn.web.auth import current_principal
+from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
+from keyturn.web.management.schemas import Strict, Word
+from keyturn.web.responses import json_response
+from keyturn.web.routing import ManagementRoute
+from keyturn.web.state import services
+
+router = APIRouter(tags=["access"], route_class=ManagementRoute)
+Caller = Depends(current_principal)
+
+
+class ApiKeyCreate(Strict):
+    name: Word
+    role: Word = Field(description="A role no stronger than the caller's on the account")
+
+
+class ApiKeyUpdate(Strict):
+    enabled: StrictBool
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    accountId: str
+    name: str
+    role: str
+    enabled: bool
+    hint: str = Field(description="Prefix and last characters, to recognise the key")
+    createdAt: str | None
+    createdBy: str | None
+    updatedAt: str | None
+    lastUsedAt: str | None
+    secret: str | None = Field(None, description="The key itself: only in the create answer, shown once")
+
+
+@router.post(
+    "/api/accounts/{accountId}/api-keys",
+    response_model=ApiKeyOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Create an API key; the secret is in this answer only (api-keys:create)",
+)
+async def create_api_key(
+    accountId: str, body: ApiKeyCreate, request: Request, principal: Principal = Caller
+) -> Response:
+    return json_response(
+        await api_keys.create(services(request), principal, accountId, body.name, body.role), 201
+    )
+
+
+@router.get(
+    "/api/accounts/{accountId}/api-keys",
+    response_model=list[ApiKeyOut],
+    responses=ERRORS,
+    summary="List API keys, without secrets (api-keys:list)",
+)
+async def list_api_keys(accountId: str, request: Request, principal: Principal = Caller) -> Response:
+    return json_response(await api_keys.list_keys(services(request), principal, accountId))
+
+
+@router.put(
+    "/api/accounts/{accountId}/api-keys/{name}",
+    response_model=ApiKeyOut,
+    responses=ERRORS,
+    summary="Enable or disable an API key (api-keys:update); a disabled key fails at once",
+)
+async def update_api_key(
+    accountId: str, name: str, body: ApiKeyUpdate, request: Request, principal: Principal = Caller
+) -> Response:
+    return json_response(await api_keys.set_enabled(services(request), principal, accountId, name, body.enabled))
+
+
+@router.delete(
+    "/api/accounts/{accountId}/api-keys/{name}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete an API key (api-keys:update)",
+)
+async def delete_api_key(
+    accountId: str, name: str, request: Request, principal: Principal = Caller
+) -> Response:
+    await api_keys.delete(services(request), principal, accountId, name)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
