@@ -175,3 +175,27 @@ async def test_a_nul_or_control_character_in_the_login_name_is_a_failed_login_no
     for name in (user.email + "\x00", "a\x00b", "+6421234567890\x00"):
         with pytest.raises(login.LoginFailed):
             await login.authenticate(ctx, name, user.password, "127.0.0.1", ctx.clock())
+
+
+@pytest.mark.parametrize("look_alike", ["de\u200cmo@keyturn.test", "dem\u200bo@keyturn.test", "demo@keyturn\u3002test",
+                                        "demo@keyturn.test.", "de mo@keyturn.test", "demo@keyturn..test"])
+async def test_an_email_with_invisible_or_look_alike_characters_cannot_register(ctx, look_alike):
+    with pytest.raises(ApiError) as exc:
+        await create_user(ctx, email=look_alike, phone_number=None, password=PASSWORD)
+    assert exc.value.status_code == 400, look_alike
+
+
+async def test_a_username_is_one_normal_form_that_never_reads_as_an_email_or_phone(ctx, make_user):
+    await make_user(preferred_username="demo")
+    for taken in ("Demo", "DEMO", "ｄｅｍｏ"):
+        with pytest.raises(ApiError) as exc:
+            await create_user(ctx, email=None, phone_number="+6421000" + str(len(taken)) + "0000", password=PASSWORD,
+                              preferred_username=taken)
+        assert exc.value.status_code == 409, taken
+    for refused in ("de\u200bmo", "eve@evil.test", "+6421234567890", "-x", "", "a" * 101):
+        with pytest.raises(ApiError) as exc:
+            await create_user(ctx, email="x" + str(abs(hash(refused))) + "@example.test", phone_number=None,
+                              password=PASSWORD, preferred_username=refused)
+        assert exc.value.status_code == 400, refused
+    found = await find_user(ctx, "DEMO")
+    assert found is not None and found.preferred_username == "demo"

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError
-from keyturn.core.identifiers import normalise_email, phone_e164
+from keyturn.core.identifiers import (
+    email_problem,
+    normalise_email,
+    normalise_username,
+    phone_e164,
+    username_problem,
+)
 from keyturn.core.models import Account, User
 from keyturn.services.context import Services
 from keyturn.services.passwords import check_password_policy, hash_password
@@ -41,6 +47,14 @@ async def create_user(ctx: Services, *, email: str | None, phone_number: str | N
         email = normalise_email(email)  # the form users_repo.find compares
         if not EMAIL_RE.fullmatch(email):
             raise ApiError(400, "INVALID_REQUEST", "email is not a valid address")
+        problem = email_problem(email)
+        if problem is not None:
+            raise ApiError(400, "INVALID_REQUEST", problem)
+    if preferred_username is not None:
+        preferred_username = normalise_username(preferred_username)  # the form users_repo.find compares
+        problem = username_problem(preferred_username)
+        if problem is not None:
+            raise ApiError(400, "INVALID_REQUEST", problem)
     if phone_number is not None:
         phone_number = phone_e164(phone_number, ctx.settings.default_phone_region)
         if phone_number is None:

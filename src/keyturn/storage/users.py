@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.identifiers import normalise_email, phone_e164
+from keyturn.core.identifiers import normalise_email, normalise_username, phone_e164
 from keyturn.core.models import User
 from keyturn.core.text import is_clean
 from keyturn.storage.rows import to_record
@@ -36,6 +36,7 @@ async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None)
     if e164 is not None:
         phones.add(e164)
     q = select(users).where(or_(users.c.id == ref, users.c.email == normalise_email(ref),
-                                users.c.phone_number.in_(sorted(phones)), users.c.preferred_username == ref))
+                                users.c.phone_number.in_(sorted(phones)),
+                                users.c.preferred_username.in_(sorted({ref, normalise_username(ref)}))))
     row = (await conn.execute(q)).mappings().first()
     return to_record(User, row) if row else None
