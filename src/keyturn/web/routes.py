@@ -55,13 +55,20 @@ ROUTERS: tuple[APIRouter, ...] = (credentials.router, accounts.router, api_keys.
 
 
 def table() -> Iterator[Route]:
-    """Every route: the table's, then each router's."""
+    """Every route once: the table's, then each router's (an ``in_router`` entry stands for its router's route)."""
+    declared = {(m, r.path) for r in ROUTES if r.in_router for m in r.methods}
+    found: set[tuple[str, str]] = set()
     yield from ROUTES
     for router in ROUTERS:
         for route in router.routes:
             if not isinstance(route, AudienceRoute):
                 raise TypeError(f"{route!r}: a router's routes must be AudienceRoutes (route_class)")
-            yield route.route
+            keys = {(m, route.route.path) for m in route.route.methods}
+            found |= keys & declared
+            if not keys & declared:
+                yield route.route
+    if found != declared:  # the front would serve a route the app does not have
+        raise LookupError(f"no router declares {sorted(declared - found)}")
 
 
 def hot() -> tuple[Route, ...]:
