@@ -120,6 +120,8 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
     message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":  # the position is no use to a caller; the reason is
+        message = f"the request body is not valid JSON: {first.get('ctx', {}).get('error', 'malformed')}"
     return json_response(api_error_body("INVALID_REQUEST", message[:300]), 400)
 
 
@@ -130,8 +132,10 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
         # still in RFC 6749 §5.2 shape and no-store like every other answer of these endpoints.
         return json_response({"error": "invalid_request", "error_description": "use POST"
                               if exc.status_code == 405 else "bad request"}, exc.status_code, headers)
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return json_response(api_error_body(code, str(exc.detail)), exc.status_code, headers, no_store=False)
+    # A body FastAPI could not parse (not UTF-8, a number too long to read) is the client's INVALID_REQUEST.
+    code = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    message = "the request body is not valid JSON" if exc.status_code == 400 else str(exc.detail)
+    return json_response(api_error_body(code, message), exc.status_code, headers)  # no-store, like every API answer
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -7,7 +7,8 @@ the shape of the route's audience without looking at the URL. The table itself: 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any, ClassVar
@@ -88,10 +89,37 @@ class TableRoute(StarletteRoute):
         return match, child
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:  # RFC 8259 §4: names SHOULD be unique; two readers could keep different values
+            raise json.JSONDecodeError(f"member {name[:40]!r} is repeated", "", 0)
+        out[name] = value
+    return out
+
+
+class StrictJSONRequest(Request):
+    """A request whose JSON body refuses repeated member names (FastAPI answers 400 through the pipeline)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=_unique_members)
+        return self._json
+
+
 class AudienceRoute(APIRoute):
-    """A FastAPI route of a router serving one audience (set by the subclass), recording itself likewise."""
+    """A FastAPI route of a router serving one audience (set by the subclass), recording itself likewise;
+    its JSON bodies are parsed strictly (:class:`StrictJSONRequest`)."""
 
     audience: ClassVar[Audience]
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
