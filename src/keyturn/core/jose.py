@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from keyturn.core.text import RepeatedMember, unique_members
+
 SigningAlg = Literal["ES256", "RS256", "EdDSA"]
 ALLOWED_ALGS: tuple[SigningAlg, ...] = get_args(SigningAlg)  # what Keyturn signs with, and what verifiers accept
 # What an OIDC client may register as id_token_signed_response_alg (services/oidc/clients.py); the key ring
@@ -106,19 +108,6 @@ MAX_TIME = 10**11  # seconds since 1970: year 5138; larger, NaN or infinite time
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
-class _Duplicate(ValueError):
-    pass
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _Duplicate(k)
-        out[k] = v
-    return out
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259 §6)")  # Python's json would read NaN and Infinity
 
@@ -134,9 +123,9 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     # RFC 7515 §5.2 / RFC 7519 §4: a JOSE header or claims set with duplicate member names is
     # rejected (not "last one wins", which lets two parsers disagree about the same token).
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members, parse_constant=_no_constant)
-    except _Duplicate as exc:
-        raise TokenInvalid(f"{what} repeats member {str(exc)[:40]!r}") from None
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_members, parse_constant=_no_constant)
+    except RepeatedMember as exc:
+        raise TokenInvalid(f"{what}: {exc}") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise TokenInvalid(f"{what} is not JSON") from None
     if not isinstance(data, dict):

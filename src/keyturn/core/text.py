@@ -10,6 +10,7 @@ a stored one breaks every later answer that renders it). Pure: the web layer's s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from keyturn.core.errors import ApiError
 
@@ -44,3 +45,23 @@ def check_text(field: str, value: str) -> str:
 def usable_id(value: str, max_len: int = 64) -> bool:
     """An id or name taken from a path: short, clean text. Anything else is answered 404 without a query."""
     return isinstance(value, str) and 0 < len(value) <= max_len and is_clean(value)
+
+
+class RepeatedMember(ValueError):
+    """A JSON object names a member twice (RFC 8259 §4: names SHOULD be unique): two readers could keep
+    different values, so every JSON Keyturn reads (JOSE headers and claims, OAuth and management bodies)
+    refuses it instead of keeping the last."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"member {name[:40]!r} is repeated")
+        self.name = name
+
+
+def unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads``: raise :class:`RepeatedMember` on a repeated name."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise RepeatedMember(name)
+        out[name] = value
+    return out

@@ -13,6 +13,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 
 from keyturn.core.errors import InvalidRequest
+from keyturn.core.text import RepeatedMember, unique_members
 
 Params = dict[str, str]
 
@@ -36,26 +37,11 @@ def parse_form(body: bytes) -> Params:
     return {k: v for k, v in out.items() if v != ""}
 
 
-class _Repeated(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _Repeated(k)
-        out[k] = v
-    return out
-
-
 def parse_json(body: bytes) -> Params:
     """Seed 000's axios examples send JSON; the same rules as a form apply (one value per name)."""
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_repeats) if body else {}
-    except _Repeated as exc:
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=unique_members) if body else {}
+    except RepeatedMember as exc:
         raise InvalidRequest(f"parameter {_safe(exc.name)} is repeated") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidRequest("request body is not valid JSON") from None

@@ -20,6 +20,8 @@ from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 from starlette.types import Scope
 
+from keyturn.core.text import RepeatedMember, unique_members
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 ROUTE_KEY = "keyturn.route"  # the matched Route, in the ASGI scope
 
@@ -89,21 +91,15 @@ class TableRoute(StarletteRoute):
         return match, child
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:  # RFC 8259 §4: names SHOULD be unique; two readers could keep different values
-            raise json.JSONDecodeError(f"member {name[:40]!r} is repeated", "", 0)
-        out[name] = value
-    return out
-
-
 class StrictJSONRequest(Request):
     """A request whose JSON body refuses repeated member names (FastAPI answers 400 through the pipeline)."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), object_pairs_hook=_unique_members)
+            try:
+                self._json = json.loads(await self.body(), object_pairs_hook=unique_members)
+            except RepeatedMember as exc:  # as FastAPI reports malformed JSON: a 400 through the pipeline
+                raise json.JSONDecodeError(str(exc), "", 0) from None
         return self._json
 
 
