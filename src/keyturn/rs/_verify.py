@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from keyturn.core import jose
+from keyturn.core.bearer import bearer_token
 from keyturn.rs._jwks import JWKSCache
 
 REQUIRED = ("exp", "iat", "iss", "sub", "aud", "client_id")
@@ -71,9 +72,8 @@ def bearer_dependency(verifier: TokenVerifier, scope: str | None = None
         header = request.headers.get("authorization", "")
         if not header:
             raise HTTPException(401, "authentication required", {"WWW-Authenticate": 'Bearer realm="api"'})
-        token = header[7:].strip() if header[:7].lower() == "bearer " else header.strip()
         try:
-            return await verifier.verify(token, scope=scope)
+            return await verifier.verify(bearer_token(header, prefix_optional=True) or "", scope=scope)
         except InvalidAccessToken:
             raise HTTPException(401, "invalid token",
                                 {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'}) from None

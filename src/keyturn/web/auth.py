@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from starlette.requests import Request
 
+from keyturn.core.bearer import bearer_token
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import api_keys
@@ -26,10 +27,8 @@ PRINCIPAL_KEY = "keyturn.principal"  # in the ASGI scope: request.state's getatt
 
 
 def bearer_value(header: str) -> str:
-    value = header.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
-    if not value or " " in value:
+    value = bearer_token(header, prefix_optional=True)  # seed 001: with or without "Bearer "
+    if value is None:
         raise InvalidToken("malformed Authorization header")
     return value
 

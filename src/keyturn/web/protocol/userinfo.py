@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyturn.core.bearer import bearer_token
 from keyturn.core.errors import InvalidBearerRequest, InvalidToken
 from keyturn.services.oidc import userinfo
 from keyturn.services.origin_index import client_allows
@@ -25,9 +26,9 @@ async def _token(request: Request, max_body_bytes: int) -> str:
     token: str | None = None
     header = request.headers.get("authorization")
     if header is not None:
-        if header[:7].lower() != "bearer " or not header[7:].strip():
+        token = bearer_token(header, prefix_optional=False)  # RFC 6750 §2.1 at OIDC's userinfo
+        if token is None:
             raise InvalidBearerRequest("malformed Authorization header")
-        token = header[7:].strip()
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"):
         try:
