@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from keyturn.core.bearer import bearer_token
 
 
