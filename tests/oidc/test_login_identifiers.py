@@ -199,3 +199,15 @@ async def test_a_username_is_one_normal_form_that_never_reads_as_an_email_or_pho
         assert exc.value.status_code == 400, refused
     found = await find_user(ctx, "DEMO")
     assert found is not None and found.preferred_username == "demo"
+
+
+async def test_a_member_is_found_by_a_national_number_as_login_finds_them(ctx, make_user):
+    """Adding a member reads a phone number the way login does (KEYTURN_DEFAULT_PHONE_REGION)."""
+    from keyturn.services import accounts as accounts_service
+
+    owner = await make_user()
+    org = await accounts_service.create_account(ctx, None, name="Shop", type="org", owner_id=owner.id)
+    member = await make_user(phone_number="+447700900123")
+    ctx.settings = ctx.settings.model_copy(update={"default_phone_region": "GB"})
+    added = await accounts_service.add_member(ctx, None, org["id"], "07700 900123", "merchant-terminal")
+    assert added["userId"] == member.id

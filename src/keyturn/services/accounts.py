@@ -221,7 +221,7 @@ async def add_member(
             account = await accounts_repo.lock_account(conn, account_id)
             if account is None:
                 raise not_found("account")
-            user = await users_repo.find(conn, user_ref) if len(user_ref) <= 320 else None
+            user = await users_repo.find(conn, user_ref, ctx.settings.default_phone_region)  # as login reads it
             if user is None:
                 raise not_found("user")
             if account.type == "individual":
