@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_oidc_client_seed001 import CHROMIUM, _require
+from tests.browser.test_oidc_client_seed001 import CHROMIUM, _require, launch_chromium
 from tests.server import free_port, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -72,9 +72,7 @@ def test_seed_001_app_calls_account_memberships_cross_origin_with_and_without_be
         token = keyturn.cli("tokens", "issue", "--user", "ana@example.test")["access_token"]
         api = f"{keyturn.url}/api/account-memberships"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run"])
+            browser = launch_chromium(pw)
             try:
                 page = browser.new_page()
                 page.set_default_timeout(15000)

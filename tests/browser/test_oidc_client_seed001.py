@@ -15,6 +15,7 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,13 @@ from tests.server import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(pw: Any) -> Any:
+    """Debian's headless Chromium (never a downloaded browser), as every browser test launches it."""
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"])
 OIDC_JS = ROOT / "tests/js/node_modules/oidc-client/dist/oidc-client.min.js"
 APP_HTML = Path(__file__).with_name("seed001_app.html")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -92,9 +100,7 @@ def test_seed_001_oidc_client_example_end_to_end(tmp_path: Path) -> None:
         config.update({"issuer": keyturn.url, "clientId": rp["client_id"], "phone": PHONE})
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run"])
+            browser = launch_chromium(pw)
             try:
                 page = browser.new_page()
                 page.set_default_timeout(15000)

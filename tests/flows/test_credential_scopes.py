@@ -7,6 +7,7 @@ import jwt
 import pytest
 
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
+from tests.flows.test_credential_api import _list
 
 CATALOGUE_PATHS = ("/api/v2/credential/grant/list", "/api/v2/credential/scopes")
 
@@ -17,12 +18,6 @@ def settings_overrides():
     # through this list), and allows three creations per user per hour.
     return {"allowed_scopes": ("payments:read", "payments:write", "keyturn:admin", "wallets:read"),
             "credential_create_limit": 3}
-
-
-async def _list(client, user):
-    r = await client.get("/api/v2/credential", headers=user.headers)
-    assert r.status_code == 200
-    return r.json()["data"]
 
 
 async def test_reserved_unknown_and_unheld_scopes_are_invalid_scope_and_nothing_is_stored(client, make_user):
