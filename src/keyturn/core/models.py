@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 ClientKind = Literal["credential", "oidc"]
 PrincipalKind = Literal["user", "api_key", "credential"]
+ScopeSource = Literal["capability", "permission", "operator"]
+R = TypeVar("R")
 
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_AUTHORIZATION_CODE = "authorization_code"
@@ -215,3 +217,26 @@ class Principal:
         """A string naming who did something, for created_by/updated_by and audit events."""
         prefix = {"user": "user", "api_key": "api-key", "credential": "credential"}[self.kind]
         return f"{prefix}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Issued(Generic[R]):
+    """A record a use case has just created or re-keyed, with the plaintext secret shown this once.
+
+    Only the digest is stored, so this is the one moment the secret exists outside the caller's hands;
+    ``secret`` is None for a record that has none (a public OIDC client). Build it as ``Issued(rec, s)``
+    (Python 3.11 cannot construct a subscripted frozen, slotted generic).
+    """
+
+    record: R
+    secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Grantable:
+    """A scope a user may put in a credential's ``scope`` on one account, and why they may (the catalogue:
+    the policy's capability scopes, a permission they hold there, an operator's addition)."""
+
+    name: str
+    description: str
+    source: ScopeSource
