@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per worker.")
     database_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a DB connection.")
+    write_batch: int = Field(
+        64, ge=1, le=1000,
+        description="Group commit: the most token-endpoint writes (grant issuance, refresh rotation, code exchange) "
+                    "of concurrent requests one transaction carries (1: a transaction per request).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Python logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL)."
     )

@@ -1,8 +1,8 @@
 """RFC 6749 §4.1.3: authorization code exchange with PKCE (RFC 7636), OIDC Core §3.1.3.
 
-The code is consumed first and every refusal below rolls that back (services/oidc/codes.py, which
-owns the transaction, single use and replay). This module checks the token request against the
-code's authorization request, inside that transaction, and mints the tokens.
+Codes are redeemed in group commit (services/oidc/codes.py, which owns the transaction, single use
+and replay). This module checks the token request against the code's authorization request
+(``check``) and mints the tokens (``finish``); a refusal in either consumes nothing.
 
 redirect_uri (RFC 6749 §4.1.3): when the authorization request carried one, the token request
 must carry the identical string (missing: ``invalid_request``, RFC 6749 §5.2 "missing a required
@@ -22,7 +22,7 @@ from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.claims import mint_id_token
-from keyturn.services.oidc.codes import redeem_code
+from keyturn.services.oidc.codes import Redeemed, redeem_code
 from keyturn.services.tokens import mint_access_token
 
 GRANT_TYPE = GRANT_AUTHORIZATION_CODE
@@ -64,20 +64,24 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     if verifier is not None and not pkce.valid_verifier(verifier):
         raise InvalidRequest("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]")  # RFC 7636 §4.1
 
-    def check(issued: AuthorizationCode) -> None:  # runs inside the redemption's transaction
+    def check(issued: AuthorizationCode) -> None:  # runs in the batch, before the code is consumed
         check_redirect_uri(req.params.get("redirect_uri"), issued, client.redirect_uris)
         check_verifier(verifier, issued)
 
-    redeemed = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check)
-    grant, user = redeemed.grant, redeemed.user
-    access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=grant.scope,
-                                           kind="user", now=req.now, grant_id=grant.id)
-    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
-                            "scope": grant.scope}
-    if "openid" in grant.scope.split():
-        body["id_token"] = mint_id_token(ctx, client=client, user=user, scope=tuple(grant.scope.split()),
-                                         now=req.now, auth_time=grant.auth_time, nonce=redeemed.nonce,
-                                         access_token=access)
-    if redeemed.refresh_token:
-        body["refresh_token"] = redeemed.refresh_token
+    def finish(redeemed: Redeemed) -> dict[str, Any]:  # runs in the batch, before the code is consumed
+        grant, user = redeemed.issued.grant, redeemed.user
+        access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=grant.scope,
+                                               kind="user", now=req.now, grant_id=grant.id)
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                                "scope": grant.scope}
+        if "openid" in grant.scope.split():
+            body["id_token"] = mint_id_token(ctx, client=client, user=user, scope=tuple(grant.scope.split()),
+                                             now=req.now, auth_time=grant.auth_time, nonce=redeemed.nonce,
+                                             access_token=access)
+        if redeemed.issued.refresh_token:
+            body["refresh_token"] = redeemed.issued.refresh_token
+        return body
+
+    body: dict[str, Any] = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check,
+                                             finish=finish)
     return body

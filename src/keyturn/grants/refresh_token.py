@@ -1,20 +1,27 @@
-"""RFC 6749 §6: refresh, with rotation and reuse detection (RFC 9700 §4.14.2)."""
+"""RFC 6749 §6: refresh, with rotation and reuse detection (RFC 9700 §4.14.2).
+
+The rotation runs in group commit (services/tokens.rotate_refresh_tokens): this module decides, for
+a token found unused and live, what the request gets (``finish``), and mints it; a refusal there
+leaves the token unused.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from keyturn.core.errors import InvalidGrant, InvalidRequest, InvalidScope
-from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
+from keyturn.core.errors import InvalidRequest, InvalidScope
+from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Grant, RefreshToken, User
 from keyturn.core.scopes import format_scope, parse_scope
+from keyturn.core.secrets import digest, new_refresh_token
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.refresh import user_refresh
-from keyturn.services.tokens import mint_access_token, rotate_refresh_token
+from keyturn.services.tokens import Replayed, Rotate, mint_access_token, rotate_refresh_tokens
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
 PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
+
 
 async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     client = req.client
@@ -23,37 +30,36 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         raise InvalidRequest("refresh_token is required")
     require_grant_type(client, GRANT_TYPE)
     requested = parse_scope(req.params.get("scope"))
-    async with ctx.engine.begin() as conn:
-        result = await rotate_refresh_token(conn, token=token, client_id=client.client_id, now=req.now,
-                                            idle=ctx.settings.refresh_idle_ttl, ip=req.ip)
-        if isinstance(result, InvalidGrant):
-            pass  # commit the family revocation, then raise below
-        else:
-            granted = tuple(result.scope.split())
-            if requested and any(s not in granted for s in requested):
-                # OAuth 2.1 §4.3.1: never more than the original grant.
-                raise InvalidScope("requested scope exceeds the original grant")
-            grant = result.grant
-            if grant.grant_type == GRANT_CLIENT_CREDENTIALS:
-                # R65: re-evaluate what the client may have now.
-                current = client.scopes
-                scope = format_scope(tuple(s for s in (requested or granted) if s in current))
-                id_token_factory = None
-                sub, kind, account_id, role = client.client_id, "credential", client.account_id, client.role
-            else:
-                # A user's grant: the OIDC provider re-checks the user and what the client may have (R62, R65).
-                scope, sub, account_id, id_token_factory = await user_refresh(ctx, conn, grant,
-                                                                              requested or granted, req)
-                kind, role = "user", None
-            # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
-            access, expires_in = mint_access_token(
-                ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind, now=req.now,
-                account_id=account_id, role=role, grant_id=grant.id)
-    if isinstance(result, InvalidGrant):
+
+    def finish(old: RefreshToken, grant: Grant, user: User | None) -> dict[str, Any]:
+        granted = tuple(old.scope.split())
+        if requested and any(s not in granted for s in requested):
+            raise InvalidScope("requested scope exceeds the original grant")  # OAuth 2.1 §4.3.1
+        id_token = None
+        if grant.grant_type == GRANT_CLIENT_CREDENTIALS:  # R65: re-evaluate what the client may have now
+            scope = format_scope(tuple(s for s in (requested or granted) if s in client.scopes))
+            sub, kind, account_id, role = client.client_id, "credential", client.account_id, client.role
+        else:  # a user's grant: the OIDC provider re-checks the user and what the client may have (R62, R65)
+            checked = user_refresh(ctx, client, grant, user, requested or granted, req.now)
+            scope, sub, kind, account_id, role, id_token = checked.scope, checked.sub, "user", None, None, \
+                checked.id_token
+        # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
+        access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
+                                               now=req.now, account_id=account_id, role=role, grant_id=grant.id)
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                                "scope": scope, "refresh_token": successor}
+        if id_token is not None:
+            body["id_token"] = id_token(access)
+        return body
+
+    successor = new_refresh_token()
+    outcome = await ctx.writes.submit(rotate_refresh_tokens, Rotate(
+        digest=digest(token), client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
+        ip=req.ip, successor=digest(successor), finish=finish))
+    if isinstance(outcome, Replayed):  # the family's revocation is committed
         ctx.revocations_changed()
-        raise result
-    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
-                            "scope": scope, "refresh_token": result.refresh_token}
-    if id_token_factory is not None:
-        body["id_token"] = id_token_factory(access)
-    return body
+        raise outcome.error
+    if isinstance(outcome, Exception):
+        raise outcome
+    assert isinstance(outcome, dict)
+    return outcome

@@ -23,6 +23,7 @@ from keyturn.services.origin_index import OriginIndex
 from keyturn.services.policy_file import load_policy
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
+from keyturn.services.writes import GroupCommit
 from keyturn.settings import Settings
 from keyturn.storage import clients as clients_repo
 from keyturn.storage.db import make_engine, migrate, pending_migrations
@@ -34,6 +35,7 @@ CREDENTIAL_CREATE_WINDOW = 3600.0  # KEYTURN_CREDENTIAL_CREATE_LIMIT counts crea
 class Services:
     settings: Settings
     engine: AsyncEngine
+    writes: GroupCommit  # the token endpoint's writes, batched per transaction (group commit)
     clock: Callable[[], float]
     policy: Policy  # roles × permissions (KEYTURN_POLICY_FILE), validated when built
     keys: KeyRing  # signing keys
@@ -71,6 +73,7 @@ class Services:
         self.api_key_usage.start()
 
     async def close(self) -> None:
+        await self.writes.drain()
         await self.api_key_usage.stop()
         await self.engine.dispose()
 
@@ -81,7 +84,8 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
                          timeout=settings.database_timeout)
     ttl = settings.client_cache_ttl
     return Services(
-        settings=settings, engine=engine, clock=clock, policy=load_policy(settings),
+        settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,
+        policy=load_policy(settings),
         keys=KeyRing(engine, settings), clients=TTLCache(ttl), api_keys=TTLCache(ttl),
         api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),

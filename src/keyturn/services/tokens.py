@@ -1,8 +1,14 @@
-"""Minting access tokens (RFC 9068 JWTs) and issuing / rotating refresh tokens."""
+"""Minting access tokens (RFC 9068 JWTs) and issuing / rotating refresh tokens.
+
+The writes run in group commit (services/writes.py): :func:`store_grants` and
+:func:`rotate_refresh_tokens` are batch functions, each taking the units of many concurrent
+requests and answering one outcome per unit, in one transaction with set-based statements.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core import jose
 from keyturn.core.durations import parse_duration
-from keyturn.core.errors import InvalidGrant
-from keyturn.core.models import Client, Grant
+from keyturn.core.errors import InvalidGrant, OAuthError
+from keyturn.core.models import Client, Grant, RefreshToken, User
 from keyturn.core.secrets import digest, new_refresh_token, new_token_id
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
+from keyturn.storage import users as users_repo
 
 OPERATOR_CLIENT_ID = "keyturn-operator"
 
@@ -44,11 +51,7 @@ def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, ki
     return jose.sign(claims, key, typ="at+jwt"), ttl
 
 
-@dataclass(frozen=True, slots=True)
-class Rotation:
-    grant: Grant
-    scope: str
-    refresh_token: str
+BAD_REFRESH = "refresh token is invalid, expired or revoked"
 
 
 def refresh_lifetime(settings: Settings, client: Client) -> int | None:
@@ -61,55 +64,125 @@ def refresh_lifetime(settings: Settings, client: Client) -> int | None:
     return settings.user_refresh_ttl
 
 
-async def start_grant(ctx: Services, conn: AsyncConnection, *, client: Client, user_id: str | None,
-                      account_id: str | None, grant_type: str, scope: str, now: float, grant_id: str | None = None,
-                      session_id: str | None = None, auth_time: float | None = None) -> tuple[Grant, str | None]:
-    """Create a grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh
-    token of its family. Without one the grant lives as long as an access token (revocable by its id)."""
-    lifetime = refresh_lifetime(ctx.settings, client)
+@dataclass(frozen=True, slots=True)
+class NewGrant:
+    """A grant to store and, when its client gets refresh tokens, the first token of its family."""
+
+    grant: Grant
+    refresh: RefreshToken | None  # stored as its digest
+    refresh_token: str | None  # the token itself, for the response only
+
+
+def new_grant(settings: Settings, *, client: Client, user_id: str | None, account_id: str | None,
+              grant_type: str, scope: str, now: float, grant_id: str | None = None, session_id: str | None = None,
+              auth_time: float | None = None) -> NewGrant:
+    """A grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh token of
+    its family. Without one the grant lives as long as an access token (revocable by its id)."""
+    lifetime = refresh_lifetime(settings, client)
     grant = Grant(id=grant_id or str(uuid.uuid4()), client_id=client.client_id, user_id=user_id,
                   account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
-                  auth_time=auth_time, created_at=now, expires_at=now + (lifetime or ctx.settings.access_token_ttl),
+                  auth_time=auth_time, created_at=now, expires_at=now + (lifetime or settings.access_token_ttl),
                   revoked_at=None)
-    await grants_repo.create_grant(conn, grant)
     if not lifetime:
-        return grant, None
+        return NewGrant(grant, None, None)
     token = new_refresh_token()
-    await grants_repo.insert_refresh_token(
-        conn, digest=digest(token), grant_id=grant.id, generation=1, scope=scope, issued_at=now,
-        expires_at=min(grant.expires_at, now + ctx.settings.refresh_idle_ttl))
-    return grant, token
+    return NewGrant(grant, first_refresh(grant, digest(token), now, settings.refresh_idle_ttl), token)
 
 
-async def rotate_refresh_token(conn: AsyncConnection, *, token: str, client_id: str, now: float, idle: int,
-                               ip: str | None = None) -> Rotation | InvalidGrant:
-    """RFC 9700 §4.14.2: consume a refresh token and issue its successor in one transaction.
+def first_refresh(grant: Grant, token_digest: str, now: float, idle: int) -> RefreshToken:
+    return RefreshToken(digest=token_digest, grant_id=grant.id, client_id=grant.client_id, generation=1,
+                        scope=grant.scope, issued_at=now, expires_at=min(grant.expires_at, now + idle), used_at=None)
 
-    A token that was already used revokes its whole grant (reuse detection): that case
-    *returns* the error so the caller commits the revocation before raising it. Other
-    failures raise (nothing to keep). A token of another client is refused without
-    consuming it (RFC 6749 §6: the refresh token is bound to the client).
+
+async def store_grants(conn: AsyncConnection, units: Sequence[NewGrant]) -> list[None]:
+    """Batch function (group commit): the grants and first refresh tokens of many requests, two statements."""
+    await grants_repo.create_grants(conn, [u.grant for u in units])
+    await grants_repo.insert_refresh_tokens(conn, [u.refresh for u in units if u.refresh is not None])
+    return [None] * len(units)
+
+
+@dataclass(frozen=True, slots=True)
+class Rotate:
+    """One refresh request's unit of :func:`rotate_refresh_tokens`.
+
+    ``finish`` decides the request once its token and grant are found unused and live (scope, the
+    user's and client's state) and mints its tokens; it raises an ``OAuthError`` to refuse, and then
+    nothing is consumed. Its value is the unit's outcome.
     """
-    d = digest(token)
-    consumed = await grants_repo.consume_refresh_token(conn, d, client_id, now)  # the one statement that decides
-    if consumed is None:  # unknown, another client's (left unused), or already used: find out which
-        found = await grants_repo.find_refresh_token(conn, d)
-        if found is None:
-            raise InvalidGrant("refresh token is invalid, expired or revoked")
-        if found.client_id != client_id:
-            raise InvalidGrant("refresh token is invalid, expired or revoked", detail="refresh token of another client")
-        if await grants_repo.revoke_grant(conn, found.grant_id, now, "refresh_token_reuse"):
-            grant = await grants_repo.get_grant(conn, found.grant_id)
-            await audit.record(conn, "refresh_token.reuse_detected", at=now, client_id=client_id,
-                               subject=grant.user_id if grant else None, ip=ip, grant_id=found.grant_id,
-                               generation=found.generation)
-        return InvalidGrant("refresh token is invalid, expired or revoked", detail="replayed refresh token")
-    grant = await grants_repo.get_grant(conn, consumed.grant_id)
-    if grant is None or grant.revoked_at is not None or now >= grant.expires_at or now >= consumed.expires_at:
-        # Raised inside the transaction: the consumption above is rolled back with it.
-        raise InvalidGrant("refresh token is invalid, expired or revoked", detail="grant revoked or expired")
-    successor = new_refresh_token()
-    await grants_repo.insert_refresh_token(
-        conn, digest=digest(successor), grant_id=grant.id, generation=consumed.generation + 1,
-        scope=consumed.scope, issued_at=now, expires_at=min(grant.expires_at, now + idle))
-    return Rotation(grant=grant, scope=consumed.scope, refresh_token=successor)
+
+    digest: str
+    client_id: str
+    now: float
+    idle: int
+    ip: str | None
+    successor: str  # the digest of the refresh token that replaces this one
+    finish: Callable[[RefreshToken, Grant, User | None], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """The outcome of a spent token presented again: its family was revoked (and that committed)."""
+
+    error: InvalidGrant
+
+
+async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) -> list[Any]:
+    """Batch function (group commit), RFC 9700 §4.14.2: consume each refresh token and issue its successor.
+
+    One statement decides single use for every row (``UPDATE … WHERE used_at IS NULL RETURNING``). A
+    token used before — by an earlier transaction, or by an earlier unit of this batch (the same token
+    sent twice at once) — revokes its whole grant (reuse detection) and answers :class:`Replayed`.
+    A token of another client is refused without consuming it (RFC 6749 §6: bound to the client).
+    """
+    found = await grants_repo.find_refresh_tokens(conn, (u.digest for u in units))
+    users = await users_repo.get_many(conn, (g.user_id for t, g in found.values() if g.user_id and t.used_at is None))
+    outcomes: list[Any] = [None] * len(units)
+    candidates: dict[int, Any] = {}
+    replays: list[int] = []
+    for i, u in enumerate(units):
+        hit = found.get(u.digest)
+        if hit is None:
+            outcomes[i] = InvalidGrant(BAD_REFRESH)
+            continue
+        token, grant = hit
+        if token.client_id != u.client_id:
+            outcomes[i] = InvalidGrant(BAD_REFRESH, detail="refresh token of another client")
+        elif token.used_at is not None:
+            replays.append(i)
+        elif grant.revoked_at is not None or u.now >= grant.expires_at or u.now >= token.expires_at:
+            outcomes[i] = InvalidGrant(BAD_REFRESH, detail="grant revoked or expired")
+        else:
+            try:
+                candidates[i] = u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None)
+            except OAuthError as refused:  # nothing consumed: the token stays usable
+                outcomes[i] = refused
+    now = max(u.now for u in units)
+    consumed = await grants_repo.consume_refresh_tokens(conn, (units[i].digest for i in candidates), now)
+    successors: list[RefreshToken] = []
+    for i, value in candidates.items():
+        u = units[i]
+        if u.digest not in consumed:  # lost to another transaction, or to an earlier unit of this batch
+            replays.append(i)
+            continue
+        consumed.discard(u.digest)
+        token, grant = found[u.digest]
+        successors.append(RefreshToken(
+            digest=u.successor, grant_id=grant.id, client_id=grant.client_id, generation=token.generation + 1,
+            scope=token.scope, issued_at=u.now, expires_at=min(grant.expires_at, u.now + u.idle), used_at=None))
+        outcomes[i] = value
+    await grants_repo.insert_refresh_tokens(conn, successors)
+    if replays:
+        revoked = await grants_repo.revoke_grants(conn, (found[units[i].digest][1].id for i in replays), now,
+                                                  "refresh_token_reuse")
+        events: list[audit.Event] = []
+        for i in sorted(replays):
+            u = units[i]
+            token, grant = found[u.digest]
+            if grant.id in revoked:
+                revoked.discard(grant.id)
+                events.append(audit.Event("refresh_token.reuse_detected", at=u.now, client_id=u.client_id,
+                                          subject=grant.user_id, ip=u.ip,
+                                          detail={"grant_id": grant.id, "generation": token.generation}))
+            outcomes[i] = Replayed(InvalidGrant(BAD_REFRESH, detail="replayed refresh token"))
+        await audit.record_many(conn, events)
+    return outcomes

@@ -10,6 +10,8 @@ about as much as running it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +25,20 @@ _INSERT_REFRESH = refresh_tokens.insert()
 _FIND_REFRESH = (select(refresh_tokens, grants.c.client_id)
                  .join(grants, grants.c.id == refresh_tokens.c.grant_id)
                  .where(refresh_tokens.c.digest == bindparam("digest")))
+_GRANT_COLUMNS = [c.label(f"g_{c.name}") for c in grants.c if c.name != "revoked_reason"]
+_FIND_REFRESH_MANY = (select(*refresh_tokens.c, *_GRANT_COLUMNS)
+                      .join(grants, grants.c.id == refresh_tokens.c.grant_id)
+                      .where(refresh_tokens.c.digest.in_(bindparam("digests", expanding=True))))
+_CONSUME_REFRESH_MANY = (
+    update(refresh_tokens)
+    .where(refresh_tokens.c.digest.in_(bindparam("digests", expanding=True)), refresh_tokens.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+    .returning(refresh_tokens.c.digest))
+_REVOKE_GRANTS = (
+    update(grants)
+    .where(grants.c.id.in_(bindparam("ids", expanding=True)), grants.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
+    .returning(grants.c.id))
 _CONSUME_REFRESH = (
     update(refresh_tokens)
     .where(refresh_tokens.c.digest == bindparam("b_digest"), refresh_tokens.c.used_at.is_(None),
@@ -33,6 +49,12 @@ _CONSUME_REFRESH = (
 
 async def create_grant(conn: AsyncConnection, grant: Grant) -> None:
     await conn.execute(_INSERT_GRANT, {f: getattr(grant, f) for f in Grant.__slots__})
+
+
+async def create_grants(conn: AsyncConnection, new: Sequence[Grant]) -> None:
+    """Many grants, one statement (group commit, services/writes.py)."""
+    if new:
+        await conn.execute(_INSERT_GRANT, [{f: getattr(g, f) for f in Grant.__slots__} for g in new])
 
 
 async def get_grant(conn: AsyncConnection, grant_id: str) -> Grant | None:
@@ -46,6 +68,15 @@ async def revoke_grant(conn: AsyncConnection, grant_id: str, now: float, reason:
     return bool(res.rowcount)
 
 
+async def revoke_grants(conn: AsyncConnection, grant_ids: Iterable[str], now: float, reason: str) -> set[str]:
+    """Revoke these grants in one statement; the ids of those this call revoked (not revoked before)."""
+    ids = sorted(set(grant_ids))  # one lock order for every writer
+    if not ids:
+        return set()
+    res = await conn.execute(_REVOKE_GRANTS, {"ids": ids, "now": now, "reason": reason})
+    return set(res.scalars())
+
+
 async def revoke_grants_of_client(conn: AsyncConnection, client_id: str, now: float, reason: str) -> None:
     await conn.execute(update(grants).where(grants.c.client_id == client_id, grants.c.revoked_at.is_(None))
                        .values(revoked_at=now, revoked_reason=reason))
@@ -56,6 +87,36 @@ async def insert_refresh_token(conn: AsyncConnection, *, digest: str, grant_id: 
     await conn.execute(_INSERT_REFRESH, {
         "digest": digest, "grant_id": grant_id, "generation": generation, "scope": scope,
         "issued_at": issued_at, "expires_at": expires_at, "used_at": None})
+
+
+async def insert_refresh_tokens(conn: AsyncConnection, tokens: Sequence[RefreshToken]) -> None:
+    """Many refresh tokens, one statement (their ``client_id`` is their grant's, not stored here)."""
+    if tokens:
+        await conn.execute(_INSERT_REFRESH, [
+            {"digest": t.digest, "grant_id": t.grant_id, "generation": t.generation, "scope": t.scope,
+             "issued_at": t.issued_at, "expires_at": t.expires_at, "used_at": t.used_at} for t in tokens])
+
+
+async def find_refresh_tokens(conn: AsyncConnection,
+                              digests: Iterable[str]) -> dict[str, tuple[RefreshToken, Grant]]:
+    """These tokens (used or not) with their grants, by digest; unknown digests are absent."""
+    found: dict[str, tuple[RefreshToken, Grant]] = {}
+    for row in (await conn.execute(_FIND_REFRESH_MANY, {"digests": sorted(set(digests))})).mappings():
+        grant = Grant(**{c.name: row[f"g_{c.name}"] for c in grants.c if c.name != "revoked_reason"})
+        token = RefreshToken(digest=row["digest"], grant_id=row["grant_id"], client_id=grant.client_id,
+                             generation=row["generation"], scope=row["scope"], issued_at=row["issued_at"],
+                             expires_at=row["expires_at"], used_at=row["used_at"])
+        found[token.digest] = (token, grant)
+    return found
+
+
+async def consume_refresh_tokens(conn: AsyncConnection, digests: Iterable[str], now: float) -> set[str]:
+    """Mark these tokens used, in one conditional statement: the digests this call consumed. A digest
+    not returned was used before (by another transaction: a replay, or a race it lost)."""
+    ds = sorted(set(digests))  # one lock order for every writer
+    if not ds:
+        return set()
+    return set((await conn.execute(_CONSUME_REFRESH_MANY, {"digests": ds, "now": now})).scalars())
 
 
 async def consume_refresh_token(conn: AsyncConnection, digest: str, client_id: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +24,17 @@ _GET = select(users).where(users.c.id == bindparam("b_id"))
 async def get(conn: AsyncConnection, user_id: str) -> User | None:
     row = (await conn.execute(_GET, {"b_id": user_id})).mappings().first()
     return to_record(User, row) if row else None
+
+
+_GET_MANY = select(users).where(users.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+async def get_many(conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, User]:
+    """These users by id, one statement; unknown ids are absent."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in (to_record(User, r) for r in (await conn.execute(_GET_MANY, {"b_ids": ids})).mappings())}
 
 
 async def find(conn: AsyncConnection, ref: str, phone_region: str | None = None) -> User | None:
