@@ -1,15 +1,17 @@
 """Keyturn's benchmark against node-oidc-provider: `python bench/run.py` (`make bench`).
 
 Starts Keyturn (`keyturn serve`, production settings) on SQLite and on PostgreSQL and the peer
-(node-oidc-provider, JWT ES256 and opaque), provisions them, loads each scenario with wrk on
-127.0.0.1 at 16 and 64 connections, and writes bench/results/<stamp>-<mode>.{md,jsonl}.
+(node-oidc-provider: JWT ES256, opaque, and JWT ES256 with refresh-token rotation), provisions
+them, loads each scenario with wrk on 127.0.0.1 at 16 and 64 connections, and writes
+bench/results/<stamp>-<mode>.{md,jsonl}, with the targets of issue 11 met or not.
 
 Method: every server pinned to CPU 0, wrk (one thread) to CPU 1; a discarded warm-up per cell,
 then bounded passes interleaved across all servers so that drift hits everyone alike; medians.
-Then `keyturn serve --workers 2` vs 1 worker with nothing pinned, and an RSS soak of scenario 1.
+Then the latency of sequential requests on an idle server (cc_basic, cc_refresh, refresh),
+`keyturn serve --workers 2` vs 1 worker with nothing pinned, and an RSS soak of scenario 1.
 
-  python bench/run.py                  # full: 2 passes x 5 s, 5-minute soak, about 16 minutes
-  python bench/run.py --quick          # smoke: 1 pass x 5 s, 20-second soak, about 5 minutes
+  python bench/run.py                  # full: 2 passes x 5 s, 5-minute soak, about 20 minutes
+  python bench/run.py --quick          # smoke: 1 pass x 5 s, 20-second soak, about 8 minutes
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import keyturn as kt  # noqa: E402
 from harness import peer, report  # noqa: E402
+from harness.idle import IDLE_MAX_SECONDS, idle_latency  # noqa: E402
 from harness.load import Request, run_wrk  # noqa: E402
 from harness.render import render  # noqa: E402
-from harness.scenarios import TITLES, for_keyturn, for_peer, try_request  # noqa: E402
+from harness.scenarios import REFERENCES, TITLES, for_keyturn, for_peer, for_peer_refresh, try_request  # noqa: E402
 from harness.servers import Server, ServerFailed, free_port, start_server  # noqa: E402
 from harness.system import ensure_tools, machine_info  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work"
 SERVER_CPUS, WRK_CPUS = "0", "1"
+MAIN_TARGETS = ["kt-sqlite", "kt-pg", "peer-jwt", "peer-opaque", "peer-refresh"]
+IDLE_SCENARIOS = ("cc_basic", "cc_refresh", "refresh")  # issue 11: a batch of one adds no latency
 T0 = time.monotonic()
 
 
@@ -67,6 +72,7 @@ class Bench:
         self.skips: list[dict[str, str]] = []
         self.notes: dict[str, dict[str, str]] = {}
         self.memory: dict[str, Any] = {}
+        self.idle: list[dict[str, Any]] = []
         stamp = time.strftime("%Y%m%dT%H%M%S")
         self.out: Path = args.results_dir / f"{stamp}-{'quick' if args.quick else 'full'}"
         self.jsonl = report.Jsonl(self.out.with_suffix(".jsonl"))
@@ -81,10 +87,18 @@ class Bench:
         self.jsonl.write("skip", target=target, scenario=scenario, reason=reason)
         log(f"SKIP {target} {scenario}: {reason[:300]}")
 
+    def wanted(self, target: str) -> set[str]:
+        """The scenarios asked for, and on a peer those they are compared with (REFERENCES)."""
+        wanted = set(self.args.scenarios)
+        if target.startswith("peer"):
+            wanted |= {REFERENCES[s] for s in self.args.scenarios if s in REFERENCES}
+        return wanted
+
     def adopt(self, target: str, built: dict[str, Request | str]) -> None:
         self.requests[target] = {}
+        wanted = self.wanted(target)
         for scenario, req in built.items():
-            if scenario not in self.args.scenarios:
+            if scenario not in wanted:
                 continue
             if isinstance(req, str):
                 self.skip(target, scenario, req)
@@ -101,25 +115,32 @@ class Bench:
         self.adopt(target, built)
 
     def start_peer(self) -> None:
+        peers = [("peer-jwt", "jwt", False), ("peer-opaque", "opaque", False)]
+        if "refresh" in self.args.scenarios:  # its own process: REFRESH=1 changes the store and the client
+            peers.append(("peer-refresh", "jwt", True))
         try:
             source = peer.find_source(kt.REPO)
             dest = peer.install(source, BENCH / ".peer" / "oidc-provider", log)
         except (OSError, RuntimeError) as exc:
-            for target in ("peer-jwt", "peer-opaque"):
+            for target, _, _ in peers:
                 self.skip(target, "*", f"peer install failed: {exc}")
             return
         self.peer_dir = dest
-        for target, fmt in (("peer-jwt", "jwt"), ("peer-opaque", "opaque")):
+        for target, fmt, refresh in peers:
             try:
-                server = peer.start(dest, target, free_port(), fmt, WORK / "logs", SERVER_CPUS)
+                server = peer.start(dest, target, free_port(), fmt, WORK / "logs", SERVER_CPUS, refresh)
             except ServerFailed as exc:
                 self.skip(target, "*", str(exc))
                 continue
             self.servers[target] = server
             self.notes[target] = {
-                "command": f"AT_FORMAT={fmt} AT_ALG=ES256 NODE_ENV=production {server.notes['command']}"
+                "command": f"{'REFRESH=1 ' if refresh else ''}AT_FORMAT={fmt} AT_ALG=ES256 NODE_ENV=production "
+                f"{server.notes['command']}"
             }
-            self.build(target, partial(for_peer, server, fmt == "opaque", self.notes[target]))
+            if refresh:
+                self.build(target, partial(for_peer_refresh, server, WORK, self.notes[target]))
+            else:
+                self.build(target, partial(for_peer, server, fmt == "opaque", self.notes[target]))
 
     def keyturn_argv(self, port: int, workers: int) -> list[str]:
         return [*self.kt_cmd, "serve", "--host", "127.0.0.1", "--port", str(port)] + (
@@ -255,6 +276,34 @@ class Bench:
                     f"err {res['errors']}  server {res['server_cpu_pct']}%  wrk {res['wrk_cpu_pct']}%"
                 )
 
+    def idle_phase(self) -> None:
+        """Median and p99 of sequential requests on one keep-alive connection, nothing else loading
+        the server (each in turn, all others idle): what a lone client waits for."""
+        n = self.args.idle_requests
+        for scenario in IDLE_SCENARIOS:
+            for target in MAIN_TARGETS:
+                server, req = self.servers.get(target), self.requests.get(target, {}).get(scenario)
+                if server is None or req is None:
+                    continue
+                if not server.alive():
+                    self.skip(target, f"idle {scenario}", f"server died: {server.log_tail(10)}")
+                    continue
+                if self.left() < 60 + IDLE_MAX_SECONDS:
+                    self.skip(target, f"idle {scenario}", f"out of the time budget ({self.left():.0f} s left)")
+                    continue
+                try:
+                    res = idle_latency(server, req, requests=n, cpus=WRK_CPUS)
+                except Exception as exc:  # noqa: BLE001 - one failed loop must not end the benchmark
+                    self.skip(target, f"idle {scenario}", f"{type(exc).__name__}: {exc}")
+                    continue
+                row = {"target": target, "scenario": scenario, **res}
+                self.idle.append(row)
+                self.jsonl.write("idle", **row)
+                log(
+                    f"idle {target:<13} {scenario:<10} {res['requests']} requests  "
+                    f"p50 {res.get('p50_ms', 0):6.2f}  p99 {res.get('p99_ms', 0):6.2f} ms  err {res['errors']}"
+                )
+
     def workers_phase(self) -> None:
         """Scenario 1 on SQLite with 1 and 2 workers; nothing pinned, so both cores are shared."""
         if "kt-sqlite" not in self.requests or "cc_basic" not in self.requests["kt-sqlite"]:
@@ -362,9 +411,12 @@ class Bench:
                 command=a.command,
                 settings={k: str(v) for k, v in vars(a).items()},
             )
-            main = self.cells("main", ["kt-sqlite", "kt-pg", "peer-jwt", "peer-opaque"], WRK_CPUS)
+            main = self.cells("main", MAIN_TARGETS, WRK_CPUS)
             per_run = a.passes * (a.duration + 1) + a.warmup + 1
-            estimate = len(main) * per_run + 2 * len(self.conns) * per_run + 20 + a.soak_seconds
+            idle = sum(1 for t in MAIN_TARGETS for s in IDLE_SCENARIOS if s in self.requests.get(t, {})) * (
+                3 if a.idle_requests else 0
+            )
+            estimate = len(main) * per_run + 2 * len(self.conns) * per_run + 20 + idle + a.soak_seconds
             log(
                 f"{len(main)} cells x {a.passes} pass(es) of {a.duration} s; about {estimate / 60:.0f} more "
                 f"minutes (budget {a.budget_seconds / 60:.0f} min from start)"
@@ -374,6 +426,8 @@ class Bench:
                 if target in self.servers and self.servers[target].alive():
                     self.memory[target] = self.servers[target].rss()
                     self.jsonl.write("rss_after_main", target=target, **self.memory[target])
+            if a.idle_requests > 0:
+                self.idle_phase()
             if not a.no_workers:
                 self.workers_phase()
             if a.soak_seconds > 0:
@@ -405,8 +459,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--budget-seconds",
         type=int,
-        default=19 * 60,
-        help="the soak is shortened so the whole run ends within this (default 1140)",
+        default=23 * 60,
+        help="the soak is shortened so the whole run ends within this (default 1380)",
+    )
+    p.add_argument(
+        "--idle-requests",
+        type=int,
+        default=200,
+        help="sequential requests per target for the idle latency of cc_basic, cc_refresh, refresh (0 = none)",
     )
     p.add_argument("--conns", default="16,64", help="connection counts (default 16,64)")
     p.add_argument("--scenarios", default=",".join(TITLES), help=f"subset of {','.join(TITLES)}")

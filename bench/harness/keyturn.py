@@ -23,6 +23,7 @@ BENCH_EMAIL = "bench-owner@example.com"
 SCOPE = "payments:read payments:write"
 BENCH_PASSWORD = "bench-Passw0rd-not-secret"
 RP_REDIRECT_URI = "http://127.0.0.1:9/cb"  # never fetched: the code is read from the Location header
+ES256 = "ES256"  # OIDC Dynamic Client Registration 1.0 §2: id_token_signed_response_alg
 
 
 def keyturn_command(override: str | None) -> list[str]:
@@ -130,6 +131,8 @@ class Provisioned:
     refresh_client_secret: str = ""
     rp_client_id: str = ""
     rp_client_secret: str = ""
+    rp_es256_client_id: str = ""
+    rp_es256_client_secret: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # what -> StepFailed text
 
 
@@ -137,7 +140,7 @@ def provision(kt: list[str], env: dict[str, str], cwd: Path) -> Provisioned:
     """Migrate, then create the owner, the client-credentials credential and the API key.
 
     Raises StepFailed if migration, the user or the credential fails (nothing can run then);
-    the API key and the scenario 6 clients only fill `errors`.
+    the API key, the refresh credential and the scenario 6a clients only fill `errors`.
     """
     got = Provisioned()
 
@@ -161,14 +164,27 @@ def provision(kt: list[str], env: dict[str, str], cwd: Path) -> Provisioned:
         got.api_key = str(key.get("key") or key["secret"])  # the brief says "key"; the CLI prints "secret"
     except (StepFailed, KeyError) as exc:
         got.errors["api_key"] = f"{type(exc).__name__}: {exc}"
-    try:  # scenario 6b: a credential whose grants carry refresh tokens
+    try:  # cc_refresh and scenario 6b: seed 000's credential, every grant carries a refresh token
         got.refresh_client_id, got.refresh_client_secret = credential("bench-refresh", "1d")
     except (StepFailed, KeyError) as exc:
         got.errors["refresh"] = f"{type(exc).__name__}: {exc}"
-    try:  # scenario 6a: a first-party confidential OIDC client (so no consent page)
-        rp = step("clients", "create", "--name", "bench-rp", "--confidential", "--first-party",
-                  "--redirect-uri", RP_REDIRECT_URI, "--scope", "openid")  # fmt: skip
-        got.rp_client_id, got.rp_client_secret = str(rp["client_id"]), str(rp["client_secret"])
+
+    def relying_party(name: str, id_token_alg: str | None = None) -> tuple[str, str]:
+        """A first-party confidential OIDC client (so no consent page)."""
+        extra = ["--id-token-alg", id_token_alg] if id_token_alg else []
+        rp = step("clients", "create", "--name", name, "--confidential", "--first-party",
+                  "--redirect-uri", RP_REDIRECT_URI, "--scope", "openid", *extra)  # fmt: skip
+        registered = rp.get("id_token_signed_response_alg")
+        if id_token_alg and registered != id_token_alg:
+            raise StepFailed(f"asked for id_token_signed_response_alg {id_token_alg}, registered {registered!r}")
+        return str(rp["client_id"]), str(rp["client_secret"])
+
+    try:  # scenario 6a: ID tokens in the default RS256
+        got.rp_client_id, got.rp_client_secret = relying_party("bench-rp")
     except (StepFailed, KeyError) as exc:
         got.errors["auth_code"] = f"{type(exc).__name__}: {exc}"
+    try:  # scenario 6a, ES256: the client registers id_token_signed_response_alg ES256
+        got.rp_es256_client_id, got.rp_es256_client_secret = relying_party("bench-rp-es256", ES256)
+    except (StepFailed, KeyError) as exc:
+        got.errors["auth_code_es256"] = f"{type(exc).__name__}: {exc}"
     return got

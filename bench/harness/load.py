@@ -22,6 +22,16 @@ LUA_DIR = Path(__file__).resolve().parents[1] / "lua"
 
 
 @dataclass(frozen=True)
+class Chain:
+    """A single-use value sent one request after another (the idle-latency loop, harness/idle.py):
+    each answer's JSON `next_field` is the next value; `seed()` gives a fresh one (not timed)."""
+
+    prefix: str  # the form body before the url-encoded value
+    next_field: str
+    seed: Callable[[], str]
+
+
+@dataclass(frozen=True)
 class Request:
     method: str
     path: str
@@ -32,6 +42,8 @@ class Request:
     prepare: Callable[[int, float], dict[str, str]] | None = None
     # After each run (warm-ups too), given wrk's result: lets `prepare` size the next run.
     observe: Callable[[dict[str, Any]], None] | None = None
+    # Single-use values (scenario 6b): how to send them one after another without wrk.
+    chain: Chain | None = None
 
 
 class CheckFailed(RuntimeError):

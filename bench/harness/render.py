@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import Row, main_table, ratio, ratio_table, rps_of, table
+from .idle import IDLE_WARMUP
+from .report import Row, Target, main_table, ratio, ratio_table, rps_of, table, targets_table
 from .scenarios import LABELS, TITLES
 
 KEYTURNS = {"kt-sqlite": "Keyturn SQLite", "kt-pg": "Keyturn PostgreSQL"}
 PEER_PAIRS = [
     ("1 client_secret_basic vs peer JWT ES256", "cc_basic", "peer-jwt", "cc_basic"),
     ("1 client_secret_basic vs peer opaque", "cc_basic", "peer-opaque", "cc_basic"),
+    ("1r refresh 1d credential vs peer JWT ES256 (issues no refresh token)", "cc_refresh", "peer-jwt", "cc_basic"),
     ("2a client_secret_post vs peer JWT ES256 (basic)", "cc_post", "peer-jwt", "cc_basic"),
     ("2b JSON body vs peer JWT ES256 (basic)", "cc_json", "peer-jwt", "cc_basic"),
     ("3 introspection vs peer opaque introspection", "introspect", "peer-opaque", "introspect"),
+    ("6b refresh rotation vs peer refresh rotation (REFRESH=1)", "refresh", "peer-refresh", "refresh"),
+]
+# Issue 11, at 16 and 64 connections on both databases (plus p99 ≤ the peer's and zero errors).
+TARGETS: list[Target] = [
+    ("1r client credentials, refresh 1d, vs peer client credentials", "cc_refresh", "peer-jwt", "cc_basic", 1.5),
+    ("6b refresh rotation vs peer refresh rotation", "refresh", "peer-refresh", "refresh", 2.0),
+    ("1 client credentials, no refresh, vs peer client credentials", "cc_basic", "peer-jwt", "cc_basic", 2.0),
 ]
 
 
@@ -61,8 +70,16 @@ def render(bench: Any, rows: list[Row]) -> str:
         "on loopback. Peer: node-oidc-provider with its in-memory store, `NODE_ENV=production`.",
         "- Introspection tokens are issued just before each run (the peer's in-memory store keeps only "
         "the last 1,000 tokens). Scenario 6 spends single-use values minted just before each run (not "
-        "timed): authorization codes of a first-party client (ID tokens in its default RS256), refresh "
-        "tokens of a `--refresh 1d` credential; a run whose pool runs dry is timed until then.",
+        "timed): authorization codes of first-party clients (6a: ID tokens in the default RS256; 6a': a "
+        "client registered with `id_token_signed_response_alg` ES256), refresh tokens of a `--refresh 1d` "
+        "credential and, for the peer started with `REFRESH=1`, of its `POST /bench/mint-refresh`; each "
+        "answer's rotated refresh token is sent next on both; a run whose pool runs dry is timed until then.",
+        "- Scenario 1r is scenario 1 with seed 000's credential (`refresh: 1d`): every answer carries a "
+        "refresh token, written to the database. The peer's reference is its client-credentials grant "
+        "(JWT ES256), which issues no refresh token.",
+        f"- Idle latency: {a.idle_requests} sequential requests (after {IDLE_WARMUP} discarded) on one "
+        "keep-alive connection from a Python client pinned to CPU 1, one server at a time, nothing else "
+        "loading it; refresh requests spend the previous answer's refresh token.",
         "",
         f"## Results (req/s and latencies: medians of {a.passes} pass(es))",
         "",
@@ -73,16 +90,37 @@ def render(bench: Any, rows: list[Row]) -> str:
         "",
         ratio_table(main, PEER_PAIRS, KEYTURNS, bench.conns),
         "",
+        "## Targets (issue 11)",
+        "",
+        "Keyturn value / peer value from this run's medians; the peer's client credentials are "
+        "node-oidc-provider's JWT ES256 ones, which carry no refresh token.",
+        "",
+        targets_table(main, TARGETS, KEYTURNS, bench.conns),
+        "",
+        "## Idle latency (sequential requests on one connection, ms)",
+        "",
+        _idle_table(getattr(bench, "idle", [])),
+        "",
         "## Share of the framework ceiling (req/s ÷ the same server's GET /health)",
         "",
     ]
     body = []
-    for scenario in ("cc_basic", "cc_post", "cc_json", "introspect", "api_key", "refresh", "auth_code"):
+    for scenario in (
+        "cc_basic",
+        "cc_refresh",
+        "cc_post",
+        "cc_json",
+        "introspect",
+        "api_key",
+        "refresh",
+        "auth_code",
+        "auth_code_es256",
+    ):
         for c in bench.conns:
             cells = [ratio(rps_of(main, t, scenario, c), rps_of(main, t, "health", c)) for t in KEYTURNS]
             if any(x != "–" for x in cells):
                 body.append([TITLES[scenario], c, *cells])
-    out += [table(["scenario", "conns", *KEYTURNS.values()], body), ""]
+    out += [table(["scenario", "conns", *KEYTURNS.values()], body) if body else "(GET /health not measured)", ""]
     out += [
         "## 1 worker vs 2 workers (scenario 1, SQLite)",
         "",
@@ -147,3 +185,27 @@ def _disturbance(runs: list[Row]) -> list[str]:
         "machine for figures to keep.",
         "",
     ]
+
+
+def _idle_table(idle: list[Row]) -> str:
+    if not idle:
+        return "(not run)"
+    order = list(TITLES)
+    rows = sorted(idle, key=lambda r: (order.index(r["scenario"]), list(LABELS).index(r["target"])))
+    return table(
+        ["scenario", "server", "requests", "median ms", "p99 ms", "mean ms", "max ms", "errors", "reconnects"],
+        [
+            [
+                TITLES[r["scenario"]],
+                LABELS[r["target"]],
+                r["requests"],
+                r.get("p50_ms"),
+                r.get("p99_ms"),
+                r.get("mean_ms"),
+                r.get("max_ms"),
+                r["errors"],
+                r["reconnects"],
+            ]
+            for r in rows
+        ],
+    )

@@ -117,11 +117,16 @@ def main_table(rows: list[Row], titles: dict[str, str], labels: dict[str, str]) 
     )
 
 
-def rps_of(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
+def row_of(rows: list[Row], target: str, scenario: str, conns: int) -> Row | None:
     for r in rows:
         if (r["target"], r["scenario"], r["conns"]) == (target, scenario, conns):
-            return float(r["rps"]) if r["rps"] else None
+            return r
     return None
+
+
+def rps_of(rows: list[Row], target: str, scenario: str, conns: int) -> float | None:
+    r = row_of(rows, target, scenario, conns)
+    return float(r["rps"]) if r and r["rps"] else None
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -138,3 +143,35 @@ def ratio_table(
             ref = rps_of(rows, ref_target, ref_scenario, c)
             body.append([title, c, ref] + [ratio(rps_of(rows, kt, scenario, c), ref) for kt in keyturns])
     return table(["Keyturn scenario / reference", "conns", "reference req/s", *keyturns.values()], body)
+
+
+# A target of issue 11: (title, Keyturn scenario, peer target, peer scenario, minimum req/s ratio).
+Target = tuple[str, str, str, str, float]
+
+
+def targets_table(rows: list[Row], targets: list[Target], keyturns: dict[str, str], conns: Sequence[int]) -> str:
+    """Each target, per Keyturn database and connection count, as three rows: req/s ≥ k × the
+    peer's, p99 ≤ the peer's, zero errors; both numbers, their ratio, met or not met."""
+    body: list[list[object]] = []
+    for title, scenario, peer, peer_scenario, k in targets:
+        for target, label in keyturns.items():
+            for c in conns:
+                ours, theirs = row_of(rows, target, scenario, c), row_of(rows, peer, peer_scenario, c)
+                where = [title, label, c]
+                a, b = (ours or {}).get("rps"), (theirs or {}).get("rps")
+                body.append([*where, f"req/s ≥ {k:g}× peer", a, b, ratio(a, b), _met(a and b and a >= k * b, a, b)])
+                a, b = (ours or {}).get("p99_ms"), (theirs or {}).get("p99_ms")
+                body.append([*where, "p99 ≤ peer", a, b, ratio(a, b), _met(a and b and a <= b, a, b)])
+                a, b = (ours or {}).get("errors"), (theirs or {}).get("errors")
+                body.append([*where, "errors = 0", a, b, "–", _met(a == 0, a, 0)])
+    verdicts = [str(row[-1]) for row in body]
+    met, unmeasured = verdicts.count("met"), verdicts.count("not measured")
+    summary = f"{met} of {len(verdicts)} met, {len(verdicts) - met - unmeasured} not met, {unmeasured} not measured."
+    headers = ["target", "Keyturn", "conns", "goal", "Keyturn value", "peer value", "ratio", "met"]
+    return summary + "\n\n" + table(headers, body)
+
+
+def _met(ok: object, ours: object, theirs: object) -> str:
+    if ours is None or theirs is None:
+        return "not measured"
+    return "met" if ok else "**not met**"

@@ -18,19 +18,25 @@ from .servers import FORM, Server, basic, http_call
 
 TITLES = {
     "cc_basic": "1 client credentials, client_secret_basic",
+    "cc_refresh": "1r client credentials, credential with refresh 1d (seed 000)",
     "cc_post": "2a client credentials, client_secret_post (form)",
     "cc_json": "2b client credentials, JSON body (seed 000)",
     "introspect": "3 introspection of an access token",
     "api_key": "4 GET /api/account-memberships, X-Api-Key",
     "health": "5 ceiling: GET /health",
-    "auth_code": "6a authorization-code exchange (hook)",
+    "auth_code": "6a authorization-code exchange, RS256 ID token (hook)",
+    "auth_code_es256": "6a' authorization-code exchange, ES256 ID token (hook)",
     "refresh": "6b refresh-token rotation (hook)",
 }
+# Scenarios measured on a peer only as the reference of another: cc_refresh is compared with the
+# peer's client credentials (node-oidc-provider issues no refresh token on that grant).
+REFERENCES = {"cc_refresh": "cc_basic"}
 LABELS = {  # target -> how the report names it
     "kt-sqlite": "Keyturn SQLite",
     "kt-pg": "Keyturn PostgreSQL",
     "peer-jwt": "peer, JWT ES256",
     "peer-opaque": "peer, opaque",
+    "peer-refresh": "peer, JWT ES256, REFRESH=1",
     "kt-sqlite-1w": "Keyturn SQLite, 1 worker, unpinned",
     "kt-sqlite-2w": "Keyturn SQLite, 2 workers, unpinned",
 }
@@ -67,6 +73,14 @@ def for_keyturn(server: Server, got: Provisioned, work: Path, notes: dict[str, s
     answer = try_request(built, "cc_basic", server, cc, "access_token")
     if answer:
         notes["access token"] = token_kind(answer)
+    # Scenario 1r: the same grant with seed 000's credential (`refresh: 1d`): a refresh token is
+    # written with every answer, so this is a write path.
+    if got.refresh_client_id:
+        auth_r = basic(got.refresh_client_id, got.refresh_client_secret)
+        cc_r = Request("POST", "/token", {"Content-Type": FORM, "Authorization": auth_r}, cc.body)
+        try_request(built, "cc_refresh", server, cc_r, "refresh_token")
+    else:
+        built["cc_refresh"] = f"provisioning failed: {got.errors.get('refresh')}"
     # Scenario 2: the same grant with the secret in the form body, then in seed 000's JSON body.
     fields = {"grant_type": "client_credentials", "client_id": got.client_id, "client_secret": got.client_secret}
     post = Request("POST", "/token", {"Content-Type": FORM}, urlencode(fields))
@@ -81,7 +95,14 @@ def for_keyturn(server: Server, got: Provisioned, work: Path, notes: dict[str, s
         built["api_key"] = f"provisioning failed: {got.errors.get('api_key')}"
     try_request(built, "health", server, Request("GET", "/health"))
     # Scenario 6 (hooks): grants that spend a single-use value per request.
-    built["auth_code"] = single_use.authorization_code(server, got, work)
+    for scenario, client, alg in (
+        ("auth_code", (got.rp_client_id, got.rp_client_secret), "RS256"),
+        ("auth_code_es256", (got.rp_es256_client_id, got.rp_es256_client_secret), "ES256"),
+    ):
+        if client[0]:
+            built[scenario] = single_use.authorization_code(server, client, work, alg, f"codes-{alg}")
+        else:
+            built[scenario] = f"provisioning failed: {got.errors.get(scenario)}"
     built["refresh"] = single_use.refresh_rotation(server, got, work)
     return built
 
@@ -95,6 +116,13 @@ def for_peer(server: Server, opaque: bool, notes: dict[str, str]) -> Built:
         notes["access token"] = token_kind(answer)
     if opaque:
         introspection(built, server, cc, answer, "/token/introspection")
+    return built
+
+
+def for_peer_refresh(server: Server, work: Path, notes: dict[str, str]) -> Built:
+    """The peer started with REFRESH=1: only refresh-token rotation (6b)."""
+    built: Built = {"refresh": single_use.peer_refresh_rotation(server, work)}
+    notes["refresh tokens"] = "rotated on every use, pool from POST /bench/mint-refresh"
     return built
 
 
