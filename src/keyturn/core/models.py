@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 ClientKind = Literal["credential", "oidc"]
@@ -164,6 +164,83 @@ class AuthorizationCode:
     expires_at: float
     used_at: float | None
     grant_id: str | None  # the grant its exchange created (a replay revokes it)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """A validated authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), kept while the user signs in."""
+
+    client_id: str
+    redirect_uri: str
+    scope: tuple[str, ...]
+    state: str | None
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    prompt: tuple[str, ...]
+    max_age: int | None
+    login_hint: str | None
+    # Whether the request carried redirect_uri (RFC 6749 §4.1.3: then the token request must repeat it).
+    # None: unknown, for an interaction stored by a version that did not record it.
+    redirect_uri_sent: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
+        """Also loads interactions stored by older versions (fields added since take their default)."""
+        d = dict(data)
+        d["scope"] = tuple(d["scope"])
+        d["prompt"] = tuple(d["prompt"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """A pending authorization request waiting at the login or consent page (stored as the digest of its id).
+
+    The only link between the hosted pages and the protocol: short-lived, single use, bound to the browser
+    that started it (the digest of a cookie) and carrying its own CSRF token.
+    """
+
+    digest: str
+    client_id: str
+    stage: str  # "login" or "consent"
+    request: AuthorizationRequest
+    browser_digest: str  # of the browser-binding cookie's value
+    csrf: str
+    session_id: str | None  # the session signed in when a consent interaction was created (its digest)
+    created_at: float
+    expires_at: float
+    used_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    """A login session at the provider (stored as the digest of its cookie's value)."""
+
+    digest: str
+    user_id: str
+    auth_time: float
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    ended_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The scope a user allowed a client, remembered so the next authorization asking no more is silent."""
+
+    user_id: str
+    client_id: str
+    scope: str
+    created_at: float
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.scope.split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,19 +7,17 @@ session ids and interaction ids are stored.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import bindparam, case, delete, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.models import AuthorizationCode, Throttle
-from keyturn.storage.rows import to_record
+from keyturn.core.models import AuthorizationCode, Consent, Interaction, LoginSession, Throttle
+from keyturn.storage.rows import interaction_row, to_interaction, to_record, to_row
 from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
 
 
 # -- authorization codes (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3) -------------------------------------------
-async def insert_code(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(authorization_codes.insert().values(used_at=None, grant_id=None, **values))
+async def insert_code(conn: AsyncConnection, code: AuthorizationCode) -> None:
+    await conn.execute(authorization_codes.insert().values(**to_row(code)))
 
 
 _CONSUME_CODE = (
@@ -46,20 +44,17 @@ async def consume_code(conn: AsyncConnection, code_digest: str, now: float,
 
 
 # -- login sessions -------------------------------------------------------------------------------------
-async def create_session(conn: AsyncConnection, *, session_digest: str, user_id: str, now: float,
-                         expires_at: float) -> None:
-    await conn.execute(sessions.insert().values(digest=session_digest, user_id=user_id, auth_time=now,
-                                                created_at=now, last_seen_at=now, expires_at=expires_at,
-                                                ended_at=None))
+async def create_session(conn: AsyncConnection, session: LoginSession) -> None:
+    await conn.execute(sessions.insert().values(**to_row(session)))
 
 
 async def find_live_session(conn: AsyncConnection, session_digest: str, now: float,
-                            idle: float) -> dict[str, Any] | None:
+                            idle: float) -> LoginSession | None:
     """A session that is not ended, not past its absolute lifetime and not idle too long."""
     q = select(sessions).where(sessions.c.digest == session_digest, sessions.c.ended_at.is_(None),
                                sessions.c.expires_at > now, sessions.c.last_seen_at > now - idle)
     row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    return to_record(LoginSession, row) if row else None
 
 
 async def touch_session(conn: AsyncConnection, session_digest: str, now: float) -> None:
@@ -90,17 +85,16 @@ async def client_ids_of_session(conn: AsyncConnection, session_digest: str) -> l
 
 
 # -- interactions: the only link between the login UI and the protocol -----------------------------------
-async def create_interaction(conn: AsyncConnection, *, interaction_digest: str, client_id: str,
-                             params: dict[str, Any], now: float, ttl: float) -> None:
-    await conn.execute(interactions.insert().values(id=interaction_digest, client_id=client_id, params=params,
-                                                    created_at=now, expires_at=now + ttl, used_at=None))
+async def create_interaction(conn: AsyncConnection, interaction: Interaction) -> None:
+    await conn.execute(interactions.insert().values(**interaction_row(interaction)))
 
 
-async def find_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> dict[str, Any] | None:
+async def find_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> Interaction | None:
+    """The interaction if it is neither used nor expired."""
     q = select(interactions).where(interactions.c.id == interaction_digest, interactions.c.used_at.is_(None),
                                    interactions.c.expires_at > now)
     row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    return to_interaction(row) if row else None
 
 
 async def consume_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> bool:
@@ -112,16 +106,17 @@ async def consume_interaction(conn: AsyncConnection, interaction_digest: str, no
 
 
 # -- consents -------------------------------------------------------------------------------------------
-async def find_consent(conn: AsyncConnection, user_id: str, client_id: str) -> tuple[str, ...]:
-    q = select(consents.c.scope).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
-    row = (await conn.execute(q)).first()
-    return tuple(row[0].split()) if row else ()
+async def find_consent(conn: AsyncConnection, user_id: str, client_id: str) -> Consent | None:
+    q = select(consents).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
+    row = (await conn.execute(q)).mappings().first()
+    return to_record(Consent, row) if row else None
 
 
 async def remember_consent(conn: AsyncConnection, user_id: str, client_id: str, scope: tuple[str, ...],
                            now: float) -> None:
+    """Add ``scope`` to what the user allowed the client (the union, in the order first allowed)."""
     before = await find_consent(conn, user_id, client_id)
-    merged = " ".join(dict.fromkeys(before + scope))
+    merged = " ".join(dict.fromkeys((before.scopes if before else ()) + scope))
     if before:
         await conn.execute(update(consents).where(consents.c.user_id == user_id, consents.c.client_id == client_id)
                            .values(scope=merged, created_at=now))

@@ -8,15 +8,13 @@ stores) and carrying its own CSRF token.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from keyturn.core import paths
 from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
-from keyturn.core.models import Client
+from keyturn.core.models import AuthorizationCode, AuthorizationRequest, Client, Interaction
 from keyturn.core.secrets import digest, new_code, new_session_id
 from keyturn.services.context import Services
-from keyturn.services.oidc.request import AuthorizationRequest
 from keyturn.services.oidc.sessions import Session
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
@@ -40,12 +38,12 @@ def error_redirect(ctx: Services, redirect_uri: str, exc: OAuthError, state: str
 async def new_interaction(ctx: Services, *, stage: str, areq: AuthorizationRequest, browser: str,
                           session: Session | None, now: float) -> str:
     interaction_id = new_session_id()
-    params: dict[str, Any] = {"stage": stage, "request": areq.to_json(), "browser": digest(browser),
-                              "csrf": secrets.token_urlsafe(24),
-                              "session": session.digest if session else None}
+    interaction = Interaction(digest=digest(interaction_id), client_id=areq.client_id, stage=stage, request=areq,
+                              browser_digest=digest(browser), csrf=secrets.token_urlsafe(24),
+                              session_id=session.digest if session else None, created_at=now,
+                              expires_at=now + INTERACTION_TTL, used_at=None)
     async with ctx.engine.begin() as conn:
-        await store.create_interaction(conn, interaction_digest=digest(interaction_id), client_id=areq.client_id,
-                                       params=params, now=now, ttl=INTERACTION_TTL)
+        await store.create_interaction(conn, interaction)
     return interaction_id
 
 
@@ -67,7 +65,8 @@ async def needs_consent(ctx: Services, client: Client, areq: AuthorizationReques
     if client.first_party:
         return False
     async with ctx.engine.connect() as conn:
-        remembered = await store.find_consent(conn, session.user.id, client.client_id)
+        consent = await store.find_consent(conn, session.user.id, client.client_id)
+    remembered = consent.scopes if consent else ()
     return any(s not in remembered for s in areq.scope)
 
 
@@ -95,13 +94,14 @@ async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, 
                      now: float) -> str:
     """RFC 6749 §4.1.2: an opaque single-use code bound to client, redirect URI, PKCE, nonce and session."""
     code = new_code()
+    record = AuthorizationCode(
+        digest=digest(code), client_id=client.client_id, user_id=session.user.id, redirect_uri=areq.redirect_uri,
+        redirect_uri_sent=areq.redirect_uri_sent, scope=" ".join(areq.scope), nonce=areq.nonce,
+        code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
+        session_id=session.digest, auth_time=session.auth_time, created_at=now,
+        expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None)
     async with ctx.engine.begin() as conn:
-        await store.insert_code(
-            conn, digest=digest(code), client_id=client.client_id, user_id=session.user.id,
-            redirect_uri=areq.redirect_uri, redirect_uri_sent=areq.redirect_uri_sent, scope=" ".join(areq.scope),
-            nonce=areq.nonce, code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
-            session_id=session.digest, auth_time=session.auth_time, created_at=now,
-            expires_at=now + ctx.settings.code_ttl)
+        await store.insert_code(conn, record)
         await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,
                            subject=session.user.id, scope=" ".join(areq.scope))
     return with_query(areq.redirect_uri, {"code": code, "state": areq.state, "iss": ctx.settings.issuer})

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
 
 from keyturn.core.errors import AccessDenied, OAuthError
-from keyturn.core.models import Client, User
+from keyturn.core.models import AuthorizationRequest, Client, Interaction, User
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
-from keyturn.services.oidc.request import AuthorizationRequest
 from keyturn.storage import audit
 from keyturn.storage import oidc as store
 
@@ -33,24 +31,31 @@ class ClientUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A live interaction at its ``stage`` ("login" or "consent"), with its request and client."""
+    """A live interaction (``interaction_id`` is the value in its URL) with its client."""
 
     interaction_id: str
-    stage: str
-    params: dict[str, Any]
-    areq: AuthorizationRequest
+    interaction: Interaction
     client: Client
 
     @property
+    def stage(self) -> str:
+        """Which page the interaction is at: "login" or "consent"."""
+        return self.interaction.stage
+
+    @property
+    def areq(self) -> AuthorizationRequest:
+        return self.interaction.request
+
+    @property
     def csrf(self) -> str:
-        return str(self.params["csrf"])
+        return self.interaction.csrf
 
     def csrf_ok(self, submitted: str | None) -> bool:
         return bool(submitted) and hmac.compare_digest(str(submitted), self.csrf)
 
     def belongs_to(self, session: sessions.Session | None) -> bool:
         """A consent interaction is for the session that was signed in when it was created."""
-        return session is not None and session.digest == self.params["session"]
+        return session is not None and session.digest == self.interaction.session_id
 
 
 async def load(ctx: Services, interaction_id: str, browser: str, now: float) -> Pending:
@@ -61,15 +66,13 @@ async def load(ctx: Services, interaction_id: str, browser: str, now: float) -> 
     if not interaction_id or len(interaction_id) > MAX_ID:
         raise Expired
     async with ctx.engine.connect() as conn:
-        row = await store.find_interaction(conn, digest(interaction_id), now)
-    if row is None or not browser or not hmac.compare_digest(digest(browser), row["params"]["browser"]):
+        found = await store.find_interaction(conn, digest(interaction_id), now)
+    if found is None or not browser or not hmac.compare_digest(digest(browser), found.browser_digest):
         raise Expired
-    client = await ctx.client(row["client_id"], now)
+    client = await ctx.client(found.client_id, now)
     if client is None or not client.active(now):
         raise ClientUnavailable
-    params = row["params"]
-    return Pending(interaction_id, params["stage"], params, AuthorizationRequest.from_json(params["request"]),
-                   client)
+    return Pending(interaction_id, found, client)
 
 
 async def _consume(ctx: Services, pending: Pending, now: float) -> bool:

@@ -7,8 +7,7 @@ its errors are redirected to the now-trusted redirect URI.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Collection
 
 from keyturn.core import pkce
 from keyturn.core.errors import (
@@ -19,6 +18,7 @@ from keyturn.core.errors import (
     UnsupportedResponseType,
 )
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, Client
+from keyturn.core.models import AuthorizationRequest as AuthorizationRequest  # what validate() returns
 from keyturn.core.scopes import parse_scope
 from keyturn.services.redirects import redirect_uri_matches
 
@@ -33,34 +33,6 @@ class UntrustedRedirect(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationRequest:
-    client_id: str
-    redirect_uri: str
-    scope: tuple[str, ...]
-    state: str | None
-    nonce: str | None
-    code_challenge: str
-    code_challenge_method: str
-    prompt: tuple[str, ...]
-    max_age: int | None
-    login_hint: str | None
-    # Whether the request carried redirect_uri (RFC 6749 §4.1.3: then the token request must repeat it).
-    # None: unknown, for an interaction stored by a version that did not record it.
-    redirect_uri_sent: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
-        """Also loads interactions stored by older versions (fields added since take their default)."""
-        d = dict(data)
-        d["scope"] = tuple(d["scope"])
-        d["prompt"] = tuple(d["prompt"])
-        return cls(**d)
 
 
 def parse_query(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
@@ -92,7 +64,7 @@ def code_flow_client(client: Client | None, now: float) -> bool:
             and GRANT_AUTHORIZATION_CODE in client.grant_types)
 
 
-def trusted_redirect_uri(client: Client, params: dict[str, str], repeated: set[str]) -> str:
+def trusted_redirect_uri(client: Client, params: dict[str, str], repeated: Collection[str]) -> str:
     """Stage one: the redirect URI this request may be answered at (R01–R06)."""
     if "client_id" in repeated or "redirect_uri" in repeated:
         raise UntrustedRedirect("The request repeats client_id or redirect_uri.")
@@ -107,7 +79,7 @@ def trusted_redirect_uri(client: Client, params: dict[str, str], repeated: set[s
     return requested
 
 
-def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated: set[str],
+def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated: Collection[str],
              *, allow_plain_pkce: bool) -> AuthorizationRequest:
     """Stage two: every other parameter. Raises an OAuthError that may be redirected."""
     if repeated:
@@ -158,7 +130,7 @@ def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated
         login_hint=params.get("login_hint") or params.get("u"), redirect_uri_sent="redirect_uri" in params)
 
 
-def error_state(params: dict[str, str], repeated: set[str]) -> str | None:
+def error_state(params: dict[str, str], repeated: Collection[str]) -> str | None:
     """The ``state`` to echo in an error redirect (RFC 6749 §4.1.2.1): none when it was repeated or too long,
     since then there is no single value the client sent."""
     state = params.get("state")

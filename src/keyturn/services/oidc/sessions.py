@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyturn.core.models import User
+from keyturn.core.models import LoginSession, User
 from keyturn.core.secrets import digest, new_session_id
 from keyturn.services.context import Services
 from keyturn.storage import oidc as store
@@ -38,14 +38,14 @@ async def current(ctx: Services, cookie_value: str | None, now: float) -> Sessio
         return None
     d = digest(cookie_value)
     async with ctx.engine.begin() as conn:
-        row = await store.find_live_session(conn, d, now, ctx.settings.session_idle_ttl)
-        if row is None:
+        live = await store.find_live_session(conn, d, now, ctx.settings.session_idle_ttl)
+        if live is None:
             return None
-        user = await users_repo.get(conn, row["user_id"])
+        user = await users_repo.get(conn, live.user_id)
         if user is None or user.disabled:
             return None
         await store.touch_session(conn, d, now)
-    return Session(digest=d, user=user, auth_time=float(row["auth_time"]))
+    return Session(digest=d, user=user, auth_time=live.auth_time)
 
 
 async def start(ctx: Services, user: User, now: float, previous: str | None) -> tuple[str, Session]:
@@ -55,6 +55,7 @@ async def start(ctx: Services, user: User, now: float, previous: str | None) -> 
     async with ctx.engine.begin() as conn:
         if previous and len(previous) <= 100:
             await store.end_session(conn, digest(previous), now)
-        await store.create_session(conn, session_digest=d, user_id=user.id, now=now,
-                                   expires_at=now + ctx.settings.session_max_ttl)
+        await store.create_session(conn, LoginSession(digest=d, user_id=user.id, auth_time=now, created_at=now,
+                                                      last_seen_at=now, expires_at=now + ctx.settings.session_max_ttl,
+                                                      ended_at=None))
     return value, Session(digest=d, user=user, auth_time=now)
