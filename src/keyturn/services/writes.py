@@ -55,16 +55,16 @@ class _Unit(Generic[I]):
 class BatchStats:
     """Counters for the operations layer (metrics) and the tests."""
 
-    transactions: int = 0
-    units: int = 0
+    transactions: int = 0  # begun, committed or not
+    failed: int = 0  # transactions that did not commit
+    units: int = 0  # units committed
     largest: int = 0
     splits: int = 0
     retries: int = 0
-    sizes: list[int] = field(default_factory=list)  # the last few batch sizes, newest last
+    sizes: list[int] = field(default_factory=list)  # the sizes of the last transactions begun, newest last
 
-    def batch(self, size: int) -> None:
+    def begun(self, size: int) -> None:
         self.transactions += 1
-        self.units += size
         self.largest = max(self.largest, size)
         self.sizes.append(size)
         del self.sizes[:-64]
@@ -100,6 +100,11 @@ class GroupCommit:
         self._queue: list[_Unit[Any]] = []
         self._drainer: asyncio.Task[None] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Units queued behind the transaction in flight."""
+        return len(self._queue)
+
     async def submit(self, apply: BatchFn[I], item: I) -> Any:
         """Run ``item`` in the next transaction with ``apply``; its outcome once committed.
 
@@ -127,9 +132,11 @@ class GroupCommit:
             self._drainer = None
 
     async def _run(self, batch: list[_Unit[Any]], attempt: int = 0) -> None:
+        self.stats.begun(len(batch))
         try:
             outcomes = await self._transaction(batch)
         except Exception as exc:  # noqa: BLE001 - every failure is some unit's answer
+            self.stats.failed += 1
             if _sqlstate(exc) in RETRYABLE_SQLSTATES and attempt < RETRIES:
                 self.stats.retries += 1
                 await self._run(batch, attempt + 1)
@@ -145,7 +152,7 @@ class GroupCommit:
                     if not unit.future.done():
                         unit.future.set_exception(exc)
             return
-        self.stats.batch(len(batch))
+        self.stats.units += len(batch)
         for unit, outcome in zip(batch, outcomes, strict=True):
             if not unit.future.done():
                 unit.future.set_result(outcome)
