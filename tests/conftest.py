@@ -24,6 +24,8 @@ from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
 from keyturn.web.app import create_app, front
+from keyturn.wire.common import plain
+from keyturn.wire.credentials import CredentialOut
 
 ISSUER = "http://keyturn.test"
 PG_BASE = os.environ.get("KEYTURN_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -214,8 +216,10 @@ def make_credential(ctx: Services, make_user: Callable[..., Awaitable[UserFixtur
             owner = default_owner[0]
         body.setdefault("name", "my.app.cu")
         body.setdefault("scope", "payments:read payments:write")
-        data = await credentials_service.create(ctx, owner.principal, body)
-        return CredentialFixture(data["username"], data["password"], data)
+        issued = await credentials_service.create(ctx, owner.principal, body)
+        assert issued.secret is not None
+        return CredentialFixture(issued.record.client_id, issued.secret,
+                                 plain(CredentialOut.of(issued.record, issued.secret)))
     return make
 
 

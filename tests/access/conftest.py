@@ -10,14 +10,19 @@ import pytest
 from keyturn.services import accounts as accounts_service
 from keyturn.services import api_keys as api_keys_service
 from keyturn.services.context import Services
+from keyturn.wire.accounts import AccountOut
+from keyturn.wire.common import plain
 
 
 @pytest.fixture
 def make_org(ctx: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """An org account owned by ``owner``, as the API answers it (a dict of keyturn.wire.accounts.AccountOut)."""
+
     async def make(owner: Any, name: str = "Acme Ltd", **kw: Any) -> dict[str, Any]:
-        return await accounts_service.create_account(
+        account = await accounts_service.create_account(
             ctx, None, name=name, type="org", owner_id=owner.id, **kw
         )
+        return dict(plain(AccountOut.of(account)))
 
     return make
 
@@ -27,8 +32,8 @@ def make_key(ctx: Services) -> Callable[..., Awaitable[str]]:
     async def make(account_id: str, role: str = "merchant-terminal", name: str | None = None) -> str:
         import uuid
 
-        data = await api_keys_service.create(ctx, None, account_id, name or f"k-{uuid.uuid4().hex[:8]}", role)
-        return str(data["secret"])
+        issued = await api_keys_service.create(ctx, None, account_id, name or f"k-{uuid.uuid4().hex[:8]}", role)
+        return str(issued.secret)
 
     return make
 

@@ -23,10 +23,10 @@ async def world(client: Any, ctx: Any, make_user: Any, make_org: Any, make_key: 
     owner, stranger = await make_user(), await make_user()
     own, foreign = await make_org(owner, name="Own Ltd"), await make_org(stranger, name="Foreign Ltd")
     key = await make_key(own["id"], "merchant-terminal")
-    cred = await credentials_service.create(ctx, owner.principal, {
+    issued = await credentials_service.create(ctx, owner.principal, {
         "name": "backend", "accountId": own["id"], "role": "merchant-terminal", "refresh": "none"})
     r = await client.post("/token", data={"grant_type": "client_credentials"},
-                          auth=(cred["username"], cred["password"]))
+                          auth=(issued.record.client_id, str(issued.secret)))
     assert r.status_code == 200, r.text
     return {
         "own": own["id"], "foreign": foreign["id"],

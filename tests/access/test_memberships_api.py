@@ -129,7 +129,7 @@ async def test_last_used_is_recorded_off_the_request_path(client, ctx, make_user
     key = await make_key(org["id"], name="till")
     assert (await client.get("/api/account-memberships", headers={"X-Api-Key": key})).status_code == 200
     listed = await api_keys_service.list_keys(ctx, None, org["id"])
-    assert listed[0]["lastUsedAt"] is None  # not written by the request itself
+    assert listed[0].last_used_at is None  # not written by the request itself
     assert await ctx.api_key_usage.flush() == 1
     listed = await api_keys_service.list_keys(ctx, None, org["id"])
-    assert listed[0]["lastUsedAt"] is not None
+    assert listed[0].last_used_at is not None

@@ -50,9 +50,9 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncClient,
 
     async def setup() -> dict[str, str]:
         user, _ = await create_user(ctx, email="fuzz@example.test", phone_number=None, password="fuzzing pass 1")
-        data = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
+        issued = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
                                                 {"name": "fuzz", "scope": "ALLOW_OTA_CHARGE", "refresh": "1d"})
-        return {"client_id": data["username"], "client_secret": data["password"]}
+        return {"client_id": issued.record.client_id, "client_secret": str(issued.secret)}
     try:
         yield SyncClient(loop, client), loop.run_until_complete(setup())
     finally:

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.wire.common import plain
+from keyturn.wire.oidc_clients import ClientOut
 
 REDIRECT = "https://app.example.test/cb"
 ORIGIN = "https://app.example.test"
@@ -25,12 +27,14 @@ def pkce_pair() -> tuple[str, str]:
 
 
 async def make_client(ctx: Any, **kw: Any) -> dict[str, Any]:
+    """A registered relying party, as the API answers it (a dict of keyturn.wire.oidc_clients.ClientOut)."""
     kw.setdefault("name", "Test app")
     kw.setdefault("public", True)
     kw.setdefault("redirect_uris", [REDIRECT])
     kw.setdefault("post_logout_redirect_uris", [LOGOUT_TARGET])
     kw.setdefault("first_party", True)
-    return await oidc_clients.create(ctx, **kw)
+    issued = await oidc_clients.create(ctx, **kw)
+    return dict(plain(ClientOut.of(issued.record, issued.secret)))
 
 
 def query_of(location: str) -> dict[str, str]:

@@ -209,5 +209,5 @@ async def test_a_member_is_found_by_a_national_number_as_login_finds_them(ctx, m
     org = await accounts_service.create_account(ctx, None, name="Shop", type="org", owner_id=owner.id)
     member = await make_user(phone_number="+447700900123")
     ctx.settings = ctx.settings.model_copy(update={"default_phone_region": "GB"})
-    added = await accounts_service.add_member(ctx, None, org["id"], "07700 900123", "merchant-terminal")
-    assert added["userId"] == member.id
+    added = await accounts_service.add_member(ctx, None, org.id, "07700 900123", "merchant-terminal")
+    assert added.user_id == member.id

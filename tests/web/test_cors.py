@@ -12,6 +12,8 @@ import pytest
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.origin_index import ALL_ORIGINS_TTL
 from keyturn.web import cors
+from keyturn.wire.common import plain
+from keyturn.wire.oidc_clients import ClientOut
 
 ORIGIN = "https://shop.example.test"
 FOREIGN = "https://evil.example.test"
@@ -45,8 +47,9 @@ NO_CORS_PATHS = ["/authorize", "/api/v2/access/authorize"]
 @pytest.fixture
 async def registered(ctx: Any) -> dict[str, Any]:
     """A browser app (public OIDC client) registering ORIGIN as its CORS origin."""
-    return await oidc_clients.create(ctx, name="Shop", public=True, redirect_uris=[f"{ORIGIN}/cb"],
-                                     origins=[ORIGIN])
+    issued = await oidc_clients.create(ctx, name="Shop", public=True, redirect_uris=[f"{ORIGIN}/cb"],
+                                       origins=[ORIGIN])
+    return dict(plain(ClientOut.of(issued.record)))
 
 
 def _preflight(origin: str, method: str) -> dict[str, str]:

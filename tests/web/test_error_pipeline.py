@@ -12,6 +12,8 @@ import pytest
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.web import routes
+from keyturn.wire.common import plain
+from keyturn.wire.oidc_clients import ClientOut
 
 ORIGIN = "https://shop.example.test"
 INVALID = "the access token is invalid, expired or revoked"
@@ -20,8 +22,9 @@ INVALID = "the access token is invalid, expired or revoked"
 @pytest.fixture
 async def registered(ctx: Any) -> dict[str, Any]:
     """A browser app (public OIDC client) registering ORIGIN as its CORS origin."""
-    return await oidc_clients.create(ctx, name="Shop", public=True, redirect_uris=[f"{ORIGIN}/cb"],
-                                     origins=[ORIGIN])
+    issued = await oidc_clients.create(ctx, name="Shop", public=True, redirect_uris=[f"{ORIGIN}/cb"],
+                                       origins=[ORIGIN])
+    return dict(plain(ClientOut.of(issued.record)))
 
 
 def test_every_method_and_path_is_routed_once() -> None:

@@ -1,8 +1,6 @@
-"""CLI: accounts, members, API keys (the operator's hand; same use cases as the HTTP API)."""
+"""CLI: accounts, members, API keys (the operator's hand; same use cases and wire shapes as the HTTP API)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import typer
 
@@ -10,6 +8,8 @@ from keyturn.cli.common import output, require_user, run
 from keyturn.services import accounts as accounts_service
 from keyturn.services import api_keys as api_keys_service
 from keyturn.services.context import Services
+from keyturn.wire.accounts import AccountOut, MemberOut
+from keyturn.wire.api_keys import ApiKeyOut
 
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 members_app = typer.Typer(help="Manage account members.", no_args_is_help=True)
@@ -31,9 +31,9 @@ def accounts_create(
 ) -> None:
     """Create an account (optionally with its owner); prints the account."""
 
-    async def go(ctx: Services) -> dict[str, Any]:
+    async def go(ctx: Services) -> AccountOut:
         owner_id = (await require_user(ctx, owner)).id if owner else None
-        return await accounts_service.create_account(
+        account = await accounts_service.create_account(
             ctx,
             None,
             name=name,
@@ -43,9 +43,10 @@ def accounts_create(
             flags=tuple(flag),
             subscriptions=tuple(subscription),
         )
+        return AccountOut.of(account)
 
     data = run(go)
-    output(data, as_json, f"account {data['id']} {data['name']} ({data['type']})")
+    output(data, as_json, f"account {data.id} {data.name} ({data.type})")
 
 
 @members_app.command("add")
@@ -57,11 +58,11 @@ def members_add(
 ) -> None:
     """Add a member to an account with a role."""
 
-    async def go(ctx: Services) -> dict[str, Any]:
-        return await accounts_service.add_member(ctx, None, account, user, role)
+    async def go(ctx: Services) -> MemberOut:
+        return MemberOut.of(await accounts_service.add_member(ctx, None, account, user, role))
 
     data = run(go)
-    output(data, as_json, f"{data['userId']} is {data['role']} of {account}")
+    output(data, as_json, f"{data.userId} is {data.role} of {account}")
 
 
 @members_app.command("list")
@@ -70,11 +71,11 @@ def members_list(
 ) -> None:
     """List an account's members."""
 
-    async def go(ctx: Services) -> list[dict[str, Any]]:
-        return await accounts_service.list_members(ctx, None, account)
+    async def go(ctx: Services) -> list[MemberOut]:
+        return [MemberOut.of(m) for m in await accounts_service.list_members(ctx, None, account)]
 
     data = run(go)
-    output(data, as_json, "\n".join(f"{m['userId']} {m['email']} {m['role']}" for m in data))
+    output(data, as_json, "\n".join(f"{m.userId} {m.email} {m.role}" for m in data))
 
 
 @api_keys_app.command("create")
@@ -86,16 +87,17 @@ def api_keys_create(
 ) -> None:
     """Create an API key; prints the same JSON as the HTTP API, with the secret (shown once)."""
 
-    async def go(ctx: Services) -> dict[str, Any]:
-        return await api_keys_service.create(ctx, None, account, name, role)
+    async def go(ctx: Services) -> ApiKeyOut:
+        issued = await api_keys_service.create(ctx, None, account, name, role)
+        return ApiKeyOut.of(issued.record, issued.secret)
 
     data = run(go)
-    output(data, as_json, data["secret"])
+    output(data, as_json, data.secret)
 
 
 def _set_enabled(account: str, name: str, enabled: bool, as_json: bool) -> None:
-    async def go(ctx: Services) -> dict[str, Any]:
-        return await api_keys_service.set_enabled(ctx, None, account, name, enabled)
+    async def go(ctx: Services) -> ApiKeyOut:
+        return ApiKeyOut.of(await api_keys_service.set_enabled(ctx, None, account, name, enabled))
 
     data = run(go)
     output(data, as_json, f"{name} {'enabled' if enabled else 'disabled'}")
@@ -127,13 +129,11 @@ def api_keys_list(
 ) -> None:
     """List an account's API keys (no secrets)."""
 
-    async def go(ctx: Services) -> list[dict[str, Any]]:
-        return await api_keys_service.list_keys(ctx, None, account)
+    async def go(ctx: Services) -> list[ApiKeyOut]:
+        return [ApiKeyOut.of(k) for k in await api_keys_service.list_keys(ctx, None, account)]
 
     data = run(go)
-    output(
-        data, as_json, "\n".join(f"{k['name']} {k['role']} {'on' if k['enabled'] else 'off'}" for k in data)
-    )
+    output(data, as_json, "\n".join(f"{k.name} {k.role} {'on' if k.enabled else 'off'}" for k in data))
 
 
 def register(app: typer.Typer) -> None:

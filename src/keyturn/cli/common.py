@@ -1,5 +1,8 @@
 """Helpers shared by the CLI commands: one context per command, JSON output, clean errors.
 
+A command prints what the HTTP API answers for the same use case: the wire shape of ``keyturn.wire``
+(:func:`output`), and an ``ApiError`` as the API's error shape on stderr.
+
 An operator's mistake is one line on stderr and exit status 2, never a traceback: invalid
 settings name the variable (``error: KEYTURN_ENVIRONMENT: must be 'production' or 'development'
 (got '')``), and a database that cannot be opened names the target (host:port or file, never a
@@ -15,11 +18,11 @@ import logging
 import os
 import sys
 import tomllib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from typer.core import TyperGroup
 
 from keyturn.core.errors import ApiError, KeyturnError
@@ -28,6 +31,7 @@ from keyturn.services.context import Services
 from keyturn.services.database import DatabaseUnavailable, open_services
 from keyturn.services.users import find_user
 from keyturn.settings import Settings, load_settings
+from keyturn.wire.common import ErrorOut, plain
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -109,16 +113,18 @@ def run(fn: Callable[[Services], Awaitable[T]], settings: Settings | None = None
     try:
         return asyncio.run(go())
     except ApiError as exc:
-        typer.echo(json.dumps({"status": "ERROR", "error": exc.code, "message": exc.message}), err=True)
+        typer.echo(json.dumps(plain(ErrorOut.of(exc))), err=True)
         raise typer.Exit(2) from None
     except KeyturnError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
-def output(data: Any, as_json: bool, text: str | None = None) -> None:
+def output(data: BaseModel | Sequence[BaseModel] | dict[str, Any], as_json: bool, text: str | None = None) -> None:
+    """``--json`` (or no ``text``): the data as JSON, a wire shape as the HTTP API sends it; else ``text``."""
     if as_json or text is None:
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        body = data if isinstance(data, dict) else plain(data)
+        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(text + "\n")
 

@@ -19,6 +19,8 @@ from keyturn.services.context import Services
 from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
+from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
+from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
@@ -135,41 +137,46 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
-    async def go(ctx: Services) -> dict[str, Any]:
+    async def go(ctx: Services) -> CredentialEnvelope:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
         for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
                      ("role", role)):
             if v is not None:
                 body[k] = v
-        return {"status": "OK", "data": await credentials_service.create(ctx, user_principal(u), body,
-                                                                         by_operator=True)}
+        issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
+        return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret))
     data = run(go)
-    output(data, as_json, f"client_id={data['data']['username']}\nclient_secret={data['data']['password']}")
+    output(data, as_json, f"client_id={data.data.username}\nclient_secret={data.data.password}")
 
 
 @keys_app.command("rotate")
 def keys_rotate(alg: str = typer.Option(None, help="Algorithm to rotate (default: the access-token one)."),
                 as_json: bool = JSON_OPT) -> None:
     """Introduce a new signing key; the old one stays published until its tokens expire."""
-    async def go(ctx: Services) -> dict[str, Any]:
+    async def go(ctx: Services) -> KeyRotatedOut:
         a = alg or ctx.settings.access_token_alg
         if a not in ALLOWED_ALGS:
             raise typer.BadParameter(f"alg must be {', '.join(ALLOWED_ALGS[:-1])} or {ALLOWED_ALGS[-1]}")
         kid = await ctx.keys.rotate(a, ctx.clock())
-        return {"kid": kid, "alg": a, "keys": ctx.keys.describe(ctx.clock())}
+        return KeyRotatedOut(kid=kid, alg=a, keys=_key_listing(ctx))
     data = run(go)
-    output(data, as_json, f"new key {data['kid']} ({data['alg']})")
+    output(data, as_json, f"new key {data.kid} ({data.alg})")
 
 
 @keys_app.command("list")
 def keys_list(as_json: bool = JSON_OPT) -> None:
     """List signing keys (public data only)."""
-    async def go(ctx: Services) -> list[dict[str, Any]]:
-        return ctx.keys.describe(ctx.clock())
+    async def go(ctx: Services) -> list[SigningKeyOut]:
+        return _key_listing(ctx)
     data = run(go)
-    output(data, as_json, "\n".join(
-        f"{k['kid']} {k['alg']} signing={k['signing']} published={k['published']}" for k in data))
+    output(data, as_json, "\n".join(f"{k.kid} {k.alg} signing={k.signing} published={k.published}" for k in data))
+
+
+def _key_listing(ctx: Services) -> list[SigningKeyOut]:
+    """Every stored signing key with whether it is in the JWKS and whether it signs now (no key material)."""
+    now, ring = ctx.clock(), ctx.keys
+    return [SigningKeyOut.of(k, published=ring.is_published(k, now), signing=ring.is_signing(k)) for k in ring.stored]
 
 
 def main() -> None:

@@ -1,14 +1,13 @@
-"""CLI: OIDC relying parties (clients)."""
+"""CLI: OIDC relying parties (clients); prints the management API's shape (keyturn.wire.oidc_clients)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import typer
 
 from keyturn.cli.common import output, run
 from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.wire.oidc_clients import ClientOut
 
 clients_app = typer.Typer(help="Manage OpenID Connect clients (relying parties).", no_args_is_help=True)
 
@@ -36,21 +35,24 @@ def clients_create(
     if public == confidential:
         raise typer.BadParameter("give exactly one of --public or --confidential")
 
-    async def go(ctx: Services) -> dict[str, Any]:
-        return await oidc_clients.create(
+    async def go(ctx: Services) -> ClientOut:
+        issued = await oidc_clients.create(
             ctx, name=name, public=public, redirect_uris=list(redirect_uri),
             post_logout_redirect_uris=list(post_logout_redirect_uri), origins=list(origin) or None,
             first_party=first_party, scope=scope, refresh_tokens=not no_refresh, id_token_alg=id_token_alg,
             revoke_refresh_on_logout=not keep_refresh_on_logout)
+        return ClientOut.of(issued.record, issued.secret)
     data = run(go)
-    output(data, as_json, f"client_id={data['client_id']}")
+    output(data, as_json, f"client_id={data.client_id}")
 
 
 @clients_app.command("list")
 def clients_list(as_json: bool = typer.Option(True, "--json/--text")) -> None:
     """List OIDC clients (no secrets)."""
-    data = run(oidc_clients.list_all)
-    output(data, as_json, "\n".join(f"{c['client_id']} {c['name']} {c['type']}" for c in data))
+    async def go(ctx: Services) -> list[ClientOut]:
+        return [ClientOut.of(c) for c in await oidc_clients.list_all(ctx)]
+    data = run(go)
+    output(data, as_json, "\n".join(f"{c.client_id} {c.name} {c.type}" for c in data))
 
 
 def register(app: typer.Typer) -> None:

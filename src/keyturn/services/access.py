@@ -123,16 +123,6 @@ def check_scope_within_role(ctx: Services, role: str, scope: str) -> None:
         raise ApiError(400, "INVALID_SCOPE", f"scope {beyond[0]} is not a permission of role {role}")
 
 
-def describe(principal: Principal) -> dict[str, Any]:
-    return {
-        "kind": principal.kind,
-        "id": principal.id,
-        "accountId": principal.account_id,
-        "role": principal.role,
-        "clientId": principal.client_id,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision endpoints' answer: may the principal act on ``account_id`` (with ``permission``)?"""

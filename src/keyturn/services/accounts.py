@@ -2,6 +2,7 @@
 
 A user belongs to at most one individual account, which has exactly one member; the last
 holder of the owner role cannot be removed. ``actor``/``creator`` None means the operator (CLI).
+Use cases return records; the wire shapes are ``keyturn.wire.accounts``.
 """
 
 from __future__ import annotations
@@ -12,32 +13,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError, not_found
-from keyturn.core.models import Account, Member, Principal
+from keyturn.core.models import Account, Member, Membership, Principal
 from keyturn.core.policy import decide
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Services
-from keyturn.services.credentials import iso
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
 from keyturn.storage import users as users_repo
 
 ACCOUNT_TYPES = ("org", "individual")
-
-
-def render(a: Account) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "name": a.name,
-        "type": a.type,
-        "test": a.test,
-        "flags": list(a.flags),
-        "subscriptions": list(a.subscriptions),
-        "createdAt": iso(a.created_at),
-        "createdBy": a.created_by,
-        "modifiedAt": iso(a.updated_at),
-        "modifiedBy": a.updated_by,
-    }
 
 
 def _name(name: Any) -> str:
@@ -53,44 +38,25 @@ def _account_id(account_id: str) -> str:
     return account_id
 
 
-async def memberships_of(ctx: Services, principal: Principal) -> list[dict[str, Any]]:
-    """``GET /api/account-memberships``: a key or credential has its one binding; a user, all of theirs."""
-    if principal.kind == "api_key":
+async def memberships_of(ctx: Services, principal: Principal) -> list[Membership]:
+    """``GET /api/account-memberships``: a key or credential has its one binding (the member is the key or
+    credential itself); a user, all of theirs."""
+    if principal.kind == "api_key":  # the hot path: what authentication cached (api_keys.authenticate), no query
+        assert principal.account_id is not None and principal.role is not None  # a key is always bound
         c = principal.claims
-        return [
-            {
-                "accountId": principal.account_id,
-                "accountName": c.get("account_name"),
-                "accountType": c.get("account_type"),
-                "role": principal.role,
-            }
-        ]
+        return [Membership(account_id=principal.account_id, user_id=principal.id, role=principal.role,
+                           account_name=c["account_name"], account_type=c["account_type"])]
     async with ctx.engine.connect() as conn:
         if principal.kind == "credential":
             account = await accounts_repo.get(conn, principal.account_id) if principal.account_id else None
             if account is None or not principal.role:
                 return []
-            return [
-                {
-                    "accountId": account.id,
-                    "accountName": account.name,
-                    "accountType": account.type,
-                    "role": principal.role,
-                }
-            ]
-        rows = await accounts_repo.memberships_of_user(conn, principal.id)
-    return [
-        {
-            "accountId": m.account_id,
-            "accountName": m.account_name,
-            "accountType": m.account_type,
-            "role": m.role,
-        }
-        for m in rows
-    ]
+            return [Membership(account_id=account.id, user_id=principal.id, role=principal.role,
+                               account_name=account.name, account_type=account.type)]
+        return await accounts_repo.memberships_of_user(conn, principal.id)
 
 
-async def memberships_of_user(ctx: Services, principal: Principal, user_id: str) -> list[dict[str, Any]]:
+async def memberships_of_user(ctx: Services, principal: Principal, user_id: str) -> list[Membership]:
     """A user reads their own memberships; anyone else's are not found (no enumeration)."""
     if principal.kind != "user" or user_id not in (principal.id, "me"):
         raise not_found("user")
@@ -107,7 +73,7 @@ async def create_account(
     owner_id: str | None = None,
     flags: tuple[str, ...] = (),
     subscriptions: tuple[str, ...] = (),
-) -> dict[str, Any]:
+) -> Account:
     """Create an account whose owner is ``creator`` (HTTP) or ``owner_id`` (operator)."""
     name = _name(name)
     if type not in ACCOUNT_TYPES:
@@ -159,20 +125,20 @@ async def create_account(
             await audit.record(conn, "account.created", at=now, actor=actor, subject=account.id, type=type)
     except IntegrityError:
         raise ApiError(409, "CONFLICT", "the account could not be created (conflict)") from None
-    return render(account)
+    return account
 
 
-async def get_account(ctx: Services, principal: Principal, account_id: str) -> dict[str, Any]:
+async def get_account(ctx: Services, principal: Principal, account_id: str) -> Account:
     _account_id(account_id)
     async with ctx.engine.connect() as conn:
         await access.require(ctx, conn, principal, "accounts:read", account_id)
         account = await accounts_repo.get(conn, account_id)
     if account is None:
         raise not_found("account")
-    return render(account)
+    return account
 
 
-async def update_account(ctx: Services, principal: Principal, account_id: str, name: Any) -> dict[str, Any]:
+async def update_account(ctx: Services, principal: Principal, account_id: str, name: Any) -> Account:
     """Callers may rename; type, flags, subscriptions, ids and audit fields are the operator's."""
     _account_id(account_id)
     name = _name(name)
@@ -183,30 +149,20 @@ async def update_account(ctx: Services, principal: Principal, account_id: str, n
         await audit.record(conn, "account.updated", at=now, actor=principal.resource_name, subject=account_id)
         account = await accounts_repo.get(conn, account_id)
     assert account is not None
-    return render(account)
+    return account
 
 
-def _member(member: Member) -> dict[str, Any]:
-    return {
-        "userId": member.user_id,
-        "email": member.email,
-        "preferredUsername": member.preferred_username,
-        "role": member.role,
-        "createdAt": iso(member.created_at),
-    }
-
-
-async def list_members(ctx: Services, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+async def list_members(ctx: Services, principal: Principal | None, account_id: str) -> list[Member]:
     _account_id(account_id)
     async with ctx.engine.connect() as conn:
         if principal is not None:
             await access.require(ctx, conn, principal, "accounts:read", account_id)
-        return [_member(r) for r in await accounts_repo.members_of_account(conn, account_id)]
+        return await accounts_repo.members_of_account(conn, account_id)
 
 
 async def add_member(
     ctx: Services, principal: Principal | None, account_id: str, user_ref: str, role: str
-) -> dict[str, Any]:
+) -> Member:
     """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
     _account_id(account_id)
     check_text("user", user_ref)
@@ -237,7 +193,7 @@ async def add_member(
             ]
     except IntegrityError:
         raise ApiError(409, "ALREADY_MEMBER", "the user is already a member of this account") from None
-    return _member(rows[0])
+    return rows[0]
 
 
 async def remove_member(ctx: Services, principal: Principal | None, account_id: str, user_id: str) -> None:
@@ -285,16 +241,14 @@ async def create_demo_merchant(ctx: Services, owner_id: str, data: dict[str, Any
     account_id = (
         mine[0].id
         if mine
-        else (await create_account(ctx, None, name=DEMO_MERCHANT, type="org", test=True, owner_id=owner_id))[
-            "id"
-        ]
+        else (await create_account(ctx, None, name=DEMO_MERCHANT, type="org", test=True, owner_id=owner_id)).id
     )
     try:
         await api_keys.delete(ctx, None, account_id, DEMO_KEY_NAME)
     except ApiError:
         pass
     key = await api_keys.create(ctx, None, account_id, DEMO_KEY_NAME, "merchant-terminal")
-    data["test_merchant"] = {"account_id": account_id, "api_key": key["secret"], "role": "merchant-terminal"}
+    data["test_merchant"] = {"account_id": account_id, "api_key": key.secret, "role": "merchant-terminal"}
     data.setdefault("try", {})["account_memberships"] = (
-        f'curl -s {base}/api/account-memberships -H "X-Api-Key: {key["secret"]}"'
+        f'curl -s {base}/api/account-memberships -H "X-Api-Key: {key.secret}"'
     )

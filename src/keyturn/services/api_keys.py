@@ -4,7 +4,8 @@ The hot path (:func:`authenticate`) rejects noise by shape and checksum with no 
 finds a key by one indexed query on its digest, caches the answer per worker for
 ``client_cache_ttl`` seconds (which bounds how long a disable takes to reach other workers), and
 records the last-used time in memory; a background task writes those times every few seconds.
-An unknown key and a disabled key take the same path and get the same 401.
+An unknown key and a disabled key take the same path and get the same 401. Use cases return records;
+the wire shape is ``keyturn.wire.api_keys``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError, InvalidToken, not_found
-from keyturn.core.models import ApiKey, Principal
+from keyturn.core.models import ApiKey, Issued, Principal
 from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Services
-from keyturn.services.credentials import iso
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import api_keys as keys_repo
 from keyturn.storage import audit
@@ -29,24 +29,6 @@ from keyturn.storage import audit
 INVALID_KEY = "The API key is invalid or disabled"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,99}")
 MAX_KEY_LENGTH = 64
-
-
-def render(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": key.id,
-        "accountId": key.account_id,
-        "name": key.name,
-        "role": key.role,
-        "enabled": key.enabled,
-        "hint": key.hint,
-        "createdAt": iso(key.created_at),
-        "createdBy": key.created_by,
-        "updatedAt": iso(key.updated_at),
-        "lastUsedAt": iso(key.last_used_at),
-    }
-    if secret is not None:
-        out["secret"] = secret
-    return out
 
 
 async def authenticate(ctx: Services, raw: str, now: float) -> Principal:
@@ -90,7 +72,7 @@ def _name(name: Any) -> str:
 
 async def create(
     ctx: Services, creator: Principal | None, account_id: str, name: str, role: str
-) -> dict[str, Any]:
+) -> Issued[ApiKey]:
     """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
     name = _name(name)
     if not usable_id(account_id):
@@ -132,10 +114,10 @@ async def create(
             )
     except IntegrityError:
         raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
-    return render(key, secret)
+    return Issued(key, secret)
 
 
-async def list_keys(ctx: Services, principal: Principal | None, account_id: str) -> list[dict[str, Any]]:
+async def list_keys(ctx: Services, principal: Principal | None, account_id: str) -> list[ApiKey]:
     if not usable_id(account_id):
         raise not_found("account")
     async with ctx.engine.connect() as conn:
@@ -143,7 +125,7 @@ async def list_keys(ctx: Services, principal: Principal | None, account_id: str)
             await access.require(ctx, conn, principal, "api-keys:list", account_id)
         elif await accounts_repo.get(conn, account_id) is None:
             raise not_found("account")
-        return [render(k) for k in await keys_repo.list_api_keys_of_account(conn, account_id)]
+        return await keys_repo.list_api_keys_of_account(conn, account_id)
 
 
 async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
@@ -159,7 +141,7 @@ async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id
 
 async def set_enabled(
     ctx: Services, principal: Principal | None, account_id: str, name: str, enabled: bool
-) -> dict[str, Any]:
+) -> ApiKey:
     now = ctx.clock()
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
@@ -175,7 +157,7 @@ async def set_enabled(
         )
         key = await _key(ctx, conn, None, account_id, name)
     ctx.api_keys.invalidate()
-    return render(key)
+    return key
 
 
 async def delete(ctx: Services, principal: Principal | None, account_id: str, name: str) -> None:

@@ -1,7 +1,8 @@
 """Credentials (seed 000): OAuth confidential clients for the client-credentials grant.
 
 ``username`` is the client_id and ``password`` the client_secret: high entropy,
-returned only when created or rotated, stored only as a SHA-256 digest.
+returned only when created or rotated (:class:`~keyturn.core.models.Issued`), stored only as a SHA-256
+digest. Use cases return records; the wire shape is ``keyturn.wire.credentials``.
 
 A credential's scopes come from a catalogue (:func:`catalogue`): the policy's capability scopes, the
 permissions its creator holds on the credential's account, and the operator's additions
@@ -11,9 +12,7 @@ never clears a field (docs/management-api.md). Creation is rate limited per user
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
@@ -23,6 +22,8 @@ from keyturn.core.models import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_REFRESH_TOKEN,
     Client,
+    Grantable,
+    Issued,
     Principal,
 )
 from keyturn.core.policy import RESERVED_SCOPE_PREFIX, decide
@@ -39,31 +40,6 @@ from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
 UPDATABLE = ("name", "domain", "scope", "status")
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
-
-
-def render(client: Client, secret: str | None = None) -> dict[str, Any]:
-    """The seed's shape (seed 000 §1.3.1), plus accountId, role and scope."""
-    out: dict[str, Any] = {
-        "name": client.name, "domain": client.domain or "", "scope": client.scope,
-        "ownerId": client.owner_id, "accountId": client.account_id, "role": client.role,
-        "prefix": "Bearer", "refresh": client.refresh, "type": 1, "status": client.status,
-        "username": client.client_id,
-    }
-    if secret is not None:
-        out["password"] = secret
-    out.update({
-        "public": client.public_id, "groupId": None,
-        "updatedAt": iso(client.updated_at), "createdAt": iso(client.created_at),
-        "expiration": iso(client.expiration),
-        "redirect": " ".join(client.redirect_uris) or None,
-    })
-    return out
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool = False, max_len: int = 2048) -> str | None:
@@ -90,19 +66,6 @@ def validate_scope(ctx: Services, raw: str | None) -> str:
 
 
 # ---- the scope catalogue ---------------------------------------------------------------------
-
-ScopeSource = Literal["capability", "permission", "operator"]
-
-
-@dataclass(frozen=True, slots=True)
-class Grantable:
-    name: str
-    description: str
-    source: ScopeSource
-
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "description": self.description, "source": self.source}
-
 
 def is_reserved(scope: str) -> bool:
     return scope.startswith(RESERVED_SCOPE_PREFIX)
@@ -152,7 +115,7 @@ async def default_account(conn: Any, creator: Principal, account_id: str | None)
 
 
 async def grantable_scopes(ctx: Services, creator: Principal, account_id: str | None = None,
-                           role: str | None = None) -> list[dict[str, str]]:
+                           role: str | None = None) -> list[Grantable]:
     """``GET /api/v2/credential/grant/list``: the caller's catalogue on one account (default: their own),
     limited to ``role``'s permissions when a role is named. Needs ``api-keys:create`` there, like creating."""
     if creator.kind != "user":
@@ -169,7 +132,7 @@ async def grantable_scopes(ctx: Services, creator: Principal, account_id: str | 
     if role is not None:
         within = ctx.policy.permissions_of(role)
         items = [g for g in items if g.source != "permission" or g.name in within]
-    return [g.as_dict() for g in sorted(items, key=lambda g: (g.source, g.name))]
+    return sorted(items, key=lambda g: (g.source, g.name))
 
 
 # ---- rate limit ------------------------------------------------------------------------------
@@ -210,7 +173,7 @@ def validate_refresh(raw: Any) -> str | None:
 
 
 async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
-                 by_operator: bool = False) -> dict[str, Any]:
+                 by_operator: bool = False) -> Issued[Client]:
     """Create a credential for ``creator``. ``by_operator`` (the CLI) skips the scope catalogue and the rate
     limit, but never grants ``keyturn:*`` nor a role or permission scope beyond the creator's."""
     name = (_text(body, "name", required=True, max_len=200) or "").strip()
@@ -244,7 +207,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
 
 async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
                   redirect_uris: list[str], role: str, account_id: str | None,
-                  check_catalogue: bool) -> dict[str, Any]:
+                  check_catalogue: bool) -> Issued[Client]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -264,7 +227,7 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
         await clients_repo.insert(conn, client)
         await audit.record(conn, "credential.created", at=now, actor=creator.resource_name, client_id=client_id,
                            account_id=account_id, role=role, scope=scope)
-    return render(client, secret)
+    return Issued(client, secret)
 
 
 async def _owned(ctx: Services, conn: Any, owner: Principal, client_id: str) -> Client:
@@ -276,17 +239,17 @@ async def _owned(ctx: Services, conn: Any, owner: Principal, client_id: str) -> 
     return client
 
 
-async def list_owned(ctx: Services, owner: Principal) -> list[dict[str, Any]]:
+async def list_owned(ctx: Services, owner: Principal) -> list[Client]:
     async with ctx.engine.connect() as conn:
-        return [render(c) for c in await clients_repo.list_by_owner(conn, owner.id, "credential")]
+        return await clients_repo.list_by_owner(conn, owner.id, "credential")
 
 
-async def get(ctx: Services, owner: Principal, client_id: str) -> dict[str, Any]:
+async def get(ctx: Services, owner: Principal, client_id: str) -> Client:
     async with ctx.engine.connect() as conn:
-        return render(await _owned(ctx, conn, owner, client_id))
+        return await _owned(ctx, conn, owner, client_id)
 
 
-async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str, Any]) -> Client:
     """Partial update (PUT and PATCH alike): an absent field is unchanged; ``null`` is refused for every
     field (it never clears: a null scope or domain would widen the credential); ``scope`` names at least one
     scope from the owner's catalogue; ``domain: ""`` means no browser origin at all."""
@@ -328,10 +291,10 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
         client = await _owned(ctx, conn, owner, client_id)
     ctx.clients.invalidate(client_id)
     ctx.revocations_changed()
-    return render(client)
+    return client
 
 
-async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> dict[str, Any]:
+async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> Issued[Client]:
     """New secret now; the old one keeps working for ``secret_rotation_overlap`` seconds."""
     now = ctx.clock()
     secret = new_client_secret()
@@ -347,7 +310,7 @@ async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> dict
         client = await _owned(ctx, conn, owner, client_id)
     ctx.clients.invalidate(client_id)
     ctx.revocations_changed()
-    return render(client, secret)
+    return Issued(client, secret)
 
 
 async def revoke(ctx: Services, owner: Principal, client_id: str) -> None:

@@ -28,23 +28,24 @@ async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
     async with ctx.engine.connect() as conn:
         existing = [c for c in await clients_repo.list_by_owner(conn, user.id, "credential") if c.name == "my.app.cu"]
     if existing:
-        credential = await credentials.rotate_secret(ctx, owner, existing[0].client_id)
+        issued = await credentials.rotate_secret(ctx, owner, existing[0].client_id)
     else:
-        credential = await credentials.create(ctx, owner, {
+        issued = await credentials.create(ctx, owner, {
             "name": "my.app.cu", "domain": ".*tropipay.com.* www.my.app.cu *.localhost.*",
             "scope": "ALLOW_EXTERNAL_CHARGE BLOCKED_MONEY_OUT ALLOW_OTA_CHARGE"})
+    client_id, secret = issued.record.client_id, issued.secret
     user_token, _ = mint_access_token(ctx, sub=user.id, client_id=OPERATOR_CLIENT_ID, scope="", kind="user",
                                       now=ctx.clock())
     data: dict[str, Any] = {
         "user": {"email": DEMO_EMAIL, "phone_number": DEMO_PHONE, "password": DEMO_PASSWORD, "id": user.id},
         "user_access_token": user_token,
-        "credential": {"client_id": credential["username"], "client_secret": credential["password"]},
+        "credential": {"client_id": client_id, "client_secret": secret},
         "try": {
             "discovery": base_url + paths.AS_METADATA,
             "jwks": base_url + paths.JWKS,
             "token": f"curl -s -X POST {base_url}{paths.ACCESS_TOKEN} -H 'Content-Type: application/json' "
-                     f"-d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{credential['username']}\","
-                     f"\"client_secret\":\"{credential['password']}\"}}'",
+                     f"-d '{{\"grant_type\":\"client_credentials\",\"client_id\":\"{client_id}\","
+                     f"\"client_secret\":\"{secret}\"}}'",
         },
     }
     await create_demo_merchant(ctx, user.id, data, base_url)  # access model: test merchant account + terminal API key

@@ -134,17 +134,18 @@ class KeyRing:
     def verification_keys(self) -> dict[str, SigningKey]:
         return self._keys
 
-    def published(self, now: float) -> list[dict[str, Any]]:
-        grace = max(self.settings.access_token_ttl, 3600) + 300
-        out = []
-        for r in self._rows:
-            if r.retired_at is None or r.retired_at + grace > now:
-                out.append(dict(r.public_jwk))
-        return out
+    @property
+    def stored(self) -> list[StoredKey]:
+        """Every key loaded, oldest activation first (the CLI lists them: keyturn.wire.keys)."""
+        return list(self._rows)
 
-    def describe(self, now: float) -> list[dict[str, Any]]:
-        published = {k["kid"] for k in self.published(now)}
-        signing = {k.kid for k in self._signing.values()}
-        return [{"kid": r.kid, "alg": r.alg, "created_at": r.created_at,
-                 "activates_at": r.activates_at, "retired_at": r.retired_at,
-                 "published": r.kid in published, "signing": r.kid in signing} for r in self._rows]
+    def is_published(self, key: StoredKey, now: float) -> bool:
+        """In the JWKS until every token it may have signed has expired (retirement plus a token lifetime)."""
+        grace = max(self.settings.access_token_ttl, 3600) + 300
+        return key.retired_at is None or key.retired_at + grace > now
+
+    def is_signing(self, key: StoredKey) -> bool:
+        return any(k.kid == key.kid for k in self._signing.values())
+
+    def published(self, now: float) -> list[dict[str, Any]]:
+        return [dict(r.public_jwk) for r in self._rows if self.is_published(r, now)]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from starlette.responses import Response
+
+from keyturn.wire.common import plain
 
 _JSON = (b"content-type", b"application/json")
 _NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
@@ -30,3 +34,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
         raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     return JSONBytes(orjson.dumps(data), status, raw)
 
+
+def shape_response(shape: BaseModel | Sequence[BaseModel], status: int = 200,
+                   headers: dict[str, str] | None = None) -> Response:
+    """A wire shape (keyturn.wire: validated when it was built from records) as a no-store JSON answer, the
+    same data the CLI prints."""
+    return json_response(plain(shape), status, headers)

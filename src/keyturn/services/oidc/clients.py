@@ -4,16 +4,16 @@ Redirect URIs and post-logout redirect URIs are matched exactly later, so they a
 here (https, loopback http, or a reverse-domain private-use scheme; no fragment, no wildcard).
 Allowed CORS origins default to the origins of the web redirect URIs. Every string is checked for NUL,
 control characters and lone surrogates first (keyturn.core.text): the CLI calls this directly.
+Use cases return records; the wire shape is ``keyturn.wire.oidc_clients``.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from keyturn.core.errors import ApiError, InvalidScope
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
-from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, Client
+from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, Client, Issued
 from keyturn.core.origins import is_loopback_hostname
 from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
@@ -55,28 +55,12 @@ def default_origins(redirect_uris: list[str]) -> list[str]:
     return out
 
 
-def render(client: Client, secret: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "client_id": client.client_id, "name": client.name,
-        "type": "public" if client.is_public else "confidential",
-        "redirect_uris": list(client.redirect_uris),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-        "allowed_origins": list(client.allowed_origins), "first_party": client.first_party,
-        "scope": client.scope, "grant_types": list(client.grant_types),
-        "refresh_tokens": client.refresh_enabled, "revoke_refresh_on_logout": client.revoke_refresh_on_logout,
-        "id_token_signed_response_alg": client.id_token_alg or "RS256",
-        "token_endpoint_auth_method": "none" if client.is_public else "client_secret_basic",
-    }
-    if secret is not None:
-        out["client_secret"] = secret
-    return out
-
-
 async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[str],
                  post_logout_redirect_uris: list[str] | None = None, origins: list[str] | None = None,
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
-                 actor: str = "operator") -> dict[str, Any]:
+                 actor: str = "operator") -> Issued[Client]:
+    """Register a relying party; a confidential client's secret is in the answer only (a public one has none)."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
     name = check_text("name", name).strip()
@@ -116,9 +100,9 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
         await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
                            public=public, first_party=first_party)
     ctx.origins.invalidate()  # this worker allows the new origins at once
-    return render(client, secret)
+    return Issued(client, secret)
 
 
-async def list_all(ctx: Services) -> list[dict[str, Any]]:
+async def list_all(ctx: Services) -> list[Client]:
     async with ctx.engine.connect() as conn:
-        return [render(c) for c in await clients_repo.list_by_kind(conn, "oidc")]
+        return await clients_repo.list_by_kind(conn, "oidc")

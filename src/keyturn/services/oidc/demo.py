@@ -19,17 +19,18 @@ async def add_demo_client(ctx: Services, user: User, data: dict[str, Any], base_
     async with ctx.engine.connect() as conn:
         existing = [c for c in await clients_repo.list_by_kind(conn, "oidc") if c.name == DEMO_CLIENT_NAME]
     if existing:
-        client = oidc_clients.render(existing[0])
+        client_id = existing[0].client_id
     else:
-        client = await oidc_clients.create(
+        client_id = (await oidc_clients.create(
             ctx, name=DEMO_CLIENT_NAME, public=True, redirect_uris=[f"{DEMO_ORIGIN}/oidc-callback"],
-            post_logout_redirect_uris=[f"{DEMO_ORIGIN}/"], origins=[DEMO_ORIGIN], first_party=True, actor="demo")
-    query = urlencode({"response_type": "code", "client_id": client["client_id"],
+            post_logout_redirect_uris=[f"{DEMO_ORIGIN}/"], origins=[DEMO_ORIGIN], first_party=True,
+            actor="demo")).record.client_id
+    query = urlencode({"response_type": "code", "client_id": client_id,
                        "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback", "scope": "openid",
                        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
                        "code_challenge_method": "S256", "u": user.phone_number or ""})
     data["oidc_client"] = {
-        "client_id": client["client_id"], "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback",
+        "client_id": client_id, "redirect_uri": f"{DEMO_ORIGIN}/oidc-callback",
         "authority": base_url, "discovery": base_url + paths.OIDC_METADATA,
         "login_url": f"{base_url}{paths.AUTHORIZE}?{query}",
         "code_verifier_for_login_url": "dBjftJeZ4CVP-mJ0kzIDl2NGmVVyD0sunw2MMAcCwR8",

@@ -1,15 +1,14 @@
 """The decision endpoint and forward-auth (seed 001), for gateways and other services.
 
 The caller's credential is the one to decide on; an account named in the request is the target of the
-decision (never a selection of the caller's), whatever kind the principal is.
+decision (never a selection of the caller's), whatever kind the principal is. The answers are the wire
+shapes of keyturn.wire.decision.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import Response
 
 from keyturn.core.errors import ApiError, InvalidToken
@@ -18,10 +17,11 @@ from keyturn.services import access
 from keyturn.web.auth import ACCOUNT_HEADER, identify
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
 from keyturn.web.management.schemas import Id, Strict, Word
-from keyturn.web.responses import json_response
+from keyturn.web.responses import shape_response
 from keyturn.web.routing import DecisionRoute
 from keyturn.web.server.accesslog import note_client
 from keyturn.web.state import services
+from keyturn.wire.decision import AuthorizeOut, ForwardAllowed, ForwardRefused, PrincipalOut
 
 router = APIRouter(tags=["access"], route_class=DecisionRoute)
 
@@ -29,21 +29,6 @@ router = APIRouter(tags=["access"], route_class=DecisionRoute)
 class AuthorizeIn(Strict):
     permission: Word = Field(description="e.g. payment-requests:create")
     accountId: Id | None = Field(None, description="Account owning the resource")
-
-
-class PrincipalOut(BaseModel):
-    kind: Literal["user", "api_key", "credential"]
-    id: str
-    accountId: str | None
-    role: str | None
-    clientId: str | None
-
-
-class AuthorizeOut(BaseModel):
-    allowed: bool
-    principal: PrincipalOut
-    reason: str
-    accountId: str | None
 
 
 ACCOUNT_PARAMS = ("account", "accountid")  # query names, compared by their letters only
@@ -85,13 +70,6 @@ async def decision_principal(request: Request) -> Principal:
     return principal
 
 
-def _verdict_body(principal: Principal, verdict: access.Verdict) -> dict[str, Any]:
-    who = access.describe(principal)
-    if principal.kind == "user":
-        who["accountId"], who["role"] = verdict.account_id, verdict.role
-    return {"allowed": verdict.allowed, "principal": who, "reason": verdict.reason, "accountId": verdict.account_id}
-
-
 @router.post(
     "/api/authorize",
     response_model=AuthorizeOut,
@@ -104,7 +82,9 @@ async def authorize(body: AuthorizeIn, request: Request) -> Response:
     principal = await decision_principal(request)
     verdict = await access.authorize(services(request), principal, body.permission,
                                      named_accounts(request, body.accountId))
-    return json_response(_verdict_body(principal, verdict), 200 if verdict.allowed else 403)
+    who = PrincipalOut.decided(principal, verdict.account_id, verdict.role)
+    answer = AuthorizeOut(allowed=verdict.allowed, principal=who, reason=verdict.reason, accountId=verdict.account_id)
+    return shape_response(answer, 200 if verdict.allowed else 403)
 
 
 @router.get(
@@ -126,9 +106,9 @@ async def forward_auth(request: Request) -> Response:
     try:
         verdict = await access.authorize(ctx, principal, permission_named(request), named_accounts(request))
     except ApiError as exc:
-        return json_response({"allowed": False, "reason": exc.message}, 403)
+        return shape_response(ForwardRefused(reason=exc.message), 403)
     if not verdict.allowed:
-        return json_response({"allowed": False, "reason": verdict.reason}, 403)
+        return shape_response(ForwardRefused(reason=verdict.reason), 403)
     headers = {"X-Keyturn-Subject": principal.id, "X-Keyturn-Principal-Kind": principal.kind}
     if verdict.account_id:
         headers["X-Keyturn-Account"] = verdict.account_id
@@ -136,4 +116,4 @@ async def forward_auth(request: Request) -> Response:
         headers["X-Keyturn-Role"] = verdict.role
     if principal.client_id:
         headers["X-Keyturn-Client-Id"] = principal.client_id
-    return json_response({"allowed": True, "principal": access.describe(principal)}, 200, headers)
+    return shape_response(ForwardAllowed(principal=PrincipalOut.of(principal)), 200, headers)

@@ -2,8 +2,9 @@
 ``/api/accounts/…``.
 
 Thin HTTP: parse with pydantic (unknown fields are refused, so ids, audit fields, flags and
-subscriptions cannot be mass-assigned), call a use case, render. Every route authenticates
-through :func:`keyturn.web.auth.current_principal`.
+subscriptions cannot be mass-assigned), call a use case, answer with the record's wire shape
+(keyturn.wire.accounts, the route's response model). Every route authenticates through
+:func:`keyturn.web.auth.current_principal`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from starlette.responses import Response
 
 from keyturn.core import paths
@@ -20,19 +21,13 @@ from keyturn.services import accounts
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
 from keyturn.web.management.schemas import Name, Strict, UserRef, Word
-from keyturn.web.responses import json_response
+from keyturn.web.responses import shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
+from keyturn.wire.accounts import AccountOut, MemberOut, MembershipOut
 
 router = APIRouter(tags=["access"], route_class=ManagementRoute)
 Caller = Depends(current_principal)
-
-
-class MembershipOut(BaseModel):
-    accountId: str
-    accountName: str | None
-    accountType: str | None
-    role: str | None
 
 
 class AccountCreate(Strict):
@@ -47,30 +42,9 @@ class AccountUpdate(Strict):
     name: Name
 
 
-class AccountOut(BaseModel):
-    id: str
-    name: str
-    type: str
-    test: bool
-    flags: list[str]
-    subscriptions: list[str]
-    createdAt: str | None
-    createdBy: str | None = Field(description="Who created it: user:…, api-key:…, credential:… or operator")
-    modifiedAt: str | None
-    modifiedBy: str | None
-
-
 class MemberAdd(Strict):
     user: UserRef = Field(description="User id, email, phone number or username")
     role: Word
-
-
-class MemberOut(BaseModel):
-    userId: str
-    email: str | None
-    preferredUsername: str | None
-    role: str
-    createdAt: str | None
 
 
 @router.get(
@@ -85,7 +59,8 @@ async def account_memberships(request: Request, principal: Principal = Caller) -
 
 async def account_memberships_endpoint(request: Request) -> Response:
     """The same, without dependency injection: what the lean front runs (web/server/fastpath.py)."""
-    return json_response(await accounts.memberships_of(services(request), await current_principal(request)))
+    held = await accounts.memberships_of(services(request), await current_principal(request))
+    return shape_response([MembershipOut.of(m) for m in held])
 
 
 @router.get(
@@ -95,7 +70,8 @@ async def account_memberships_endpoint(request: Request) -> Response:
     summary="A user's memberships (only the user themself; `me` works)",
 )
 async def user_memberships(userId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.memberships_of_user(services(request), principal, userId))
+    held = await accounts.memberships_of_user(services(request), principal, userId)
+    return shape_response([MembershipOut.of(m) for m in held])
 
 
 @router.post(
@@ -106,10 +82,10 @@ async def user_memberships(userId: str, request: Request, principal: Principal =
     summary="Create an account owned by the calling user (accounts:create)",
 )
 async def create_account(body: AccountCreate, request: Request, principal: Principal = Caller) -> Response:
-    out = await accounts.create_account(
+    account = await accounts.create_account(
         services(request), principal, name=body.name, type=body.type, test=body.test
     )
-    return json_response(out, 201)
+    return shape_response(AccountOut.of(account), 201)
 
 
 @router.get(
@@ -119,7 +95,7 @@ async def create_account(body: AccountCreate, request: Request, principal: Princ
     summary="Read an account (accounts:read)",
 )
 async def get_account(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.get_account(services(request), principal, accountId))
+    return shape_response(AccountOut.of(await accounts.get_account(services(request), principal, accountId)))
 
 
 @router.put(
@@ -131,7 +107,8 @@ async def get_account(accountId: str, request: Request, principal: Principal = C
 async def update_account(
     accountId: str, body: AccountUpdate, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(await accounts.update_account(services(request), principal, accountId, body.name))
+    account = await accounts.update_account(services(request), principal, accountId, body.name)
+    return shape_response(AccountOut.of(account))
 
 
 @router.get(
@@ -141,7 +118,8 @@ async def update_account(
     summary="List members (accounts:read)",
 )
 async def list_members(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await accounts.list_members(services(request), principal, accountId))
+    members = await accounts.list_members(services(request), principal, accountId)
+    return shape_response([MemberOut.of(m) for m in members])
 
 
 @router.post(
@@ -154,9 +132,8 @@ async def list_members(accountId: str, request: Request, principal: Principal = 
 async def add_member(
     accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(
-        await accounts.add_member(services(request), principal, accountId, body.user, body.role), 201
-    )
+    member = await accounts.add_member(services(request), principal, accountId, body.user, body.role)
+    return shape_response(MemberOut.of(member), 201)
 
 
 @router.delete(

@@ -1,12 +1,13 @@
 """An account's API keys (seed 001): ``/api/accounts/{accountId}/api-keys``; the secret is shown once.
 
-Thin HTTP like keyturn.web.management.accounts: parse with pydantic, call a use case, render.
+Thin HTTP like keyturn.web.management.accounts: parse with pydantic, call a use case, answer with the
+record's wire shape (keyturn.wire.api_keys, which the CLI prints too).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from starlette.responses import Response
 
 from keyturn.core.models import Principal
@@ -14,9 +15,10 @@ from keyturn.services import api_keys
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
 from keyturn.web.management.schemas import Strict, Word
-from keyturn.web.responses import json_response
+from keyturn.web.responses import shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
+from keyturn.wire.api_keys import ApiKeyOut
 
 router = APIRouter(tags=["access"], route_class=ManagementRoute)
 Caller = Depends(current_principal)
@@ -31,20 +33,6 @@ class ApiKeyUpdate(Strict):
     enabled: StrictBool
 
 
-class ApiKeyOut(BaseModel):
-    id: str
-    accountId: str
-    name: str
-    role: str
-    enabled: bool
-    hint: str = Field(description="Prefix and last characters, to recognise the key")
-    createdAt: str | None
-    createdBy: str | None
-    updatedAt: str | None
-    lastUsedAt: str | None
-    secret: str | None = Field(None, description="The key itself: only in the create answer, shown once")
-
-
 @router.post(
     "/api/accounts/{accountId}/api-keys",
     response_model=ApiKeyOut,
@@ -55,9 +43,8 @@ class ApiKeyOut(BaseModel):
 async def create_api_key(
     accountId: str, body: ApiKeyCreate, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(
-        await api_keys.create(services(request), principal, accountId, body.name, body.role), 201
-    )
+    issued = await api_keys.create(services(request), principal, accountId, body.name, body.role)
+    return shape_response(ApiKeyOut.of(issued.record, issued.secret), 201)
 
 
 @router.get(
@@ -67,7 +54,8 @@ async def create_api_key(
     summary="List API keys, without secrets (api-keys:list)",
 )
 async def list_api_keys(accountId: str, request: Request, principal: Principal = Caller) -> Response:
-    return json_response(await api_keys.list_keys(services(request), principal, accountId))
+    keys = await api_keys.list_keys(services(request), principal, accountId)
+    return shape_response([ApiKeyOut.of(k) for k in keys])
 
 
 @router.put(
@@ -79,7 +67,8 @@ async def list_api_keys(accountId: str, request: Request, principal: Principal =
 async def update_api_key(
     accountId: str, name: str, body: ApiKeyUpdate, request: Request, principal: Principal = Caller
 ) -> Response:
-    return json_response(await api_keys.set_enabled(services(request), principal, accountId, name, body.enabled))
+    key = await api_keys.set_enabled(services(request), principal, accountId, name, body.enabled)
+    return shape_response(ApiKeyOut.of(key))
 
 
 @router.delete(

@@ -1,27 +1,36 @@
 """Seed 000's credential API: ``/api/v2/credential`` (create, list, read, update, rotate, revoke) and the
 catalogue of scopes the caller may grant (``/api/v2/credential/grant/list``, TropiPay's path).
 
-Every answer is validated against its documented model and sent ``Cache-Control: no-store`` (create and
-rotate carry the secret, R38). Update semantics: docs/management-api.md.
+Every answer is built as its documented model (keyturn.wire.credentials, which the CLI prints too) and sent
+``Cache-Control: no-store`` (create and rotate carry the secret, R38). Update semantics: docs/management-api.md.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import Field, StrictInt
 from starlette.responses import Response
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.web.auth import current_principal
-from keyturn.web.management.schemas import ErrorOut, Id, Name, Patch, Strict, Text, Word
-from keyturn.web.responses import json_response
+from keyturn.web.management.schemas import Id, Name, Patch, Strict, Text, Word
+from keyturn.web.responses import shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
+from keyturn.wire.common import ErrorOut
+from keyturn.wire.credentials import (
+    CredentialEnvelope,
+    CredentialListEnvelope,
+    CredentialOut,
+    DeletedEnvelope,
+    GrantableScope,
+    GrantListEnvelope,
+)
 
-__all__ = ["ErrorOut", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v2/credential", tags=["credentials"], route_class=ManagementRoute)
 
@@ -60,71 +69,18 @@ class CredentialUpdate(Strict):
     status: Patch[StrictInt] = Field(None, ge=0, le=1, description="0 active, 1 disabled")
 
 
-class CredentialOut(BaseModel):
-    name: str
-    domain: str
-    scope: str
-    ownerId: str | None
-    accountId: str | None
-    role: str | None
-    prefix: str
-    refresh: str | None
-    type: int
-    status: int
-    username: str = Field(description="The client_id")
-    password: str | None = Field(None, description="The client_secret: only in create and rotate responses")
-    public: str | None
-    groupId: int | None
-    updatedAt: str | None
-    createdAt: str | None
-    expiration: str | None
-    redirect: str | None
-
-
-class CredentialEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: CredentialOut
-
-
-class CredentialListEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: list[CredentialOut]
-
-
-class DeletedEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: None = None
-
-
-class GrantableScope(BaseModel):
-    name: str = Field(description="The scope string to put in a credential's `scope`")
-    description: str
-    source: Literal["capability", "permission", "operator"] = Field(
-        description="capability: declared by the policy; permission: a policy permission you hold on the "
-        "account; operator: added by KEYTURN_ALLOWED_SCOPES")
-
-
-class GrantListEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: list[GrantableScope]
-
-
-def _ok(model: type[BaseModel], data: Any) -> Response:
-    """The documented model is enforced (not merely declared), then sent no-store."""
-    return json_response(model.model_validate({"status": "OK", "data": data}).model_dump(mode="json"))
-
-
 @router.post("", response_model=CredentialEnvelope, responses=CREATE_ERRORS,
              summary="Create a credential (client_id = username, client_secret = password, shown once)")
 async def create_credential(body: CredentialCreate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    data = await credentials.create(services(request), principal, body.model_dump(exclude_unset=True))
-    return _ok(CredentialEnvelope, data)
+    issued = await credentials.create(services(request), principal, body.model_dump(exclude_unset=True))
+    return shape_response(CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret)))
 
 
 @router.get("", response_model=CredentialListEnvelope, responses=ERRORS, summary="List your credentials")
 async def list_credentials(request: Request, principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialListEnvelope, await credentials.list_owned(services(request), principal))
+    owned = await credentials.list_owned(services(request), principal)
+    return shape_response(CredentialListEnvelope(data=[CredentialOut.of(c) for c in owned]))
 
 
 # Declared before /{client_id}, which would otherwise match /scopes.
@@ -139,14 +95,15 @@ async def grantable_scopes(
                               "role; a credential's default is merchant-terminal)"),
     principal: Principal = Depends(current_principal),
 ) -> Response:
-    data = await credentials.grantable_scopes(services(request), principal, accountId, role)
-    return _ok(GrantListEnvelope, data)
+    items = await credentials.grantable_scopes(services(request), principal, accountId, role)
+    return shape_response(GrantListEnvelope(data=[GrantableScope.of(g) for g in items]))
 
 
 @router.get("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS, summary="Read a credential")
 async def get_credential(client_id: str, request: Request,
                          principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialEnvelope, await credentials.get(services(request), principal, client_id))
+    client = await credentials.get(services(request), principal, client_id)
+    return shape_response(CredentialEnvelope(data=CredentialOut.of(client)))
 
 
 @router.put("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
@@ -155,15 +112,16 @@ async def get_credential(client_id: str, request: Request,
               summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    data = await credentials.update(services(request), principal, client_id, body.model_dump(exclude_unset=True))
-    return _ok(CredentialEnvelope, data)
+    client = await credentials.update(services(request), principal, client_id, body.model_dump(exclude_unset=True))
+    return shape_response(CredentialEnvelope(data=CredentialOut.of(client)))
 
 
 @router.post("/{client_id}/rotate", response_model=CredentialEnvelope, responses=ERRORS,
              summary="Rotate the secret; the old one works for the configured overlap")
 async def rotate_credential(client_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    return _ok(CredentialEnvelope, await credentials.rotate_secret(services(request), principal, client_id))
+    issued = await credentials.rotate_secret(services(request), principal, client_id)
+    return shape_response(CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret)))
 
 
 @router.delete("/{client_id}", status_code=200, response_model=DeletedEnvelope, responses=ERRORS,
@@ -171,4 +129,4 @@ async def rotate_credential(client_id: str, request: Request,
 async def delete_credential(client_id: str, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
     await credentials.revoke(services(request), principal, client_id)
-    return _ok(DeletedEnvelope, None)
+    return shape_response(DeletedEnvelope())

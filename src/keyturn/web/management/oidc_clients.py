@@ -2,7 +2,8 @@
 
 Only the operator registers relying parties: the caller needs an access token the operator minted
 (``keyturn tokens issue --scope keyturn:admin``), i.e. client ``keyturn-operator`` with scope ``keyturn:admin``.
-Answers are validated against their documented models and sent no-store (create carries the secret, R38).
+Answers are built as their documented models (keyturn.wire.oidc_clients, which the CLI prints too) and sent
+no-store (create carries the secret, R38).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,10 +20,12 @@ from keyturn.core.models import Principal
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
-from keyturn.web.management.schemas import ErrorOut, Name, Strict, Text
-from keyturn.web.responses import json_response
+from keyturn.web.management.schemas import Name, Strict, Text
+from keyturn.web.responses import shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
+from keyturn.wire.common import ErrorOut
+from keyturn.wire.oidc_clients import ClientEnvelope, ClientListEnvelope, ClientOut
 
 ADMIN_SCOPE = "keyturn:admin"
 router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"], route_class=ManagementRoute)
@@ -48,33 +51,6 @@ class ClientIn(Strict):
     id_token_signed_response_alg: Literal["RS256", "ES256"] | None = None
 
 
-class ClientOut(BaseModel):
-    client_id: str
-    name: str
-    type: Literal["public", "confidential"]
-    redirect_uris: list[str]
-    post_logout_redirect_uris: list[str]
-    allowed_origins: list[str]
-    first_party: bool
-    scope: str
-    grant_types: list[str]
-    refresh_tokens: bool
-    revoke_refresh_on_logout: bool
-    id_token_signed_response_alg: str
-    token_endpoint_auth_method: str
-    client_secret: str | None = Field(None, description="Confidential clients: in the create answer only")
-
-
-class ClientEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: ClientOut
-
-
-class ClientListEnvelope(BaseModel):
-    status: Literal["OK"] = "OK"
-    data: list[ClientOut]
-
-
 def require_operator(principal: Principal) -> None:
     if principal.kind != "user" or principal.client_id != OPERATOR_CLIENT_ID:
         raise forbidden(ADMIN_SCOPE)
@@ -82,27 +58,22 @@ def require_operator(principal: Principal) -> None:
         raise forbidden(ADMIN_SCOPE)
 
 
-def _ok(model: type[BaseModel], data: Any, status: int = 200) -> Response:
-    """The documented model is enforced; ``client_secret`` appears only when there is one."""
-    body = model.model_validate({"status": "OK", "data": data}).model_dump(mode="json", exclude_none=True)
-    return json_response(body, status)
-
-
 @router.post("", status_code=201, response_model=ClientEnvelope, responses=ERRORS,
              summary="Register a relying party (operator only); a confidential client's secret is shown once")
 async def create_client(body: ClientIn, request: Request,
                         principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    data = await oidc_clients.create(
+    issued = await oidc_clients.create(
         services(request), name=body.name, public=body.type == "public", redirect_uris=body.redirect_uris,
         post_logout_redirect_uris=body.post_logout_redirect_uris, origins=body.allowed_origins,
         first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
         revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
         actor=principal.resource_name)
-    return _ok(ClientEnvelope, data, 201)
+    return shape_response(ClientEnvelope(data=ClientOut.of(issued.record, issued.secret)), 201)
 
 
 @router.get("", response_model=ClientListEnvelope, responses=ERRORS, summary="List relying parties (operator only)")
 async def list_clients(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    return _ok(ClientListEnvelope, await oidc_clients.list_all(services(request)))
+    clients = await oidc_clients.list_all(services(request))
+    return shape_response(ClientListEnvelope(data=[ClientOut.of(c) for c in clients]))

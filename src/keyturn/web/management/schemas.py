@@ -1,4 +1,5 @@
-"""Request-model building blocks shared by every management-API endpoint.
+"""Request-model building blocks shared by every management-API endpoint, and the error answers each route
+documents. The answer models are the wire shapes of ``keyturn.wire``, shared with the CLI.
 
 ``Text`` and its shorter kin: a JSON string (never a number or bool coerced to one) without NUL, other
 control characters or lone surrogates (keyturn.core.text), at most so many characters. ``Patch[T]``: a
@@ -9,11 +10,12 @@ is T's alone, not nullable.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from keyturn.core.text import text_problem
+from keyturn.wire.common import ErrorOut
 
 
 def _clean(value: Any) -> Any:
@@ -53,14 +55,6 @@ class Strict(BaseModel):
     """Unknown fields are refused (no mass assignment of ids, owners, audit fields)."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class ErrorOut(BaseModel):
-    """The management API's one error shape."""
-
-    status: Literal["ERROR"] = "ERROR"
-    error: str = Field(description="Machine-readable code, e.g. INVALID_SCOPE, PERMISSION_DENIED")
-    message: str
 
 
 # The error answers every accounts, API-key and decision route documents (OpenAPI).
