@@ -1,13 +1,19 @@
-"""Parsing OAuth request bodies ourselves: form (RFC 6749) and JSON (seed 000's axios examples).
+"""Parsing OAuth request parameters ourselves: urlencoded (query or form, RFC 6749) and JSON (seed 000's axios).
 
-Rules (RFC 6749 §3.1/§3.2, OAuth 2.1 §3.2.2): a parameter sent more than once is an
-error; parameters without a value are treated as omitted; unknown parameters are
-ignored by each grant; bodies must be UTF-8 and at most ``max_body_bytes``.
+One reading of ``application/x-www-form-urlencoded`` for every endpoint (token, introspection, revocation,
+userinfo, authorize's query and form, logout, the login and consent forms), under one rule (RFC 6749 §3.1):
+a parameter without a value is treated as omitted, so it neither counts nor makes another occurrence a
+repeat; a parameter sent more than once (with a value) is an error. :func:`collect` reports the repeated
+names and each endpoint answers them its own way (authorize: on a page or redirected; the rest:
+``invalid_request``). Names and values are UTF-8 (RFC 6749 Appendix B); bodies are at most
+``max_body_bytes``. Unknown parameters are ignored by each grant.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
@@ -16,13 +22,34 @@ from keyturn.core.errors import InvalidRequest
 from keyturn.core.text import RepeatedMember, unique_members
 
 Params = dict[str, str]
+Pairs = list[tuple[str, str]]
+FORM = "application/x-www-form-urlencoded"
 
 
-def parse_form(body: bytes) -> Params:
-    out: Params = {}
-    if not body:
-        return out
-    for pair in body.split(b"&"):
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    """Parameters by name (the first value sent) and the names sent more than once, in the order repeated."""
+
+    values: Params
+    repeated: tuple[str, ...]
+
+    def unique(self) -> Params:
+        """The values, or ``invalid_request`` naming the first repeated parameter (RFC 6749 §3.1)."""
+        if self.repeated:
+            raise InvalidRequest(f"parameter {_safe(self.repeated[0])} is repeated")
+        return self.values
+
+
+def decode(raw: bytes, max_fields: int | None = None) -> Pairs:
+    """The ``name=value`` pairs of an urlencoded query or body, in order, repeats and empty values kept.
+
+    ``+`` is a space and ``%XX`` a byte (a ``%`` without two hex digits stays as it is); the bytes must
+    be UTF-8. More than ``max_fields`` ``&``-separated fields (empty ones included) is refused.
+    """
+    if max_fields is not None and raw.count(b"&") + 1 > max_fields:
+        raise InvalidRequest("too many parameters")
+    pairs: Pairs = []
+    for pair in raw.split(b"&"):
         if not pair:
             continue
         name_b, _, value_b = pair.partition(b"=")
@@ -31,10 +58,28 @@ def parse_form(body: bytes) -> Params:
             value = unquote_to_bytes(value_b.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidRequest("request body is not valid UTF-8") from None
-        if name in out:
-            raise InvalidRequest(f"parameter {_safe(name)} is repeated")
-        out[name] = value
-    return {k: v for k, v in out.items() if v != ""}
+        pairs.append((name, value))
+    return pairs
+
+
+def collect(pairs: Iterable[tuple[str, str]]) -> Parameters:
+    """RFC 6749 §3.1: an empty value is omitted (whichever order it comes in); a name with two values is
+    repeated (the first value is kept, for answers that may still echo something)."""
+    values: Params = {}
+    repeated: list[str] = []
+    for name, value in pairs:
+        if value == "":
+            continue
+        if name not in values:
+            values[name] = value
+        elif name not in repeated:
+            repeated.append(name)
+    return Parameters(values, tuple(repeated))
+
+
+def parse_form(body: bytes) -> Params:
+    """An urlencoded body whose parameters must each be sent once (``invalid_request`` otherwise)."""
+    return collect(decode(body)).unique()
 
 
 def parse_json(body: bytes) -> Params:
@@ -97,11 +142,16 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+def media_type(request: Request) -> str:
+    """The request's Content-Type without parameters, in lower case (RFC 9110 §8.3.1)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def parse_body(request: Request, max_bytes: int) -> Params:
     """Form or JSON, by Content-Type; anything else is invalid_request."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = media_type(request)
     body = await read_body(request, max_bytes)
-    if ctype == "application/x-www-form-urlencoded":
+    if ctype == FORM:
         return parse_form(body)
     if ctype == "application/json" or ctype.endswith("+json"):
         return parse_json(body)

@@ -35,24 +35,6 @@ class UntrustedRedirect(Exception):
         self.message = message
 
 
-def parse_query(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
-    """Values by name and the names that were repeated (RFC 6749 §3.1).
-
-    A parameter without a value is treated as omitted (RFC 6749 §3.1), so it neither counts nor
-    makes another occurrence a repeat, whichever order they come in.
-    """
-    out: dict[str, str] = {}
-    repeated: set[str] = set()
-    for name, value in pairs:
-        if value == "":
-            continue
-        if name in out:
-            repeated.add(name)
-        else:
-            out[name] = value
-    return out, repeated
-
-
 def allowed_scopes(client: Client) -> tuple[str, ...]:
     if client.kind == "credential":
         return client.scopes + ("openid", "email", "phone", "profile")

@@ -10,33 +10,38 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyturn.core.errors import OAuthError
 from keyturn.core.models import Client
 from keyturn.services.context import Services
 from keyturn.services.oidc import logout, sessions
 from keyturn.services.oidc.flow import with_query
-from keyturn.services.oidc.request import parse_query
-from keyturn.web.pages.render import clear_cookie, error_page, page, read_form, see_other, set_cookie
-from keyturn.web.params import client_ip
+from keyturn.web.pages.render import clear_cookie, error_page, page, read_form_pairs, see_other, set_cookie
+from keyturn.web.params import client_ip, collect, decode
 from keyturn.web.state import services
 
 XSRF_COOKIE = "keyturn_logout_xsrf"
 INVALID = "The sign-out request is invalid."
+MAX_FIELDS = 20  # of the query
+MAX_VALUE = 8192  # characters of one parameter
 
 
 async def _params(request: Request) -> dict[str, str] | None:
-    pairs = parse_qsl(request.url.query, keep_blank_values=True, max_num_fields=20)
+    """The query's and (POST) the form's parameters together, each sent once (RFC 6749 §3.1); None: unusable."""
+    try:
+        pairs = decode(request.scope["query_string"], MAX_FIELDS)
+    except OAuthError:
+        return None
     if request.method == "POST":
-        form = await read_form(request)
+        form = await read_form_pairs(request)
         if form is None:
             return None
-        pairs += list(form.items())
-    params, repeated = parse_query(pairs)
-    return None if repeated or any(len(v) > 8192 for v in params.values()) else params
+        pairs += form
+    params = collect(pairs)
+    return None if params.repeated or any(len(v) > MAX_VALUE for v in params.values.values()) else params.values
 
 
 async def _finish(ctx: Services, request: Request, client: Client | None, params: dict[str, str],

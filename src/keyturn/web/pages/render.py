@@ -16,12 +16,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from keyturn.core.errors import OAuthError
 from keyturn.services.context import Services
 from keyturn.services.oidc.sessions import cookie_name
-from keyturn.web.params import parse_form, read_body
+from keyturn.web.params import FORM, Pairs, Params, collect, decode, media_type, read_body
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                    auto_reload=False)
 
+MAX_FORM = 16 * 1024  # bytes of a page's form
 BROWSER_COOKIE = "keyturn_browser"  # binds an interaction to the browser that started it
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
@@ -59,11 +60,21 @@ def clear_cookie(response: Response, name: str, *, secure: bool) -> None:
     response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
 
 
-async def read_form(request: Request, max_bytes: int = 16 * 1024) -> dict[str, str] | None:
-    """An urlencoded form (our own strict parser: repeated fields are refused); None if unusable."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+async def read_form_pairs(request: Request, max_bytes: int = MAX_FORM) -> Pairs | None:
+    """A POSTed urlencoded form's pairs, in order (keyturn.web.params); None if it is not one, too large or
+    malformed."""
+    if media_type(request) != FORM:
         return None
     try:
-        return parse_form(await read_body(request, max_bytes))
+        return decode(await read_body(request, max_bytes))
     except OAuthError:
         return None
+
+
+async def read_form(request: Request) -> Params | None:
+    """A POSTed form whose fields are each sent once (RFC 6749 §3.1, as every parameter); None if unusable."""
+    pairs = await read_form_pairs(request)
+    if pairs is None:
+        return None
+    form = collect(pairs)
+    return None if form.repeated else form.values

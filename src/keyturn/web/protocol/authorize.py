@@ -2,8 +2,8 @@
 
 GET carries the parameters in the query; POST in an ``application/x-www-form-urlencoded``
 body (OIDC Core §3.1.2.1, "Form Serialization"), the query of a POST being ignored. Both
-are parsed alike: a repeated client_id or redirect_uri is refused on a page, any other
-repeated parameter is a redirected ``invalid_request`` (RFC 6749 §3.1).
+are parsed alike (keyturn.web.params): a repeated client_id or redirect_uri is refused on a
+page, any other repeated parameter is a redirected ``invalid_request`` (RFC 6749 §3.1).
 Errors before the client and redirect URI are proven are shown on a page (never
 redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
 ``error_description``, ``state`` and ``iss`` (RFC 9207). Every answer that leaves for
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,12 +24,12 @@ from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
 from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
-from keyturn.web.params import read_body
+from keyturn.web.params import FORM, Parameters, collect, decode, media_type, read_body
 from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.authorize")
 MAX_REQUEST = 16 * 1024  # bytes of query (GET) or body (POST)
-FORM = "application/x-www-form-urlencoded"
+MAX_FIELDS = 100
 
 
 class _Malformed(Exception):
@@ -45,24 +44,22 @@ def browser_binding(ctx: Services, request: Request) -> tuple[str, bool]:
     return secrets.token_urlsafe(32), True
 
 
-async def request_pairs(request: Request) -> list[tuple[str, str]]:
-    """The request's parameters in order, repeats kept: the query (GET) or the form body (POST)."""
+async def request_parameters(request: Request) -> Parameters:
+    """The request's parameters: the query (GET) or the form body (POST), repeats reported."""
     if request.method == "POST":
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
+        if media_type(request) != FORM:
             raise _Malformed("The request must be sent as a form (application/x-www-form-urlencoded).")
         try:
-            raw = (await read_body(request, MAX_REQUEST)).decode("utf-8")
+            raw = await read_body(request, MAX_REQUEST)
         except OAuthError:
             raise _Malformed("The request is too large or malformed.") from None
-        except UnicodeDecodeError:
-            raise _Malformed("The request is malformed.") from None
     else:
-        raw = request.url.query
+        raw = request.scope["query_string"]
         if len(raw) > MAX_REQUEST:
             raise _Malformed("The request is too large.")
     try:
-        return parse_qsl(raw, keep_blank_values=True, errors="strict", max_num_fields=100)
-    except (ValueError, UnicodeDecodeError):
+        return collect(decode(raw, MAX_FIELDS))
+    except OAuthError:
         raise _Malformed("The request is malformed.") from None
 
 
@@ -70,10 +67,10 @@ async def authorize_endpoint(request: Request) -> Response:
     ctx = services(request)
     now = ctx.clock()
     try:
-        pairs = await request_pairs(request)
+        parsed = await request_parameters(request)
     except _Malformed as exc:
         return error_page(str(exc))
-    params, repeated = authz.parse_query(pairs)
+    params, repeated = parsed.values, parsed.repeated
     client = await ctx.client(params.get("client_id", ""), now) if params.get("client_id") else None
     try:
         if not authz.code_flow_client(client, now):

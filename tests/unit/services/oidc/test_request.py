@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from keyturn.services.oidc.request import AuthorizationRequest, error_state, parse_query
-
-
-def test_empty_value_counts_as_omitted_in_either_order():
-    """RFC 6749 §3.1: a parameter without a value is omitted, so it makes no repeat."""
-    assert parse_query([("state", "x"), ("state", "")]) == ({"state": "x"}, set())
-    assert parse_query([("state", ""), ("state", "x")]) == ({"state": "x"}, set())
-    assert parse_query([("state", "x"), ("state", "y"), ("scope", "")]) == ({"state": "x"}, {"state"})
+from keyturn.services.oidc.request import AuthorizationRequest, error_state
+from keyturn.web.params import collect
 
 
 def test_repeated_state_is_not_echoed():
-    params, repeated = parse_query([("state", "a"), ("state", "b")])
-    assert error_state(params, repeated) is None
-    params, repeated = parse_query([("state", "a"), ("scope", "openid"), ("scope", "email")])
-    assert error_state(params, repeated) == "a"
+    parsed = collect([("state", "a"), ("state", "b")])
+    assert error_state(parsed.values, parsed.repeated) is None
+    parsed = collect([("state", "a"), ("scope", "openid"), ("scope", "email")])
+    assert error_state(parsed.values, parsed.repeated) == "a"
     assert error_state({"state": "s" * 5000}, set()) is None
     assert error_state({}, set()) is None
 
