@@ -1,13 +1,20 @@
-"""RFC 7662 introspection and RFC 7009 revocation, for JWT access tokens and opaque refresh tokens."""
+"""RFC 7662 introspection and RFC 7009 revocation, for JWT access tokens and opaque refresh tokens.
+
+Revocations are written in group commit (services/writes.py): :func:`revoke_many` is a batch function.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from keyturn.core import jose
-from keyturn.core.errors import InvalidRequest
-from keyturn.core.models import Client
+from keyturn.core.errors import InvalidRequest, OAuthError
+from keyturn.core.models import Client, Grant
 from keyturn.core.secrets import PREFIX_REFRESH, digest
 from keyturn.services.context import Services
 from keyturn.settings import Settings
@@ -107,38 +114,75 @@ async def _introspect_refresh(ctx: Services, caller: Client, token: str, now: fl
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Revoke:
+    """One revocation request's unit (group commit): a refresh token by digest, or an access token by jti."""
+
+    client_id: str
+    public: bool
+    now: float
+    ip: str | None
+    refresh_digest: str | None = None
+    jti: str | None = None
+    exp: float = 0.0
+
+
+async def revoke_many(conn: AsyncConnection, units: Sequence[Revoke]) -> list[OAuthError | None]:
+    """Batch function (group commit), RFC 7009 §2.1: revoke each token that is its caller's; an unknown token,
+    or another client's sent by a public client, is a silent success. Revoking a refresh token revokes its
+    whole grant."""
+    found = await grants_repo.find_refresh_tokens(conn, (u.refresh_digest for u in units if u.refresh_digest))
+    outcomes: list[OAuthError | None] = [None] * len(units)
+    grant_of: dict[int, Grant] = {}
+    access: dict[str, float] = {}
+    for i, u in enumerate(units):
+        if u.jti is not None:
+            access[u.jti] = u.exp
+            continue
+        hit = found.get(u.refresh_digest or "")
+        if hit is None:
+            continue
+        grant = hit[1]
+        if grant.client_id != u.client_id:
+            if not u.public:
+                outcomes[i] = InvalidRequest("this token was not issued to the requesting client")
+            continue
+        grant_of[i] = grant
+    now = max(u.now for u in units)
+    revoked = await grants_repo.revoke_grants(conn, (g.id for g in grant_of.values()), now, "revoked_by_client")
+    await grants_repo.revoke_access_tokens(conn, access)
+    events: list[audit.Event] = []
+    for i, u in enumerate(units):
+        mine = grant_of.get(i)
+        if mine is not None and mine.id in revoked:
+            revoked.discard(mine.id)
+            events.append(audit.Event("grant.revoked", at=u.now, client_id=u.client_id, ip=u.ip,
+                                      subject=mine.user_id, detail={"grant_id": mine.id}))
+        elif u.jti is not None:
+            events.append(audit.Event("access_token.revoked", at=u.now, client_id=u.client_id, ip=u.ip,
+                                      detail={"jti": u.jti}))
+    await audit.record_many(conn, events)
+    return outcomes
+
+
 async def revoke(ctx: Services, caller: Client, token: str | None, now: float, ip: str | None) -> None:
     """RFC 7009 §2.1: revoke if the token is the caller's; unknown tokens are a silent success."""
     if not token:
         raise InvalidRequest("token is required")
+    unit = Revoke(client_id=caller.client_id, public=caller.is_public, now=now, ip=ip)
     if token.startswith(PREFIX_REFRESH):
-        async with ctx.engine.begin() as conn:
-            row = await grants_repo.find_refresh_token(conn, digest(token))
-            if row is None:
-                return
-            grant = await grants_repo.get_grant(conn, row.grant_id)
-            if grant is None:
-                return
-            if grant.client_id != caller.client_id:
-                if caller.is_public:
-                    return
-                raise InvalidRequest("this token was not issued to the requesting client")
-            # RFC 7009 §2.1: revoking a refresh token invalidates the whole grant.
-            if await grants_repo.revoke_grant(conn, grant.id, now, "revoked_by_client"):
-                await audit.record(conn, "grant.revoked", at=now, client_id=caller.client_id, ip=ip,
-                                   subject=grant.user_id, grant_id=grant.id)
-        ctx.revocations_changed()
-        return
-    parsed = await _verify(ctx, token, now, access_token_expect(ctx.settings))
-    if parsed is None:
-        return
-    claims = parsed.claims
-    if claims["client_id"] != caller.client_id:
-        if caller.is_public:
+        unit = replace(unit, refresh_digest=digest(token))
+    else:
+        parsed = await _verify(ctx, token, now, access_token_expect(ctx.settings))
+        if parsed is None:
             return
-        raise InvalidRequest("this token was not issued to the requesting client")
-    async with ctx.engine.begin() as conn:
-        await grants_repo.revoke_access_token(conn, claims["jti"], float(claims["exp"]))
-        await audit.record(conn, "access_token.revoked", at=now, client_id=caller.client_id, ip=ip,
-                           jti=claims["jti"])
+        claims = parsed.claims
+        if claims["client_id"] != caller.client_id:
+            if caller.is_public:
+                return
+            raise InvalidRequest("this token was not issued to the requesting client")
+        unit = replace(unit, jti=claims["jti"], exp=float(claims["exp"]))
+    refused = await ctx.writes.submit(revoke_many, unit)
+    if refused is not None:
+        raise refused
     ctx.revocations_changed()

@@ -10,9 +10,11 @@ about as much as running it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Grant, RefreshToken
@@ -145,7 +147,10 @@ async def grants_revoked_since(conn: AsyncConnection, since: float) -> frozenset
     return frozenset((await conn.execute(q)).scalars())
 
 
-async def revoke_access_token(conn: AsyncConnection, jti: str, expires_at: float) -> None:
-    exists = (await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))).first()
-    if not exists:
-        await conn.execute(revoked_tokens.insert().values(jti=jti, expires_at=expires_at))
+async def revoke_access_tokens(conn: AsyncConnection, revoked: Mapping[str, float]) -> None:
+    """Record these access tokens (``jti`` → ``exp``) as revoked, one statement; one already there is kept."""
+    if not revoked:
+        return
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(revoked_tokens).on_conflict_do_nothing(index_elements=["jti"])
+    await conn.execute(stmt, [{"jti": jti, "expires_at": exp} for jti, exp in sorted(revoked.items())])

@@ -11,12 +11,12 @@ async def test_a_revoked_jti_is_seen_within_the_ttl_and_at_once_after_invalidate
     claims = {"jti": "j1", "gid": None}
     assert not await cache.is_revoked(claims, clock())
     async with ctx.engine.begin() as conn:
-        await grants_repo.revoke_access_token(conn, "j1", clock() + 3600)
+        await grants_repo.revoke_access_tokens(conn, {"j1": clock() + 3600})
     assert not await cache.is_revoked(claims, clock())  # cached for up to 1 s
     clock.advance(1.0)
     assert await cache.is_revoked(claims, clock())
     async with ctx.engine.begin() as conn:
-        await grants_repo.revoke_access_token(conn, "j2", clock() + 3600)
+        await grants_repo.revoke_access_tokens(conn, {"j2": clock() + 3600})
     cache.invalidate()
     assert await cache.is_revoked({"jti": "j2"}, clock())
 

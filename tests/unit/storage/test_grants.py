@@ -70,8 +70,8 @@ async def test_rolled_back_consumption_leaves_the_token_usable(engine):
 
 async def test_revoked_access_tokens_and_client_wide_revocation(engine):
     async with engine.begin() as conn:
-        await repo.revoke_access_token(conn, "j1", 10.0)
-        await repo.revoke_access_token(conn, "j1", 10.0)  # idempotent
+        await repo.revoke_access_tokens(conn, {"j1": 10.0})
+        await repo.revoke_access_tokens(conn, {"j1": 10.0})  # idempotent
         assert await repo.revoked_jtis(conn, 9.0) == {"j1"} and await repo.revoked_jtis(conn, 11.0) == set()
         await repo.create_grant(conn, _grant("g3"))
         await repo.revoke_grants_of_client(conn, "c", 7.0, "test")
