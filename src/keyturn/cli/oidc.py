@@ -5,10 +5,13 @@ from __future__ import annotations
 import typer
 
 from keyturn.cli.common import output, run
+from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.wire.oidc_clients import ClientOut
 
+ID_TOKEN_ALG_HELP = (f"ID-token signing algorithm (id_token_signed_response_alg): {', '.join(CLIENT_ID_TOKEN_ALGS)}; "
+                     "default KEYTURN_ID_TOKEN_ALG (RS256).")
 clients_app = typer.Typer(help="Manage OpenID Connect clients (relying parties).", no_args_is_help=True)
 
 
@@ -28,7 +31,7 @@ def clients_create(
     no_refresh: bool = typer.Option(False, "--no-refresh-tokens", help="Issue no refresh tokens."),
     keep_refresh_on_logout: bool = typer.Option(False, "--keep-refresh-on-logout",
                                                 help="Do not revoke the session's refresh tokens at logout."),
-    id_token_alg: str = typer.Option(None, "--id-token-alg", help="RS256 (default) or ES256."),
+    id_token_alg: str = typer.Option(None, "--id-token-alg", help=ID_TOKEN_ALG_HELP),
     as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
 ) -> None:
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""

@@ -23,9 +23,10 @@ from keyturn.core.text import RepeatedMember, unique_members
 
 SigningAlg = Literal["ES256", "RS256", "EdDSA"]
 ALLOWED_ALGS: tuple[SigningAlg, ...] = get_args(SigningAlg)  # what Keyturn signs with, and what verifiers accept
-# What an OIDC client may register as id_token_signed_response_alg (services/oidc/clients.py); the key ring
-# always holds a key of each, whatever the defaults are (tests/oidc/test_discovery_algs.py).
-ClientIdTokenAlg = Literal["RS256", "ES256"]
+# What an OIDC client may register as id_token_signed_response_alg (services/oidc/clients.py, the management
+# API's body, the CLI); the key ring always holds a key of each, whatever the defaults are, and discovery lists
+# them all (tests/oidc/test_discovery_algs.py). EdDSA is Ed25519 (RFC 8037 §3.1, OKP keys).
+ClientIdTokenAlg = Literal["RS256", "ES256", "EdDSA"]
 CLIENT_ID_TOKEN_ALGS: tuple[ClientIdTokenAlg, ...] = get_args(ClientIdTokenAlg)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
@@ -283,6 +284,10 @@ class VerifiedTokens:
 
 
 def half_hash(value: str, alg: str) -> str:
-    """OIDC Core §3.1.3.6 at_hash / c_hash: left half of the hash, base64url."""
+    """OIDC Core §3.1.3.6 / §3.3.2.11 at_hash / c_hash: the left half of the hash of the ASCII value, base64url.
+
+    The hash is "the hash algorithm used in the alg Header Parameter": SHA-256 for RS256 and ES256. EdDSA
+    names no hash; Ed25519 hashes with SHA-512 (RFC 8032 §5.1), so SHA-512 is used: the OpenID Connect
+    working group's consensus and node-oidc-provider's choice (docs/tokens.md, "ID tokens")."""
     h = hashlib.sha512(value.encode()).digest() if alg == "EdDSA" else hashlib.sha256(value.encode()).digest()
     return base64.urlsafe_b64encode(h[: len(h) // 2]).rstrip(b"=").decode()

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.core.errors import forbidden
+from keyturn.core.jose import ClientIdTokenAlg
 from keyturn.core.models import Principal
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
@@ -48,7 +49,7 @@ class ClientIn(Strict):
     scope: Text | None = None
     refresh_tokens: StrictBool = True
     revoke_refresh_on_logout: StrictBool = True
-    id_token_signed_response_alg: Literal["RS256", "ES256"] | None = None
+    id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
 
 
 def require_operator(principal: Principal) -> None:
