@@ -24,6 +24,7 @@ SCOPE = "payments:read payments:write"
 BENCH_PASSWORD = "bench-Passw0rd-not-secret"
 RP_REDIRECT_URI = "http://127.0.0.1:9/cb"  # never fetched: the code is read from the Location header
 ES256 = "ES256"  # OIDC Dynamic Client Registration 1.0 §2: id_token_signed_response_alg
+EDDSA = "EdDSA"  # the same, Ed25519 (RFC 8037)
 
 
 def keyturn_command(override: str | None) -> list[str]:
@@ -133,6 +134,8 @@ class Provisioned:
     rp_client_secret: str = ""
     rp_es256_client_id: str = ""
     rp_es256_client_secret: str = ""
+    rp_eddsa_client_id: str = ""
+    rp_eddsa_client_secret: str = ""
     errors: dict[str, str] = field(default_factory=dict)  # what -> StepFailed text
 
 
@@ -187,4 +190,8 @@ def provision(kt: list[str], env: dict[str, str], cwd: Path) -> Provisioned:
         got.rp_es256_client_id, got.rp_es256_client_secret = relying_party("bench-rp-es256", ES256)
     except (StepFailed, KeyError) as exc:
         got.errors["auth_code_es256"] = f"{type(exc).__name__}: {exc}"
+    try:  # scenario 6a, EdDSA: the client registers id_token_signed_response_alg EdDSA
+        got.rp_eddsa_client_id, got.rp_eddsa_client_secret = relying_party("bench-rp-eddsa", EDDSA)
+    except (StepFailed, KeyError) as exc:
+        got.errors["auth_code_eddsa"] = f"{type(exc).__name__}: {exc}"
     return got

@@ -26,6 +26,7 @@ TITLES = {
     "health": "5 ceiling: GET /health",
     "auth_code": "6a authorization-code exchange, RS256 ID token (hook)",
     "auth_code_es256": "6a' authorization-code exchange, ES256 ID token (hook)",
+    "auth_code_eddsa": "6a'' authorization-code exchange, EdDSA ID token (hook)",
     "refresh": "6b refresh-token rotation (hook)",
 }
 # Scenarios measured on a peer only as the reference of another: cc_refresh is compared with the
@@ -98,6 +99,7 @@ def for_keyturn(server: Server, got: Provisioned, work: Path, notes: dict[str, s
     for scenario, client, alg in (
         ("auth_code", (got.rp_client_id, got.rp_client_secret), "RS256"),
         ("auth_code_es256", (got.rp_es256_client_id, got.rp_es256_client_secret), "ES256"),
+        ("auth_code_eddsa", (got.rp_eddsa_client_id, got.rp_eddsa_client_secret), "EdDSA"),
     ):
         if client[0]:
             built[scenario] = single_use.authorization_code(server, client, work, alg, f"codes-{alg}")
