@@ -7,7 +7,7 @@ registers :func:`error_response` for every family below and the lean front calls
     InvalidBearerRequest    RFC 6750 §3.1 invalid_request (400) with a Bearer challenge
     InvalidToken            RFC 6750 §3.1 invalid_token (401); no error code when no token came (§3.1)
     InsufficientScope       RFC 6750 §3.1 insufficient_scope (403) naming the scope
-    ApiError                the management API's shape ({"status": "ERROR", "error", "message"})
+    ApiError                the management API's shape (keyturn.wire.common.ErrorOut)
     RequestValidationError  the management API's shape, 400 INVALID_REQUEST naming the field
     HTTPException           (404, 405…) in the shape of the matched route's audience
     Exception               500 in that shape, logged, never with details
@@ -31,16 +31,19 @@ from starlette.responses import Response
 
 from keyturn.core.errors import ApiError, InsufficientScope, InvalidBearerRequest, InvalidToken, OAuthError
 from keyturn.web.allow_origin import decided
-from keyturn.web.responses import json_response
+from keyturn.web.responses import json_response, shape_response
 from keyturn.web.routing import matched
+from keyturn.wire.common import ErrorOut
 
 log = logging.getLogger("keyturn.errors")
 E = TypeVar("E", bound=Exception)
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
-def api_error_body(code: str, message: str) -> dict[str, str]:
-    return {"status": "ERROR", "error": code, "message": message}
+def _api_error(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The management API's error answer: :class:`ErrorOut`, the shape its routes document and the CLI prints,
+    no-store like every API answer."""
+    return shape_response(ErrorOut(error=code, message=message), status, headers)
 
 
 def bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
@@ -84,7 +87,7 @@ def _bearer(request: Request, status: int, error: str, description: str | None, 
             api_code: str) -> Response:
     headers = {**decided(request.scope), "WWW-Authenticate": challenge}
     if not _oauth_json(request):
-        return json_response(api_error_body(api_code, description or ""), status, headers)
+        return _api_error(api_code, description or "", status, headers)
     body = {"error": error}
     if description:
         body["error_description"] = description
@@ -112,7 +115,7 @@ async def on_api_error(request: Request, exc: ApiError) -> Response:
     if exc.detail:
         log.info("api error %s: %s", exc.code, exc.detail)
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return json_response(api_error_body(exc.code, exc.message), exc.status_code, headers)
+    return shape_response(ErrorOut.of(exc), exc.status_code, headers)
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -122,7 +125,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
     if first.get("type") == "json_invalid":  # the position is no use to a caller; the reason is
         message = f"the request body is not valid JSON: {first.get('ctx', {}).get('error', 'malformed')}"
-    return json_response(api_error_body("INVALID_REQUEST", message[:300]), 400)
+    return _api_error("INVALID_REQUEST", message[:300], 400)
 
 
 async def on_http_exception(request: Request, exc: HTTPException) -> Response:
@@ -135,14 +138,14 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
     # A body FastAPI could not parse (not UTF-8, a number too long to read) is the client's INVALID_REQUEST.
     code = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
     message = "the request body is not valid JSON" if exc.status_code == 400 else str(exc.detail)
-    return json_response(api_error_body(code, message), exc.status_code, headers)  # no-store, like every API answer
+    return _api_error(code, message, exc.status_code, headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     if _oauth_json(request):
         return json_response({"error": "server_error"}, 500)
-    return json_response(api_error_body("SERVER_ERROR", "unexpected error"), 500)
+    return _api_error("SERVER_ERROR", "unexpected error", 500)
 
 
 def _typed(cls: type[E], handler: Callable[[Request, E], Awaitable[Response]]) -> tuple[type[Exception], Handler]:

@@ -1,15 +1,16 @@
-"""JSON responses, built cheaply: every endpoint and the error pipeline answer through :func:`json_response`."""
+"""JSON responses, built cheaply: every endpoint and the error pipeline answer through :func:`json_response`;
+and the error answers a route documents (:func:`error_answers`), in the shape the error pipeline sends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from keyturn.wire.common import plain
+from keyturn.wire.common import ErrorOut, plain
 
 _JSON = (b"content-type", b"application/json")
 _NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
@@ -40,3 +41,9 @@ def shape_response(shape: BaseModel | Sequence[BaseModel], status: int = 200,
     """A wire shape (keyturn.wire: validated when it was built from records) as a no-store JSON answer, the
     same data the CLI prints."""
     return json_response(plain(shape), status, headers)
+
+
+def error_answers(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=`` for its errors: each status in :class:`ErrorOut`, the one error shape (the error
+    pipeline sends it, the CLI prints it), with what the status means on that route."""
+    return {status: {"model": ErrorOut, "description": text} for status, text in descriptions.items()}

@@ -7,8 +7,6 @@ Every answer is built as its documented model (keyturn.wire.credentials, which t
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, StrictInt
 from starlette.responses import Response
@@ -17,10 +15,9 @@ from keyturn.core.models import Principal
 from keyturn.services import credentials
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import Id, Name, Patch, Strict, Text, Word
-from keyturn.web.responses import shape_response
+from keyturn.web.responses import error_answers, shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
-from keyturn.wire.common import ErrorOut
 from keyturn.wire.credentials import (
     CredentialEnvelope,
     CredentialListEnvelope,
@@ -34,16 +31,13 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v2/credential", tags=["credentials"], route_class=ManagementRoute)
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_SCOPE, INVALID_DOMAIN…)"},
-    401: {"model": ErrorOut, "description": "Missing, invalid or expired access token"},
-    403: {"model": ErrorOut, "description": "Authenticated but not allowed"},
-    404: {"model": ErrorOut, "description": "No such credential or account (or not yours)"},
-}
-CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    429: {"model": ErrorOut, "description": "Too many credentials created by this user this hour (Retry-After)"},
-}
+ERRORS = error_answers({
+    400: "Invalid input (INVALID_REQUEST, INVALID_SCOPE, INVALID_DOMAIN…)",
+    401: "Missing, invalid or expired access token",
+    403: "Authenticated but not allowed",
+    404: "No such credential or account (or not yours)",
+})
+CREATE_ERRORS = {**ERRORS, **error_answers({429: "Too many credentials created by this user this hour (Retry-After)"})}
 
 
 class CredentialCreate(Strict):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from keyturn.core.text import text_problem
-from keyturn.wire.common import ErrorOut
+from keyturn.web.responses import error_answers
 
 
 def _clean(value: Any) -> Any:
@@ -58,13 +58,10 @@ class Strict(BaseModel):
 
 
 # The error answers every accounts, API-key and decision route documents (OpenAPI).
-ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {
-        "model": ErrorOut,
-        "description": "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)",
-    },
-    401: {"model": ErrorOut, "description": "Missing, malformed, expired, revoked or disabled credential"},
-    403: {"model": ErrorOut, "description": "Authenticated, but the named permission is missing"},
-    404: {"model": ErrorOut, "description": "No such object, or not visible to the caller"},
-    409: {"model": ErrorOut, "description": "Conflict (duplicate name, already a member…)"},
-}
+ACCESS_ERRORS = error_answers({
+    400: "Invalid input (INVALID_REQUEST, INVALID_ROLE, AMBIGUOUS_CREDENTIALS…)",
+    401: "Missing, malformed, expired, revoked or disabled credential",
+    403: "Authenticated, but the named permission is missing",
+    404: "No such object, or not visible to the caller",
+    409: "Conflict (duplicate name, already a member…)",
+})
