@@ -120,11 +120,10 @@ def run(fn: Callable[[Services], Awaitable[T]], settings: Settings | None = None
         raise typer.Exit(2) from None
 
 
-def output(data: BaseModel | Sequence[BaseModel] | dict[str, Any], as_json: bool, text: str | None = None) -> None:
-    """``--json`` (or no ``text``): the data as JSON, a wire shape as the HTTP API sends it; else ``text``."""
+def output(data: BaseModel | Sequence[BaseModel], as_json: bool, text: str | None = None) -> None:
+    """``--json`` (or no ``text``): the wire shape as JSON, as the HTTP API sends it; else ``text``."""
     if as_json or text is None:
-        body = data if isinstance(data, dict) else plain(data)
-        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
+        sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
     else:
         sys.stdout.write(text + "\n")
 

@@ -21,6 +21,8 @@ from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
 from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
+from keyturn.wire.tokens import AccessTokenOut
+from keyturn.wire.users import UserCreatedOut
 
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
@@ -101,15 +103,14 @@ def users_create(email: str = typer.Option(None, help="Email address."),
                  verified: bool = typer.Option(False, "--verified", help="Mark email/phone verified."),
                  as_json: bool = JSON_OPT) -> None:
     """Create a user and their individual account."""
-    async def go(ctx: Services) -> dict[str, Any]:
+    async def go(ctx: Services) -> UserCreatedOut:
         user, account_id = await create_user(
             ctx, email=email, phone_number=phone, password=password, given_name=given_name,
             family_name=family_name, preferred_username=username,
             email_verified=verified and email is not None, phone_number_verified=verified and phone is not None)
-        return {"id": user.id, "email": user.email, "phone_number": user.phone_number,
-                "preferred_username": user.preferred_username, "individualAccountId": account_id}
+        return UserCreatedOut.of(user, account_id)
     data = run(go)
-    output(data, as_json, f"created user {data['id']}")
+    output(data, as_json, f"created user {data.id}")
 
 
 @tokens_app.command("issue")
@@ -118,13 +119,13 @@ def tokens_issue(user: str = typer.Option(..., help="Email, phone or id of the u
                  lifetime: int = typer.Option(None, min=60, max=86400, help="Lifetime in seconds."),
                  as_json: bool = JSON_OPT) -> None:
     """Mint a user access token (the USER-TOKEN of seed 000)."""
-    async def go(ctx: Services) -> dict[str, Any]:
+    async def go(ctx: Services) -> AccessTokenOut:
         u = await require_user(ctx, user)
         token, expires_in = mint_access_token(ctx, sub=u.id, client_id=OPERATOR_CLIENT_ID, scope=scope,
                                               kind="user", now=ctx.clock(), lifetime=lifetime)
-        return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "scope": scope}
+        return AccessTokenOut(access_token=token, expires_in=expires_in, scope=scope)
     data = run(go)
-    output(data, as_json, data["access_token"])
+    output(data, as_json, data.access_token)
 
 
 @credentials_app.command("create")

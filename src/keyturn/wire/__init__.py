@@ -15,4 +15,6 @@ function of records, never of a database, a request or the settings.
 - ``oidc_clients``: OIDC relying parties
 - ``decision``: the decision API's principal and answer
 - ``keys``: the CLI's signing-key listing
+- ``users``: a user just created (``keyturn users create``)
+- ``tokens``: an access token the operator minted (``keyturn tokens issue``)
 """

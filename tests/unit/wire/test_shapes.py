@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from keyturn.core.errors import ApiError
-from keyturn.core.models import Account, ApiKey, Client, Grantable, Member, Membership, Principal, StoredKey
+from keyturn.core.models import Account, ApiKey, Client, Grantable, Member, Membership, Principal, StoredKey, User
 from keyturn.wire.accounts import AccountOut, MemberOut, MembershipOut
 from keyturn.wire.api_keys import ApiKeyOut
 from keyturn.wire.common import ErrorOut, iso, plain
@@ -18,6 +18,8 @@ from keyturn.wire.credentials import CredentialEnvelope, CredentialOut, DeletedE
 from keyturn.wire.decision import AuthorizeOut, ForwardAllowed, ForwardRefused, PrincipalOut
 from keyturn.wire.keys import SigningKeyOut
 from keyturn.wire.oidc_clients import ClientOut
+from keyturn.wire.tokens import AccessTokenOut
+from keyturn.wire.users import UserCreatedOut
 
 T = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
 
@@ -120,3 +122,19 @@ def test_a_signing_key_listing_has_no_key_material() -> None:
     shown = plain(SigningKeyOut.of(stored, published=True, signing=False))
     assert shown == {"kid": "k", "alg": "ES256", "created_at": T, "activates_at": T, "retired_at": None,
                      "published": True, "signing": False}
+
+
+def test_a_created_user_has_the_clis_keys_in_order_with_nulls_kept() -> None:
+    user = User(id="u1", email="ana@example.test", phone_number=None, given_name="Ana", family_name=None,
+                preferred_username=None, email_verified=False, phone_number_verified=False, password_hash="h",
+                disabled=False, created_at=T, updated_at=T)
+    shown = plain(UserCreatedOut.of(user, "a1"))
+    assert list(shown.items()) == [("id", "u1"), ("email", "ana@example.test"), ("phone_number", None),
+                                   ("preferred_username", None), ("individualAccountId", "a1")]
+    assert "password_hash" not in json.dumps(shown) and "given_name" not in shown  # only what was always printed
+
+
+def test_an_operator_minted_token_is_rfc_6749_5_1s_answer() -> None:
+    shown = plain(AccessTokenOut(access_token="eyJ.x.y", expires_in=600, scope=""))
+    assert list(shown.items()) == [("access_token", "eyJ.x.y"), ("token_type", "Bearer"), ("expires_in", 600),
+                                   ("scope", "")]
