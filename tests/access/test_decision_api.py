@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from keyturn.services.demo import create_demo_data
+from keyturn.wire.common import ErrorOut
+from keyturn.wire.decision import ForwardAllowed, ForwardRefused
 
 
 async def test_authorize_answers_allowed_principal_and_reason(client, make_user, make_org, make_key):
@@ -96,3 +98,28 @@ async def test_demo_data_has_a_test_merchant_with_a_terminal_key(client, ctx):
     again = await create_demo_data(ctx, "http://keyturn.test")  # idempotent; the key is re-issued
     assert again["test_merchant"]["account_id"] == merchant["account_id"]
     assert again["test_merchant"]["api_key"] != merchant["api_key"]
+
+
+async def test_forward_auths_document_says_what_it_answers(client, make_user, make_org, make_key):
+    """/openapi.json documents each status forward-auth answers with the shape it sends, and the identity
+    headers of an allowed answer (those always sent as required)."""
+    doc = (await client.get("/openapi.json")).json()
+    answers = doc["paths"]["/auth/forward"]["get"]["responses"]
+    models = {status: a["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+              for status, a in answers.items()}
+    assert models == {"200": "ForwardAllowed", "401": "ErrorOut", "403": "ForwardRefused"}
+    documented = {name.lower(): h["required"] for name, h in answers["200"]["headers"].items()}
+    owner = await make_user()
+    org = await make_org(owner)
+    key = await make_key(org["id"], "merchant-terminal")
+    r = await client.get("/auth/forward", headers={"X-Api-Key": key})
+    assert r.status_code == 200 and ForwardAllowed.model_validate(r.json()).principal.accountId == org["id"]
+    sent = {name for name in r.headers if name.startswith("x-keyturn-")}
+    assert sent <= set(documented) and {n for n, required in documented.items() if required} <= sent
+    assert sent == set(documented) - {"x-keyturn-client-id"}  # a key has no OAuth client
+    r = await client.get("/auth/forward", headers={"X-Api-Key": key, "X-Keyturn-Permission": "wallets:read"})
+    assert r.status_code == 403 and ForwardRefused.model_validate(r.json()).allowed is False
+    r = await client.get("/auth/forward", headers={"X-Api-Key": key}, params={"permission": ["a", "b"]})
+    assert r.status_code == 403 and ForwardRefused.model_validate(r.json()).reason.endswith("more than once")
+    r = await client.get("/auth/forward")
+    assert r.status_code == 401 and ErrorOut.model_validate(r.json()).error == "UNAUTHORIZED"

@@ -1,7 +1,8 @@
 """The decision API's answers (seed 001): who the principal is, and whether it may act.
 
-``POST /api/authorize`` answers :class:`AuthorizeOut` (documented); ``GET /auth/forward`` answers a gateway,
-which reads its status and ``X-Keyturn-*`` headers, with :class:`ForwardAllowed` or :class:`ForwardRefused`.
+``POST /api/authorize`` answers :class:`AuthorizeOut`; ``GET /auth/forward`` answers a gateway, which reads its
+status and ``X-Keyturn-*`` headers, with :class:`ForwardAllowed` or :class:`ForwardRefused`. Both routes document
+these shapes in ``/openapi.json``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ shapes of keyturn.wire.decision.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.responses import Response
@@ -33,6 +35,24 @@ class AuthorizeIn(Strict):
 
 ACCOUNT_PARAMS = ("account", "accountid")  # query names, compared by their letters only
 PERMISSION_HEADER = "x-keyturn-permission"
+
+# What an allowed forward-auth answer tells the gateway, which passes these headers upstream.
+SUBJECT, KIND, ACCOUNT, ROLE, CLIENT_ID = (
+    "X-Keyturn-Subject", "X-Keyturn-Principal-Kind", "X-Keyturn-Account", "X-Keyturn-Role", "X-Keyturn-Client-Id")
+IDENTITY_HEADERS = {  # name: (sent on every allowed answer?, what it says)
+    SUBJECT: (True, "The principal's id"),
+    KIND: (True, "user, api_key or credential"),
+    ACCOUNT: (False, "The account decided on, when there is one"),
+    ROLE: (False, "The role held on that account, when there is one"),
+    CLIENT_ID: (False, "The OAuth client the token was issued to, for a token"),
+}
+FORWARD_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": ForwardAllowed, "description": "Allowed: who the principal is, also in X-Keyturn-* headers",
+          "headers": {name: {"description": text, "required": always, "schema": {"type": "string"}}
+                      for name, (always, text) in IDENTITY_HEADERS.items()}},
+    401: ERRORS[401],
+    403: {"model": ForwardRefused, "description": "Not allowed (or the permission named twice), with the reason"},
+}
 
 
 def named_accounts(request: Request, *more: str | None) -> list[str]:
@@ -90,7 +110,7 @@ async def authorize(body: AuthorizeIn, request: Request) -> Response:
 @router.get(
     "/auth/forward",
     status_code=200,
-    responses={401: ERRORS[401], 403: ERRORS[403]},
+    responses=FORWARD_ANSWERS,
     summary="Forward-auth for gateways (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz)",
 )
 async def forward_auth(request: Request) -> Response:
@@ -109,11 +129,11 @@ async def forward_auth(request: Request) -> Response:
         return shape_response(ForwardRefused(reason=exc.message), 403)
     if not verdict.allowed:
         return shape_response(ForwardRefused(reason=verdict.reason), 403)
-    headers = {"X-Keyturn-Subject": principal.id, "X-Keyturn-Principal-Kind": principal.kind}
+    headers = {SUBJECT: principal.id, KIND: principal.kind}
     if verdict.account_id:
-        headers["X-Keyturn-Account"] = verdict.account_id
+        headers[ACCOUNT] = verdict.account_id
     if verdict.role:
-        headers["X-Keyturn-Role"] = verdict.role
+        headers[ROLE] = verdict.role
     if principal.client_id:
-        headers["X-Keyturn-Client-Id"] = principal.client_id
+        headers[CLIENT_ID] = principal.client_id
     return shape_response(ForwardAllowed(principal=PrincipalOut.of(principal)), 200, headers)
