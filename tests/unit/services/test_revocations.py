@@ -29,7 +29,7 @@ async def test_revoked_grants_count_only_while_their_tokens_can_live(ctx, clock,
     cache = RevocationCache(ctx.engine, 0.0, ctx.settings.access_token_ttl)
     assert not await cache.is_revoked({"gid": gid}, clock())
     async with ctx.engine.begin() as conn:
-        await grants_repo.revoke_grant(conn, gid, clock(), "test")
+        await grants_repo.revoke_grants(conn, [gid], clock(), "test")
     assert await cache.is_revoked({"gid": gid}, clock())
     clock.advance(ctx.settings.access_token_ttl + 600)
     assert not await cache.is_revoked({"gid": gid}, clock())  # every token of it has expired

@@ -35,37 +35,41 @@ def _grant(gid: str) -> Grant:
                  scope="a", session_id=None, auth_time=None, created_at=1.0, expires_at=100.0, revoked_at=None)
 
 
-async def test_refresh_token_is_consumed_once_and_grant_revoked_once(engine):
+def _token(d: str, gid: str) -> RefreshToken:
+    return RefreshToken(digest=d, grant_id=gid, client_id="c", generation=1, scope="a", issued_at=1.0,
+                        expires_at=50.0, used_at=None)
+
+
+async def test_refresh_tokens_are_consumed_once_and_grants_revoked_once(engine):
     async with engine.begin() as conn:
-        await repo.create_grant(conn, _grant("g1"))
-        await repo.insert_refresh_token(conn, digest="d1", grant_id="g1", generation=1, scope="a",
-                                        issued_at=1.0, expires_at=50.0)
+        await repo.create_grants(conn, [_grant("g1"), _grant("g3")])
+        await repo.insert_refresh_tokens(conn, [_token("d1", "g1"), _token("d3", "g3")])
     async with engine.begin() as conn:
-        assert await repo.consume_refresh_token(conn, "d1", "another-client", 2.0) is None  # left unused
-        first = await repo.consume_refresh_token(conn, "d1", "c", 2.0)
-        assert first == RefreshToken(digest="d1", grant_id="g1", client_id="c", generation=1, scope="a",
-                                     issued_at=1.0, expires_at=50.0, used_at=2.0)
-        assert await repo.consume_refresh_token(conn, "d1", "c", 3.0) is None
-        assert await repo.consume_refresh_token(conn, "unknown", "c", 3.0) is None
-        found = await repo.find_refresh_token(conn, "d1")
-        assert found is not None and found.used_at == 2.0 and found.client_id == "c"
-        assert await repo.revoke_grant(conn, "g1", 4.0, "test") is True
-        assert await repo.revoke_grant(conn, "g1", 5.0, "test") is False
+        found = await repo.find_refresh_tokens(conn, ["d1", "d3", "unknown", "d1"])
+        assert found["d1"] == (_token("d1", "g1"), _grant("g1")) and set(found) == {"d1", "d3"}
+        assert await repo.consume_refresh_tokens(conn, ["d1", "d1", "unknown"], 2.0) == {"d1"}
+        assert await repo.consume_refresh_tokens(conn, ["d1", "d3"], 3.0) == {"d3"}  # d1 was used: a replay
+        assert await repo.consume_refresh_tokens(conn, [], 3.0) == set()
+        used = await repo.find_refresh_tokens(conn, ["d1"])
+        assert used["d1"][0].used_at == 2.0
+        single = await repo.find_refresh_token(conn, "d1")
+        assert single is not None and single.used_at == 2.0 and single.client_id == "c"
+        assert await repo.revoke_grants(conn, ["g1", "g1", "nope"], 4.0, "test") == {"g1"}
+        assert await repo.revoke_grants(conn, ["g1", "g3"], 5.0, "test") == {"g3"}
         assert cast(Grant, await repo.get_grant(conn, "g1")).revoked_at == 4.0
         assert await repo.get_grant(conn, "nope") is None
 
 
 async def test_rolled_back_consumption_leaves_the_token_usable(engine):
     async with engine.begin() as conn:
-        await repo.create_grant(conn, _grant("g2"))
-        await repo.insert_refresh_token(conn, digest="d2", grant_id="g2", generation=1, scope="a",
-                                        issued_at=1.0, expires_at=50.0)
+        await repo.create_grants(conn, [_grant("g2")])
+        await repo.insert_refresh_tokens(conn, [_token("d2", "g2")])
     with pytest.raises(RuntimeError):
         async with engine.begin() as conn:
-            assert await repo.consume_refresh_token(conn, "d2", "c", 2.0) is not None
+            assert await repo.consume_refresh_tokens(conn, ["d2"], 2.0) == {"d2"}
             raise RuntimeError("crash before commit")
     async with engine.begin() as conn:
-        assert await repo.consume_refresh_token(conn, "d2", "c", 3.0) is not None
+        assert await repo.consume_refresh_tokens(conn, ["d2"], 3.0) == {"d2"}
 
 
 async def test_revoked_access_tokens_and_client_wide_revocation(engine):
@@ -73,6 +77,6 @@ async def test_revoked_access_tokens_and_client_wide_revocation(engine):
         await repo.revoke_access_tokens(conn, {"j1": 10.0})
         await repo.revoke_access_tokens(conn, {"j1": 10.0})  # idempotent
         assert await repo.revoked_jtis(conn, 9.0) == {"j1"} and await repo.revoked_jtis(conn, 11.0) == set()
-        await repo.create_grant(conn, _grant("g3"))
+        await repo.create_grants(conn, [_grant("g3")])
         await repo.revoke_grants_of_client(conn, "c", 7.0, "test")
         assert cast(Grant, await repo.get_grant(conn, "g3")).revoked_at == 7.0
