@@ -8,7 +8,7 @@ no-store (create carries the secret, R38).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import Field, StrictBool
@@ -22,20 +22,19 @@ from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import Name, Strict, Text
-from keyturn.web.responses import shape_response
+from keyturn.web.responses import error_answers, shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
-from keyturn.wire.common import ErrorOut
 from keyturn.wire.oidc_clients import ClientEnvelope, ClientListEnvelope, ClientOut
 
 ADMIN_SCOPE = "keyturn:admin"
 router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"], route_class=ManagementRoute)
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Invalid input (INVALID_REQUEST, INVALID_REDIRECT_URI, INVALID_ORIGIN…)"},
-    401: {"model": ErrorOut, "description": "Missing, invalid or expired access token"},
-    403: {"model": ErrorOut, "description": "Not the operator (needs keyturn:admin from keyturn-operator)"},
-}
+ERRORS = error_answers({
+    400: "Invalid input (INVALID_REQUEST, INVALID_REDIRECT_URI, INVALID_ORIGIN…)",
+    401: "Missing, invalid or expired access token",
+    403: "Not the operator (needs keyturn:admin from keyturn-operator)",
+})
 Uri = Annotated[Text, Field(max_length=2000)]
 
 
