@@ -95,9 +95,10 @@ def first_refresh(grant: Grant, token_digest: str, now: float, idle: int) -> Ref
 
 
 async def store_grants(conn: AsyncConnection, units: Sequence[NewGrant]) -> list[None]:
-    """Batch function (group commit): the grants and first refresh tokens of many requests, two statements."""
-    await grants_repo.create_grants(conn, [u.grant for u in units])
-    await grants_repo.insert_refresh_tokens(conn, [u.refresh for u in units if u.refresh is not None])
+    """Batch function (group commit): the grants and first refresh tokens of many requests (one statement on
+    PostgreSQL, two on SQLite)."""
+    await grants_repo.create_families(conn, [u.grant for u in units],
+                                      [u.refresh for u in units if u.refresh is not None])
     return [None] * len(units)
 
 
