@@ -157,21 +157,25 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
                 candidates[i] = u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None)
             except OAuthError as refused:  # nothing consumed: the token stays usable
                 outcomes[i] = refused
-    now = max(u.now for u in units)
-    consumed = await grants_repo.consume_refresh_tokens(conn, (units[i].digest for i in candidates), now)
-    successors: list[RefreshToken] = []
-    for i, value in candidates.items():
+    successor_of: dict[str, RefreshToken] = {}
+    first: dict[str, int] = {}  # the unit that may consume each digest: the first of the batch to send it
+    for i in candidates:
         u = units[i]
-        if u.digest not in consumed:  # lost to another transaction, or to an earlier unit of this batch
+        if u.digest in first:  # the same token twice in this batch: the later one is a replay
             replays.append(i)
             continue
-        consumed.discard(u.digest)
         token, grant = found[u.digest]
-        successors.append(RefreshToken(
+        first[u.digest] = i
+        successor_of[u.digest] = RefreshToken(
             digest=u.successor, grant_id=grant.id, client_id=grant.client_id, generation=token.generation + 1,
-            scope=token.scope, issued_at=u.now, expires_at=min(grant.expires_at, u.now + u.idle), used_at=None))
-        outcomes[i] = value
-    await grants_repo.insert_refresh_tokens(conn, successors)
+            scope=token.scope, issued_at=u.now, expires_at=min(grant.expires_at, u.now + u.idle), used_at=None)
+    now = max(u.now for u in units)
+    consumed = await grants_repo.rotate_refresh_tokens(conn, successor_of, now)
+    for d, i in first.items():
+        if d in consumed:
+            outcomes[i] = candidates[i]
+        else:  # lost to another transaction: used before
+            replays.append(i)
     if replays:
         revoked = await grants_repo.revoke_grants(conn, (found[units[i].digest][1].id for i in replays), now,
                                                   "refresh_token_reuse")

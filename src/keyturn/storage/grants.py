@@ -73,6 +73,14 @@ _PG_INSERT_FAMILIES = text(
         ", ".join(_REFRESH_FIELDS), _pg_unnest("r_", _REFRESH_FIELDS)))
 
 
+_PG_ROTATE = text(  # the successors of the tokens the UPDATE consumed; their digests are returned
+    "WITH c AS (UPDATE refresh_tokens SET used_at = :now WHERE digest = ANY(CAST(:olds AS text[])) "  # noqa: S608
+    "AND used_at IS NULL RETURNING digest) "
+    "INSERT INTO refresh_tokens ({0}) SELECT {1} FROM unnest(CAST(:olds AS text[]), {2}) "
+    "AS n(old, {0}) JOIN c ON c.digest = n.old RETURNING digest".format(
+        ", ".join(_REFRESH_FIELDS), ", ".join(f"n.{f}" for f in _REFRESH_FIELDS), _pg_unnest("r_", _REFRESH_FIELDS)))
+
+
 async def create_families(conn: AsyncConnection, new: Sequence[Grant], tokens: Sequence[RefreshToken]) -> None:
     """Grants and the first refresh tokens of their families (group commit, services/writes.py)."""
     if conn.dialect.name == "postgresql" and new and tokens:
@@ -173,6 +181,23 @@ async def consume_refresh_tokens(conn: AsyncConnection, digests: Iterable[str], 
         return {r[0] for r in await raw.execute_fetchall(_SQLITE_CONSUME_REFRESH_MANY.format(_marks(len(ds))),
                                                          [now, *ds])}
     return set((await conn.execute(_CONSUME_REFRESH_MANY, {"digests": ds, "now": now})).scalars())
+
+
+async def rotate_refresh_tokens(conn: AsyncConnection, successor_of: Mapping[str, RefreshToken],
+                                now: float) -> set[str]:
+    """Consume each token (by digest) that is still unused and store its successor, atomically: the digests
+    consumed. One statement on PostgreSQL (the consuming UPDATE feeds the INSERT), two on SQLite."""
+    if not successor_of:
+        return set()
+    if conn.dialect.name == "postgresql":
+        olds = sorted(successor_of)
+        params: dict[str, Any] = {"now": now, "olds": olds}
+        params.update({f"r_{f}": [getattr(successor_of[d], f) for d in olds] for f in _REFRESH_FIELDS})
+        stored = set((await conn.execute(_PG_ROTATE, params)).scalars())
+        return {d for d in olds if successor_of[d].digest in stored}
+    consumed = await consume_refresh_tokens(conn, successor_of, now)
+    await insert_refresh_tokens(conn, [successor_of[d] for d in sorted(consumed)])
+    return consumed
 
 
 async def find_refresh_token(conn: AsyncConnection, digest: str) -> RefreshToken | None:
