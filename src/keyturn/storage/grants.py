@@ -111,14 +111,20 @@ _REVOKE_GRANTS = (
     .returning(grants.c.id))
 
 
-async def create_grants(conn: AsyncConnection, new: Sequence[Grant]) -> None:
-    """Many grants, one statement (group commit, services/writes.py)."""
-    if not new:
+async def _insert_many(conn: AsyncConnection, records: Sequence[object], fields: Sequence[str], stmt: Any,
+                       sqlite_sql: str) -> None:
+    """``records``' ``fields`` as rows, one statement (executemany)."""
+    if not records:
         return
     if (raw := await _sqlite(conn)) is not None:
-        await raw.executemany(_SQLITE_INSERT_GRANT, [tuple(getattr(g, f) for f in _GRANT_FIELDS) for g in new])
+        await raw.executemany(sqlite_sql, [tuple(getattr(r, f) for f in fields) for r in records])
     else:
-        await conn.execute(_INSERT_GRANT, [{f: getattr(g, f) for f in _GRANT_FIELDS} for g in new])
+        await conn.execute(stmt, [{f: getattr(r, f) for f in fields} for r in records])
+
+
+async def create_grants(conn: AsyncConnection, new: Sequence[Grant]) -> None:
+    """Many grants, one statement (group commit, services/writes.py)."""
+    await _insert_many(conn, new, _GRANT_FIELDS, _INSERT_GRANT, _SQLITE_INSERT_GRANT)
 
 
 async def get_grant(conn: AsyncConnection, grant_id: str) -> Grant | None:
@@ -142,12 +148,7 @@ async def revoke_grants_of_client(conn: AsyncConnection, client_id: str, now: fl
 
 async def insert_refresh_tokens(conn: AsyncConnection, tokens: Sequence[RefreshToken]) -> None:
     """Many refresh tokens, one statement (their ``client_id`` is their grant's, not stored here)."""
-    if not tokens:
-        return
-    if (raw := await _sqlite(conn)) is not None:
-        await raw.executemany(_SQLITE_INSERT_REFRESH, [tuple(getattr(t, f) for f in _REFRESH_FIELDS) for t in tokens])
-    else:
-        await conn.execute(_INSERT_REFRESH, [{f: getattr(t, f) for f in _REFRESH_FIELDS} for t in tokens])
+    await _insert_many(conn, tokens, _REFRESH_FIELDS, _INSERT_REFRESH, _SQLITE_INSERT_REFRESH)
 
 
 async def find_refresh_tokens(conn: AsyncConnection,
