@@ -19,10 +19,7 @@ async def record(conn: AsyncConnection, event: str, *, at: float, actor: str | N
                  subject: str | None = None, client_id: str | None = None, ip: str | None = None,
                  **detail: Any) -> None:
     """Write an audit event in the caller's transaction and log it. Never pass a secret here."""
-    log.info("audit event=%s actor=%s subject=%s client_id=%s ip=%s %s", event, actor, subject, client_id, ip,
-             detail or "")
-    await conn.execute(_INSERT, {"at": at, "event": event, "actor": actor, "subject": subject, "client_id": client_id,
-                                 "ip": ip, "detail": detail or None})
+    await record_many(conn, [Event(event, at, actor, subject, client_id, ip, detail)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +36,7 @@ class Event:
 
 
 async def record_many(conn: AsyncConnection, events: Sequence[Event]) -> None:
-    """Write these events in the caller's transaction, one statement, and log each."""
+    """Write these events in the caller's transaction, one statement, and log each. Never pass a secret here."""
     if not events:
         return
     for e in events:
