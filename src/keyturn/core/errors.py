@@ -18,7 +18,7 @@
     ├── InvalidBearerRequest     a request to a protected resource is malformed (400, RFC 6750 §3.1)
     ├── InvalidToken             bearer token missing or bad at a protected API (401, RFC 6750 §3.1)
     ├── InsufficientScope        the token is good but lacks a scope the endpoint needs (403, RFC 6750 §3.1)
-    └── ApiError                 management API error: {"status": "ERROR", "error": {code, message}}
+    └── ApiError                 management API error: {"status": "ERROR", "error": code, "message": …} (wire.ErrorOut)
 
 ``description`` is public; ``detail`` is private and only logged.
 """
