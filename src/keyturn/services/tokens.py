@@ -7,7 +7,6 @@ requests and answering one outcome per unit, in one transaction with set-based s
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,7 +78,7 @@ def new_grant(settings: Settings, *, client: Client, user_id: str | None, accoun
     """A grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh token of
     its family. Without one the grant lives as long as an access token (revocable by its id)."""
     lifetime = refresh_lifetime(settings, client)
-    grant = Grant(id=grant_id or str(uuid.uuid4()), client_id=client.client_id, user_id=user_id,
+    grant = Grant(id=grant_id or new_token_id(), client_id=client.client_id, user_id=user_id,
                   account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
                   auth_time=auth_time, created_at=now, expires_at=now + (lifetime or settings.access_token_ttl),
                   revoked_at=None)
