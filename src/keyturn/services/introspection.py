@@ -98,13 +98,15 @@ async def introspect(ctx: Services, caller: Client, token: str | None, hint: str
 
 
 async def _introspect_refresh(ctx: Services, caller: Client, token: str, now: float) -> dict[str, Any]:
+    d = digest(token)
     async with ctx.engine.connect() as conn:
-        row = await grants_repo.find_refresh_token(conn, digest(token))
-        if row is None or row.used_at is not None or now >= row.expires_at:
-            return INACTIVE
-        grant = await grants_repo.get_grant(conn, row.grant_id)
+        found = (await grants_repo.find_refresh_tokens(conn, [d])).get(d)
+    if found is None:
+        return INACTIVE
+    row, grant = found
     # Only the client the token was issued to learns about its refresh tokens.
-    if grant is None or grant.revoked_at is not None or now >= grant.expires_at or grant.client_id != caller.client_id:
+    if (row.used_at is not None or now >= row.expires_at or grant.revoked_at is not None or now >= grant.expires_at
+            or grant.client_id != caller.client_id):
         return INACTIVE
     out: dict[str, Any] = {"active": True, "token_type": "refresh_token", "scope": row.scope,
                            "client_id": grant.client_id, "exp": int(row.expires_at), "iat": int(row.issued_at),

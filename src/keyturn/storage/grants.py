@@ -23,17 +23,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Grant, RefreshToken
-from keyturn.storage.rows import to_grant, to_record
 from keyturn.storage.tables import grants, refresh_tokens, revoked_tokens
 
 _GRANT_FIELDS = Grant.__slots__
 _REFRESH_FIELDS = ("digest", "grant_id", "generation", "scope", "issued_at", "expires_at", "used_at")
 _INSERT_GRANT = grants.insert()
-_GET_GRANT = select(grants).where(grants.c.id == bindparam("grant_id"))
 _INSERT_REFRESH = refresh_tokens.insert()
-_FIND_REFRESH = (select(refresh_tokens, grants.c.client_id)
-                 .join(grants, grants.c.id == refresh_tokens.c.grant_id)
-                 .where(refresh_tokens.c.digest == bindparam("digest")))
 _FIND_REFRESH_MANY = (select(*(refresh_tokens.c[f] for f in _REFRESH_FIELDS), *(grants.c[f] for f in _GRANT_FIELDS))
                       .join(grants, grants.c.id == refresh_tokens.c.grant_id)
                       .where(refresh_tokens.c.digest.in_(bindparam("digests", expanding=True))))
@@ -127,11 +122,6 @@ async def create_grants(conn: AsyncConnection, new: Sequence[Grant]) -> None:
     await _insert_many(conn, new, _GRANT_FIELDS, _INSERT_GRANT, _SQLITE_INSERT_GRANT)
 
 
-async def get_grant(conn: AsyncConnection, grant_id: str) -> Grant | None:
-    row = (await conn.execute(_GET_GRANT, {"grant_id": grant_id})).mappings().first()
-    return to_grant(row) if row else None
-
-
 async def revoke_grants(conn: AsyncConnection, grant_ids: Iterable[str], now: float, reason: str) -> set[str]:
     """Revoke these grants in one statement; the ids of those this call revoked (not revoked before)."""
     ids = sorted(set(grant_ids))  # one lock order for every writer
@@ -199,12 +189,6 @@ async def rotate_refresh_tokens(conn: AsyncConnection, successor_of: Mapping[str
     consumed = await consume_refresh_tokens(conn, successor_of, now)
     await insert_refresh_tokens(conn, [successor_of[d] for d in sorted(consumed)])
     return consumed
-
-
-async def find_refresh_token(conn: AsyncConnection, digest: str) -> RefreshToken | None:
-    """The token with its grant's ``client_id``, used or not."""
-    row = (await conn.execute(_FIND_REFRESH, {"digest": digest})).mappings().first()
-    return to_record(RefreshToken, row) if row else None
 
 
 async def revoked_jtis(conn: AsyncConnection, now: float) -> frozenset[str]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keyturn.core.models import Account, ApiKey, AuthorizationRequest, Client, Grant, Interaction
+from keyturn.core.models import Account, ApiKey, AuthorizationRequest, Client, Interaction
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -45,10 +45,6 @@ def to_api_key(r: Row) -> ApiKey:
     return ApiKey(**d)
 
 
-def to_grant(r: Row) -> Grant:
-    d = dict(r)
-    d.pop("revoked_reason", None)
-    return Grant(**d)
 
 
 # An interaction's row keeps what the pages need in one JSON column, ``params``, under these names (the same

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Client, Grant, RefreshToken
 from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as repo
 from keyturn.storage.db import make_engine, migrate, pending_migrations
+from keyturn.storage.tables import grants
 
 
 @pytest.fixture
@@ -35,6 +36,10 @@ def _grant(gid: str) -> Grant:
                  scope="a", session_id=None, auth_time=None, created_at=1.0, expires_at=100.0, revoked_at=None)
 
 
+async def _revoked_at(conn: AsyncConnection, grant_id: str) -> object:
+    return (await conn.execute(select(grants.c.revoked_at).where(grants.c.id == grant_id))).scalar_one()
+
+
 def _token(d: str, gid: str) -> RefreshToken:
     return RefreshToken(digest=d, grant_id=gid, client_id="c", generation=1, scope="a", issued_at=1.0,
                         expires_at=50.0, used_at=None)
@@ -52,12 +57,9 @@ async def test_refresh_tokens_are_consumed_once_and_grants_revoked_once(engine):
         assert await repo.consume_refresh_tokens(conn, [], 3.0) == set()
         used = await repo.find_refresh_tokens(conn, ["d1"])
         assert used["d1"][0].used_at == 2.0
-        single = await repo.find_refresh_token(conn, "d1")
-        assert single is not None and single.used_at == 2.0 and single.client_id == "c"
         assert await repo.revoke_grants(conn, ["g1", "g1", "nope"], 4.0, "test") == {"g1"}
         assert await repo.revoke_grants(conn, ["g1", "g3"], 5.0, "test") == {"g3"}
-        assert cast(Grant, await repo.get_grant(conn, "g1")).revoked_at == 4.0
-        assert await repo.get_grant(conn, "nope") is None
+        assert await _revoked_at(conn, "g1") == 4.0
 
 
 async def test_rolled_back_consumption_leaves_the_token_usable(engine):
@@ -79,4 +81,4 @@ async def test_revoked_access_tokens_and_client_wide_revocation(engine):
         assert await repo.revoked_jtis(conn, 9.0) == {"j1"} and await repo.revoked_jtis(conn, 11.0) == set()
         await repo.create_grants(conn, [_grant("g3")])
         await repo.revoke_grants_of_client(conn, "c", 7.0, "test")
-        assert cast(Grant, await repo.get_grant(conn, "g3")).revoked_at == 7.0
+        assert await _revoked_at(conn, "g3") == 7.0
