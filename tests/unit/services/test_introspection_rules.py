@@ -100,3 +100,19 @@ async def test_revoking_a_token_that_is_not_ours_at_all_is_a_silent_success(clie
     for junk in ("not-a-token", "a.b.c", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"):
         r = await client.post("/revoke", data={"token": junk}, auth=cred.basic)
         assert (r.status_code, r.json()) == (200, {}), junk
+
+
+async def test_a_users_refresh_token_names_the_user(client, ctx, make_user):
+    """RFC 7662 §2.2: ``sub`` is the resource owner who authorized the token (absent for a credential's)."""
+    from tests.oidc.helpers import REDIRECT, authorize_code, make_client
+
+    user = await make_user()
+    rp = await make_client(ctx, public=False)
+    basic = (rp["client_id"], rp["client_secret"])
+    code, verifier, _ = await authorize_code(client, rp["client_id"], user)
+    r = await client.post("/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+                                          "code_verifier": verifier}, auth=basic)
+    assert r.status_code == 200, r.text
+    got = (await client.post("/introspect", data={"token": r.json()["refresh_token"]}, auth=basic)).json()
+    assert got["active"] is True and got["token_type"] == "refresh_token"
+    assert (got["sub"], got["client_id"], got["iss"]) == (user.id, rp["client_id"], "http://keyturn.test")
