@@ -1,7 +1,8 @@
-"""Authorization codes redeemed together (group commit, services/writes.py): set-based statements.
+"""Authorization codes (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3), stored as digests: issued one at a time, redeemed
+together (group commit, services/writes.py) with set-based statements.
 
 Single use is decided per row by one conditional statement (``UPDATE … WHERE used_at IS NULL
-RETURNING``), as for one code (storage/oidc.py): a digest it does not return was used before.
+RETURNING``): a digest it does not return was used before.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import AuthorizationCode
-from keyturn.storage.rows import to_record
+from keyturn.storage.rows import to_record, to_row
 from keyturn.storage.tables import authorization_codes as codes
+
+
+async def insert_code(conn: AsyncConnection, code: AuthorizationCode) -> None:
+    await conn.execute(codes.insert().values(**to_row(code)))
+
 
 _FIND_MANY = select(codes).where(codes.c.digest.in_(bindparam("digests", expanding=True)))
 _GRANTS_OF = select(codes.c.digest, codes.c.grant_id).where(codes.c.digest.in_(bindparam("digests", expanding=True)))

@@ -7,42 +7,15 @@ session ids and interaction ids are stored.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, delete, not_, select, update
+from sqlalchemy import delete, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.models import AuthorizationCode, Consent, Interaction, LoginSession, Throttle
+from keyturn.core.models import Consent, Interaction, LoginSession, Throttle
 from keyturn.storage.rows import interaction_row, to_interaction, to_record, to_row
-from keyturn.storage.tables import authorization_codes, consents, grants, interactions, sessions, throttles
+from keyturn.storage.tables import consents, grants, interactions, sessions, throttles
 
 
 # -- authorization codes (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3) -------------------------------------------
-async def insert_code(conn: AsyncConnection, code: AuthorizationCode) -> None:
-    await conn.execute(authorization_codes.insert().values(**to_row(code)))
-
-
-_CONSUME_CODE = (
-    update(authorization_codes)
-    .where(authorization_codes.c.digest == bindparam("b_digest"), authorization_codes.c.used_at.is_(None))
-    # The grant the exchange creates is bound in the same statement (a replay revokes it); not for an expired code.
-    .values(used_at=bindparam("now"),
-            grant_id=case((authorization_codes.c.expires_at > bindparam("now"), bindparam("b_grant")), else_=None))
-    .returning(*authorization_codes.c))
-_FIND_CODE = select(authorization_codes).where(authorization_codes.c.digest == bindparam("b_digest"))
-
-
-async def find_code(conn: AsyncConnection, code_digest: str) -> AuthorizationCode | None:
-    row = (await conn.execute(_FIND_CODE, {"b_digest": code_digest})).mappings().first()
-    return to_record(AuthorizationCode, row) if row else None
-
-
-async def consume_code(conn: AsyncConnection, code_digest: str, now: float,
-                       grant_id: str) -> AuthorizationCode | None:
-    """Mark a code used and bind it to ``grant_id``, atomically; the code as marked. None: unknown or used (replay)."""
-    row = (await conn.execute(_CONSUME_CODE, {"b_digest": code_digest, "now": now, "b_grant": grant_id})
-           ).mappings().first()
-    return to_record(AuthorizationCode, row) if row else None
-
-
 # -- login sessions -------------------------------------------------------------------------------------
 async def create_session(conn: AsyncConnection, session: LoginSession) -> None:
     await conn.execute(sessions.insert().values(**to_row(session)))

@@ -16,6 +16,7 @@ from keyturn.core.models import (
     User,
 )
 from keyturn.storage import clients as clients_repo
+from keyturn.storage import codes as codes_repo
 from keyturn.storage import oidc as store
 from keyturn.storage import users as users_repo
 from keyturn.storage.db import make_engine, migrate
@@ -57,9 +58,12 @@ async def test_an_authorization_code_is_stored_from_its_record_and_read_back_as_
                              code_challenge_method="S256", session_id="sess", auth_time=1.0, created_at=1.0,
                              expires_at=61.0, used_at=None, grant_id=None)
     async with engine.begin() as conn:
-        await store.insert_code(conn, code)
-        assert await store.find_code(conn, "d") == code
-        assert await store.consume_code(conn, "d", 2.0, "g") == replace(code, used_at=2.0, grant_id="g")
+        await codes_repo.insert_code(conn, code)
+        assert await codes_repo.find_codes(conn, ["d", "unknown"]) == {"d": code}
+        assert await codes_repo.consume_codes(conn, {"d": "g"}, 2.0) == {"d"}
+        assert await codes_repo.consume_codes(conn, {"d": "g2"}, 3.0) == set()  # used: a replay
+        assert await codes_repo.find_codes(conn, ["d"]) == {"d": replace(code, used_at=2.0, grant_id="g")}
+        assert await codes_repo.grants_of(conn, ["d"]) == {"d": "g"}
 
 
 async def test_a_live_session_is_a_record_until_it_ends_expires_or_idles(engine):

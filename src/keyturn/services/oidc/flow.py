@@ -17,6 +17,7 @@ from keyturn.core.secrets import digest, new_code, new_session_id
 from keyturn.services.context import Services
 from keyturn.services.oidc.sessions import Session
 from keyturn.storage import audit
+from keyturn.storage import codes as codes_repo
 from keyturn.storage import oidc as store
 
 INTERACTION_TTL = 600.0  # seconds a login or consent page stays usable
@@ -101,7 +102,7 @@ async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, 
         session_id=session.digest, auth_time=session.auth_time, created_at=now,
         expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None)
     async with ctx.engine.begin() as conn:
-        await store.insert_code(conn, record)
+        await codes_repo.insert_code(conn, record)
         await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,
                            subject=session.user.id, scope=" ".join(areq.scope))
     return with_query(areq.redirect_uri, {"code": code, "state": areq.state, "iss": ctx.settings.issuer})
