@@ -168,12 +168,9 @@ HANDLERS: dict[type[Exception], Handler] = dict([
 
 
 async def error_response(request: Request, exc: Exception) -> Response:
-    """The response for ``exc``: the handler of its most specific family."""
-    for cls in type(exc).__mro__:
-        handler = HANDLERS.get(cls)
-        if handler is not None:
-            return await handler(request, exc)
-    raise exc  # not an Exception (KeyboardInterrupt…): nothing to answer
+    """The response for ``exc``: the handler of its most specific family (``Exception`` at the least)."""
+    handler = next(HANDLERS[cls] for cls in type(exc).__mro__ if cls in HANDLERS)
+    return await handler(request, exc)
 
 
 def install(app: FastAPI) -> None:
