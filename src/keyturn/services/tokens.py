@@ -19,6 +19,7 @@ from keyturn.core.errors import InvalidGrant, OAuthError
 from keyturn.core.models import Client, Grant, RefreshToken, User
 from keyturn.core.secrets import digest, new_refresh_token, new_token_id
 from keyturn.services.context import Services
+from keyturn.services.writes import one_statement
 from keyturn.settings import Settings
 from keyturn.storage import audit
 from keyturn.storage import grants as grants_repo
@@ -93,6 +94,7 @@ def first_refresh(grant: Grant, token_digest: str, now: float, idle: int) -> Ref
                         scope=grant.scope, issued_at=now, expires_at=min(grant.expires_at, now + idle), used_at=None)
 
 
+@one_statement
 async def store_grants(conn: AsyncConnection, units: Sequence[NewGrant]) -> list[None]:
     """Batch function (group commit): the grants and first refresh tokens of many requests (one statement on
     PostgreSQL, two on SQLite)."""

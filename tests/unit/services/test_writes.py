@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from keyturn.services.writes import RETRIES, GroupCommit
+from keyturn.services.writes import RETRIES, GroupCommit, one_statement
 
 
 class _Conflict(Exception):
@@ -87,3 +87,26 @@ async def test_drain_waits_for_queued_units(ctx):
 def test_a_batch_holds_at_least_one_unit(ctx):
     with pytest.raises(ValueError):
         GroupCommit(ctx.engine, 0)
+
+
+async def test_a_batch_of_one_statement_kinds_needs_no_transaction_on_postgresql(ctx):
+    autocommit: list[bool] = []
+
+    async def driver_autocommits(conn: Any) -> bool:  # the DBAPI adapter sends no BEGIN
+        return bool(getattr((await conn.get_raw_connection()).dbapi_connection, "autocommit", False))
+
+    @one_statement
+    async def probe(conn: Any, items: Sequence[int]) -> list[int]:
+        autocommit.append(await driver_autocommits(conn))
+        return list(items)
+
+    async def plain(conn: Any, items: Sequence[int]) -> list[int]:
+        autocommit.append(await driver_autocommits(conn))
+        return list(items)
+
+    assert await ctx.writes.submit(probe, 1) == 1
+    assert await ctx.writes.submit(plain, 2) == 2
+    # PostgreSQL: a batch of one-statement kinds runs in autocommit (one round trip); anything else, and every
+    # batch on SQLite, in a transaction.
+    postgres = ctx.engine.dialect.name == "postgresql"
+    assert autocommit == [postgres, False]
