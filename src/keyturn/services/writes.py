@@ -20,7 +20,7 @@ kind with set-based statements (``executemany``, ``… WHERE digest IN (…)``).
   under REPEATABLE READ or SERIALIZABLE) retries the whole batch, at most ``RETRIES`` times.
 - **Database down:** the connection error is every member's outcome; the error pipeline answers
   each request in its protocol's shape (``server_error``, 500). Nothing was half-written: one
-  transaction.
+  transaction (or, for a batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
 """
 
 from __future__ import annotations
