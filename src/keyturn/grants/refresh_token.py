@@ -17,7 +17,7 @@ from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.refresh import user_refresh
-from keyturn.services.tokens import Replayed, Rotate, mint_access_token, rotate_refresh_tokens
+from keyturn.services.tokens import Rotate, mint_access_token, rotate_refresh_tokens, settle
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
 PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
@@ -53,13 +53,7 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         return body
 
     successor = new_refresh_token()
-    outcome = await ctx.writes.submit(rotate_refresh_tokens, Rotate(
+    body: dict[str, Any] = settle(ctx, await ctx.writes.submit(rotate_refresh_tokens, Rotate(
         digest=digest(token), client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
-        ip=req.ip, successor=digest(successor), finish=finish))
-    if isinstance(outcome, Replayed):  # the family's revocation is committed
-        ctx.revocations_changed()
-        raise outcome.error
-    if isinstance(outcome, Exception):
-        raise outcome
-    assert isinstance(outcome, dict)
-    return outcome
+        ip=req.ip, successor=digest(successor), finish=finish)))
+    return body

@@ -128,6 +128,17 @@ class Replayed:
     error: InvalidGrant
 
 
+def settle(ctx: Services, outcome: Any) -> Any:
+    """A unit's committed outcome as its request's answer: the value, or its error raised (after a replay's
+    revocation, this worker's revocation cache reloads at once)."""
+    if isinstance(outcome, Replayed):
+        ctx.revocations_changed()
+        raise outcome.error
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) -> list[Any]:
     """Batch function (group commit), RFC 9700 §4.14.2: consume each refresh token and issue its successor.
 

@@ -23,7 +23,7 @@ from keyturn.core.errors import InvalidGrant, OAuthError
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode, Client, User
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
-from keyturn.services.tokens import NewGrant, Replayed, new_grant, store_grants
+from keyturn.services.tokens import NewGrant, Replayed, new_grant, settle, store_grants
 from keyturn.storage import audit
 from keyturn.storage import codes as codes_repo
 from keyturn.storage import grants as grants_repo
@@ -136,11 +136,5 @@ async def redeem_code(ctx: Services, *, code: str, client: Client, now: float, i
                          grant_type=GRANT_AUTHORIZATION_CODE, scope=issued.scope, now=now,
                          session_id=issued.session_id, auth_time=issued.auth_time)
 
-    outcome = await ctx.writes.submit(redeem_codes, Redeem(digest=digest(code), client_id=client.client_id, now=now,
-                                                           ip=ip, check=check, start=start, finish=finish))
-    if isinstance(outcome, Replayed):  # the revocation is committed
-        ctx.revocations_changed()
-        raise outcome.error
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+    return settle(ctx, await ctx.writes.submit(redeem_codes, Redeem(
+        digest=digest(code), client_id=client.client_id, now=now, ip=ip, check=check, start=start, finish=finish)))
