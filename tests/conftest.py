@@ -26,6 +26,7 @@ from keyturn.settings import Settings
 from keyturn.web.app import create_app, front
 from keyturn.wire.common import plain
 from keyturn.wire.credentials import CredentialOut
+from tests.pgcluster import pg_cluster  # noqa: F401 - the fault tests' throwaway PostgreSQL (a fixture)
 
 ISSUER = "http://keyturn.test"
 PG_BASE = os.environ.get("KEYTURN_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
