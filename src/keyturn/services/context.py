@@ -23,7 +23,7 @@ from keyturn.services.origin_index import OriginIndex
 from keyturn.services.policy_file import load_policy
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
-from keyturn.services.writes import GroupCommit
+from keyturn.services.writes import GroupCommit, pin_read_committed
 from keyturn.settings import Settings
 from keyturn.storage import clients as clients_repo
 from keyturn.storage.db import make_engine, migrate, pending_migrations
@@ -82,6 +82,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     """Every dependency, built now. An invalid policy file raises PolicyError (naming the line and field)."""
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
                          timeout=settings.database_timeout)
+    pin_read_committed(engine)  # single use and reuse detection hold under any database default isolation
     ttl = settings.client_cache_ttl
     return Services(
         settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,

@@ -18,6 +18,7 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidGrant, OAuthError
 from keyturn.core.models import Client, Grant, RefreshToken, User
 from keyturn.core.secrets import digest, new_refresh_token, new_token_id
+from keyturn.metrics import REPLAYS_DETECTED
 from keyturn.services.context import Services
 from keyturn.services.writes import one_statement
 from keyturn.settings import Settings
@@ -126,12 +127,14 @@ class Replayed:
     """The outcome of a spent token presented again: its family was revoked (and that committed)."""
 
     error: InvalidGrant
+    kind: str = "refresh_token"  # or "authorization_code": the label of metrics.REPLAYS_DETECTED
 
 
 def settle(ctx: Services, outcome: Any) -> Any:
     """A unit's committed outcome as its request's answer: the value, or its error raised (after a replay's
-    revocation, this worker's revocation cache reloads at once)."""
+    revocation, this worker's revocation cache reloads at once; the replay is counted)."""
     if isinstance(outcome, Replayed):
+        REPLAYS_DETECTED.labels(outcome.kind).inc()
         ctx.revocations_changed()
         raise outcome.error
     if isinstance(outcome, Exception):

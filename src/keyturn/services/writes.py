@@ -16,8 +16,12 @@ kind with set-based statements (``executemany``, ``… WHERE digest IN (…)``).
 - **Nothing returned that was not committed:** outcomes are handed out after the commit.
 - **One bad item never fails the others:** an unexpected error in a batch (a bug, a constraint)
   splits the batch in halves, retried each in its own transaction, down to the single unit that
-  fails alone. A serialization failure or deadlock (another worker's transaction; PostgreSQL
-  under REPEATABLE READ or SERIALIZABLE) retries the whole batch, at most ``RETRIES`` times.
+  fails alone. A serialization failure or deadlock (SQLSTATE 40001/40P01: another worker's
+  transaction) retries the whole batch after a short random wait, at most ``RETRIES`` times; if it
+  still fails, every member answers ``503 temporarily_unavailable`` with ``Retry-After: 1``, never
+  a 500, and nothing of it was written. Keyturn pins its PostgreSQL sessions at READ COMMITTED
+  (:func:`pin_read_committed`) whatever the database's default, so that one conditional UPDATE
+  decides single use by waiting for the row instead of failing; the retry is the second line.
 - **Database down:** the connection error is every member's outcome; the error pipeline answers
   each request in its protocol's shape (``server_error``, 500). Nothing was half-written: one
   transaction (or, for a batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
@@ -28,20 +32,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from keyturn.core.errors import TemporarilyUnavailable
 
 log = logging.getLogger("keyturn.writes")
 
 I = TypeVar("I")  # noqa: E741 - an item
 # A batch function answers one outcome per item, in order: a value, or the error that item's request answers.
 BatchFn = Callable[[AsyncConnection, Sequence[I]], Awaitable[list[Any]]]
-RETRIES = 3
+RETRIES = 5
+RETRY_WAIT = 0.004  # seconds: attempt n waits a random time in [0, RETRY_WAIT * 2**n) (jitter: losers spread out)
 # Batch functions that write with ONE statement on PostgreSQL (an atomic unit by itself): a batch of only
 # their units runs in autocommit, one round trip instead of three (BEGIN, statement, COMMIT).
 ONE_STATEMENT: set[BatchFn[Any]] = set()
@@ -78,6 +87,26 @@ def one_statement(apply: BatchFn[I]) -> BatchFn[I]:
     """Mark a batch function as one statement on PostgreSQL (see ``ONE_STATEMENT``)."""
     ONE_STATEMENT.add(apply)
     return apply
+
+
+def pin_read_committed(engine: AsyncEngine) -> None:
+    """Every PostgreSQL session this engine opens runs at READ COMMITTED, whatever the database's or the
+    role's default (``ALTER DATABASE … SET default_transaction_isolation``).
+
+    Single use is one ``UPDATE … WHERE used_at IS NULL``: at READ COMMITTED a second transaction waits for the
+    first and then finds zero rows (a replay, answered ``invalid_grant`` and revoking the family, whose grant it
+    then reads as committed). At REPEATABLE READ or SERIALIZABLE the same race fails with a serialization error,
+    and a replay's later statements see the snapshot, not the winner's grant. The setting travels in the
+    connection's startup packet (asyncpg ``server_settings``): no round trip, and SQLAlchemy's detected
+    default — which it restores after an AUTOCOMMIT use — is READ COMMITTED too. SQLite: nothing to do.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _read_committed(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["server_settings"] = {**cparams.get("server_settings", {}),
+                                      "default_transaction_isolation": "read committed"}
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -147,9 +176,18 @@ class GroupCommit:
             outcomes = await self._transaction(batch)
         except Exception as exc:  # noqa: BLE001 - every failure is some unit's answer
             self.stats.failed += 1
-            if _sqlstate(exc) in RETRYABLE_SQLSTATES and attempt < RETRIES:
-                self.stats.retries += 1
-                await self._run(batch, attempt + 1)
+            if _sqlstate(exc) in RETRYABLE_SQLSTATES:
+                if attempt < RETRIES:
+                    self.stats.retries += 1
+                    await asyncio.sleep(random.uniform(0, RETRY_WAIT * 2 ** attempt))  # noqa: S311 - jitter
+                    await self._run(batch, attempt + 1)
+                    return
+                log.warning("a batch of %d writes still conflicted after %d retries (SQLSTATE %s); answering 503",
+                            len(batch), RETRIES, _sqlstate(exc))
+                for unit in batch:
+                    if not unit.future.done():
+                        unit.future.set_exception(TemporarilyUnavailable(
+                            "the server is busy; retry", detail="serialization failures", retry_after=1))
             elif len(batch) > 1 and not _unavailable(exc):
                 self.stats.splits += 1
                 log.warning("a batch of %d writes failed (%s); retrying it in halves", len(batch),

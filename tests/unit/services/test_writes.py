@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError
 
+from keyturn.core.errors import TemporarilyUnavailable
 from keyturn.services.writes import RETRIES, GroupCommit, one_statement
 
 
@@ -37,9 +38,9 @@ async def test_retries_are_bounded_and_the_error_reaches_every_member(ctx):
         attempts += 1
         raise DBAPIError("UPDATE …", None, _Conflict("could not serialize access"))
 
-    with pytest.raises(DBAPIError):
+    with pytest.raises(TemporarilyUnavailable) as refused:  # 503 temporarily_unavailable, never a 500
         await ctx.writes.submit(always_conflicts, 1)
-    assert attempts == RETRIES + 1
+    assert attempts == RETRIES + 1 and refused.value.retry_after == 1
 
 
 async def test_outcomes_are_per_item_and_kinds_share_the_transaction(ctx):

@@ -124,7 +124,7 @@ async def _replayed(conn: AsyncConnection, units: Sequence[Redeem], replays: lis
             revoked.discard(grant_id)
             events.append(audit.Event("authorization_code.reuse_detected", at=u.now, client_id=u.client_id,
                                       subject=found[u.digest].user_id, ip=u.ip, detail={"grant_id": grant_id}))
-        outcomes[i] = Replayed(InvalidGrant(BAD_CODE, detail="authorization code replayed"))
+        outcomes[i] = Replayed(InvalidGrant(BAD_CODE, detail="authorization code replayed"), "authorization_code")
     await audit.record_many(conn, events)
 
 
