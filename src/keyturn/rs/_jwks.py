@@ -29,6 +29,17 @@ async def _httpx_fetch(url: str) -> bytes:
 
 
 class JWKSCache:
+    """The issuer's keys by ``kid``, as a resource server holds them.
+
+    - **Age:** keys fetched more than ``max_age`` seconds ago are refetched before use, whatever the
+      cooldown (a planned rotation pre-publishes the next key at least ``max_age`` + 5 s before it signs:
+      docs/tokens.md). If that fetch fails the cached keys keep serving (RS independence), and the next
+      attempt waits ``min(cooldown, max_age)``.
+    - **Unknown kid:** a token naming a key we do not hold triggers a refetch at most once per
+      ``min(cooldown, max_age)`` seconds (junk tokens cannot make us storm the issuer).
+    - **Single flight:** concurrent callers that find the cache due wait for one fetch, then re-check.
+    """
+
     def __init__(self, url: str, *, max_age: float = 300.0, cooldown: float = 30.0,
                  fetch: Fetcher | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
@@ -40,6 +51,11 @@ class JWKSCache:
         self._fetched_at: float | None = None
         self._last_attempt: float | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def interval(self) -> float:
+        """The least time between two fetches not forced by age: ``min(cooldown, max_age)``."""
+        return min(self.cooldown, self.max_age)
 
     def _parse(self, raw: bytes) -> dict[str, tuple[str, Any]]:
         data = json.loads(raw)
@@ -53,10 +69,20 @@ class JWKSCache:
             keys[kid] = (alg, jwt.PyJWK(jwk, algorithm=alg).key)
         return keys
 
-    async def refresh(self, *, force: bool = False) -> None:
-        async with self._lock:
+    def _rested(self, now: float) -> bool:
+        return self._last_attempt is None or now - self._last_attempt >= self.interval
+
+    def _stale(self, now: float) -> bool:
+        """Never fetched, or older than ``max_age`` (and no failed attempt within ``interval``)."""
+        if self._fetched_at is None:
+            return True
+        return now - self._fetched_at >= self.max_age and (self._last_attempt == self._fetched_at
+                                                           or self._rested(now))
+
+    async def _fetch_if(self, due: Callable[[float], bool]) -> None:
+        async with self._lock:  # single flight: whoever waited re-checks what the fetch before it changed
             now = self._clock()
-            if not force and self._last_attempt is not None and now - self._last_attempt < self.cooldown:
+            if not due(now):
                 return
             self._last_attempt = now
             try:
@@ -68,12 +94,15 @@ class JWKSCache:
             self._keys = keys
             self._fetched_at = now
 
+    async def refresh(self, *, force: bool = False) -> None:
+        """Fetch now if ``force`` or if no fetch was attempted within ``interval``."""
+        await self._fetch_if(lambda now: force or self._rested(now))
+
     async def key(self, kid: str) -> tuple[str, Any] | None:
-        now = self._clock()
-        if self._fetched_at is None or now - self._fetched_at > self.max_age:
-            await self.refresh(force=self._fetched_at is None)
+        if self._stale(self._clock()):
+            await self._fetch_if(self._stale)
         found = self._keys.get(kid)
         if found is None:
-            await self.refresh()
+            await self._fetch_if(lambda now: kid not in self._keys and self._rested(now))
             found = self._keys.get(kid)
         return found
