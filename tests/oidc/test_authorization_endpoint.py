@@ -119,7 +119,7 @@ async def test_idle_session_expires(client, ctx, make_user, clock):
     user = await make_user()
     rp = await make_client(ctx)
     await authorize_code(client, rp["client_id"], user)
-    clock.advance(ctx.settings.session_idle_ttl + 1)
+    clock.advance(ctx.settings.session_idle_ttl + ctx.settings.clock_leeway)
     r = await _start(client, rp["client_id"], prompt="none")
     assert query_of(r.headers["location"])["error"] == "login_required"
 

@@ -87,7 +87,7 @@ async def test_expired_code(client, ctx, make_user, clock):
     user = await make_user()
     rp = await make_client(ctx)
     code, verifier, _ = await authorize_code(client, rp["client_id"], user)
-    clock.advance(61)
+    clock.advance(ctx.settings.code_ttl + ctx.settings.clock_leeway)  # expired from expires_at + the leeway on
     r = await exchange(client, rp["client_id"], code, verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
 

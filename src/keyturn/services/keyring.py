@@ -106,12 +106,20 @@ class KeyRing:
     def _select_signing(self, now: float) -> None:
         self._signing = {}
         self._next_change = float("inf")
+        earliest: dict[str, SigningKey] = {}
         for r in self._rows:  # ordered by activates_at: the newest active, unretired key signs
-            if r.activates_at <= now and (r.retired_at is None or r.retired_at > now):
+            unretired = r.retired_at is None or r.retired_at > now
+            if r.activates_at <= now and unretired:
                 self._signing[r.alg] = self._keys[r.kid]
+            elif unretired:
+                earliest.setdefault(r.alg, self._keys[r.kid])
             for at in (r.activates_at, r.retired_at):
                 if at is not None and at > now:
                     self._next_change = min(self._next_change, at)
+        # None active yet: this node's clock is behind the one that created the keys (a first start on a slow
+        # node). The earliest unretired key signs rather than none; it is published already.
+        for alg, key in earliest.items():
+            self._signing.setdefault(alg, key)
 
     async def maybe_reload(self, now: float, max_age: float = RELOAD_SECONDS) -> None:
         if now - self._loaded_at > max_age:

@@ -22,10 +22,11 @@ async def create_session(conn: AsyncConnection, session: LoginSession) -> None:
 
 
 async def find_live_session(conn: AsyncConnection, session_digest: str, now: float,
-                            idle: float) -> LoginSession | None:
-    """A session that is not ended, not past its absolute lifetime and not idle too long."""
+                            idle: float, leeway: float = 0.0) -> LoginSession | None:
+    """A session that is not ended, not past its absolute lifetime and not idle too long (each time stamp
+    may come from another node: ``leeway`` seconds of clock difference are tolerated)."""
     q = select(sessions).where(sessions.c.digest == session_digest, sessions.c.ended_at.is_(None),
-                               sessions.c.expires_at > now, sessions.c.last_seen_at > now - idle)
+                               sessions.c.expires_at > now - leeway, sessions.c.last_seen_at > now - idle - leeway)
     row = (await conn.execute(q)).mappings().first()
     return to_record(LoginSession, row) if row else None
 
@@ -62,18 +63,20 @@ async def create_interaction(conn: AsyncConnection, interaction: Interaction) ->
     await conn.execute(interactions.insert().values(**interaction_row(interaction)))
 
 
-async def find_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> Interaction | None:
-    """The interaction if it is neither used nor expired."""
+async def find_interaction(conn: AsyncConnection, interaction_digest: str, now: float,
+                           leeway: float = 0.0) -> Interaction | None:
+    """The interaction if it is neither used nor expired (its expiry may be another node's clock: ``leeway``)."""
     q = select(interactions).where(interactions.c.id == interaction_digest, interactions.c.used_at.is_(None),
-                                   interactions.c.expires_at > now)
+                                   interactions.c.expires_at > now - leeway)
     row = (await conn.execute(q)).mappings().first()
     return to_interaction(row) if row else None
 
 
-async def consume_interaction(conn: AsyncConnection, interaction_digest: str, now: float) -> bool:
+async def consume_interaction(conn: AsyncConnection, interaction_digest: str, now: float,
+                              leeway: float = 0.0) -> bool:
     q = (update(interactions)
          .where(interactions.c.id == interaction_digest, interactions.c.used_at.is_(None),
-                interactions.c.expires_at > now)
+                interactions.c.expires_at > now - leeway)
          .values(used_at=now).returning(interactions.c.id))
     return (await conn.execute(q)).first() is not None
 

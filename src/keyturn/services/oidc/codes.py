@@ -53,6 +53,7 @@ class Redeem:
     check: Callable[[AuthorizationCode], None]
     start: Callable[[AuthorizationCode, User], NewGrant]
     finish: Callable[[Redeemed], Any]
+    leeway: float = 0.0  # KEYTURN_CLOCK_LEEWAY: the code's expiry is the issuing node's clock
 
 
 async def redeem_codes(conn: AsyncConnection, units: Sequence[Redeem]) -> list[Any]:
@@ -72,7 +73,7 @@ async def redeem_codes(conn: AsyncConnection, units: Sequence[Redeem]) -> list[A
             u.check(code)
             if code.used_at is not None:
                 replays.append(i)
-            elif u.now >= code.expires_at:
+            elif u.now >= code.expires_at + u.leeway:
                 consume.setdefault(u.digest, None)
                 outcomes[i] = InvalidGrant(BAD_CODE, detail="authorization code expired")
             else:
@@ -137,4 +138,5 @@ async def redeem_code(ctx: Services, *, code: str, client: Client, now: float, i
                          session_id=issued.session_id, auth_time=issued.auth_time)
 
     return settle(ctx, await ctx.writes.submit(redeem_codes, Redeem(
-        digest=digest(code), client_id=client.client_id, now=now, ip=ip, check=check, start=start, finish=finish)))
+        digest=digest(code), client_id=client.client_id, now=now, ip=ip, check=check, start=start, finish=finish,
+        leeway=ctx.settings.clock_leeway)))

@@ -66,7 +66,7 @@ async def load(ctx: Services, interaction_id: str, browser: str, now: float) -> 
     if not interaction_id or len(interaction_id) > MAX_ID:
         raise Expired
     async with ctx.engine.connect() as conn:
-        found = await store.find_interaction(conn, digest(interaction_id), now)
+        found = await store.find_interaction(conn, digest(interaction_id), now, ctx.settings.clock_leeway)
     if found is None or not browser or not hmac.compare_digest(digest(browser), found.browser_digest):
         raise Expired
     client = await ctx.client(found.client_id, now)
@@ -77,7 +77,7 @@ async def load(ctx: Services, interaction_id: str, browser: str, now: float) -> 
 
 async def _consume(ctx: Services, pending: Pending, now: float) -> bool:
     async with ctx.engine.begin() as conn:
-        return await store.consume_interaction(conn, digest(pending.interaction_id), now)
+        return await store.consume_interaction(conn, digest(pending.interaction_id), now, ctx.settings.clock_leeway)
 
 
 async def cancel(ctx: Services, pending: Pending, now: float) -> str:
@@ -111,7 +111,7 @@ async def decide_consent(ctx: Services, pending: Pending, session: sessions.Sess
     browser goes. Raises :class:`Expired` when the interaction was used meanwhile."""
     areq = pending.areq
     async with ctx.engine.begin() as conn:
-        if not await store.consume_interaction(conn, digest(pending.interaction_id), now):
+        if not await store.consume_interaction(conn, digest(pending.interaction_id), now, ctx.settings.clock_leeway):
             raise Expired
         if allowed:
             await store.remember_consent(conn, session.user.id, pending.client.client_id, areq.scope, now)

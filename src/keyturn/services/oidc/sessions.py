@@ -38,7 +38,8 @@ async def current(ctx: Services, cookie_value: str | None, now: float) -> Sessio
         return None
     d = digest(cookie_value)
     async with ctx.engine.begin() as conn:
-        live = await store.find_live_session(conn, d, now, ctx.settings.session_idle_ttl)
+        live = await store.find_live_session(conn, d, now, ctx.settings.session_idle_ttl,
+                                            ctx.settings.clock_leeway)
         if live is None:
             return None
         user = await users_repo.get(conn, live.user_id)
