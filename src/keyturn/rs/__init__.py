@@ -16,8 +16,10 @@ Rules enforced (RFC 9068 §4, RFC 8725): ``typ`` is ``at+jwt``; the algorithm
 comes from an allow-list and must match the key's; the key is taken only by
 exact ``kid`` from the issuer's JWKS (``jku``/``x5u``/``jwk`` headers are
 ignored); ``iss`` exact, ``aud`` contains ours, ``exp``/``nbf``/``iat`` within
-a leeway of at most 60 s. An unknown ``kid`` refreshes the JWKS at most once
-per ``cooldown`` seconds; a fetch failure keeps serving the cached keys.
+a leeway of at most 60 s. Keys older than ``max_age`` are refetched whatever the
+cooldown; an unknown ``kid`` refreshes the JWKS at most once per
+``min(cooldown, max_age)`` seconds; a fetch failure keeps serving the cached keys.
+A planned rotation pre-publishes the next key ≥ ``max_age`` + 5 s before it signs.
 """
 
 from __future__ import annotations
