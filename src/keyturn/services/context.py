@@ -20,6 +20,7 @@ from keyturn.services.cache import TTLCache
 from keyturn.services.keyring import KeyRing
 from keyturn.services.limits import FailureCounter, SlidingWindow
 from keyturn.services.origin_index import OriginIndex
+from keyturn.services.outage import OUTAGES
 from keyturn.services.policy_file import load_policy
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
@@ -75,6 +76,7 @@ class Services:
     async def close(self) -> None:
         await self.writes.drain()
         await self.api_key_usage.stop()
+        await self.keys.stop()
         await self.engine.dispose()
 
 
@@ -82,6 +84,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     """Every dependency, built now. An invalid policy file raises PolicyError (naming the line and field)."""
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
                          timeout=settings.database_timeout)
+    engine.on_available = OUTAGES.succeeded  # the "database available again" line after an outage
     ttl = settings.client_cache_ttl
     return Services(
         settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,

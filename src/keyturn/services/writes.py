@@ -18,9 +18,12 @@ kind with set-based statements (``executemany``, ``… WHERE digest IN (…)``).
   splits the batch in halves, retried each in its own transaction, down to the single unit that
   fails alone. A serialization failure or deadlock (another worker's transaction; PostgreSQL
   under REPEATABLE READ or SERIALIZABLE) retries the whole batch, at most ``RETRIES`` times.
-- **Database down:** the connection error is every member's outcome; the error pipeline answers
-  each request in its protocol's shape (``server_error``, 500). Nothing was half-written: one
-  transaction (or, for a batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
+- **Database down:** (keyturn.services.outage.classify: connection lost or refused, pool or
+  statement timeout, an operational error) the error is the outcome of every unit of the batch
+  *and of every unit queued behind it*, at once: none waits for another attempt that would fail
+  the same way. The error pipeline answers each request 503 ``temporarily_unavailable`` with
+  ``Retry-After`` in its protocol's shape. Nothing was half-written: one transaction (or, for a
+  batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from keyturn.services.outage import classify
 
 log = logging.getLogger("keyturn.writes")
 
@@ -91,11 +94,13 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 def _unavailable(exc: BaseException) -> bool:
     """The database (or the way to it) failed, not this batch: splitting would fail the same way."""
-    if isinstance(exc, PoolTimeout | OSError | asyncio.TimeoutError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError) and _sqlstate(exc) not in RETRYABLE_SQLSTATES
+    return classify(exc) not in (None, "conflict")
+
+
+def _fail(units: Sequence[_Unit[Any]], exc: BaseException) -> None:
+    for unit in units:
+        if not unit.future.done():
+            unit.future.set_exception(exc)
 
 
 class GroupCommit:
@@ -141,7 +146,9 @@ class GroupCommit:
         finally:
             self._drainer = None
 
-    async def _run(self, batch: list[_Unit[Any]], attempt: int = 0) -> None:
+    async def _run(self, batch: list[_Unit[Any]], attempt: int = 0) -> BaseException | None:
+        """Run one batch; answers the error when the database was unavailable (every unit queued is then
+        answered with it too), else None."""
         self.stats.begun(len(batch))
         try:
             outcomes = await self._transaction(batch)
@@ -149,23 +156,28 @@ class GroupCommit:
             self.stats.failed += 1
             if _sqlstate(exc) in RETRYABLE_SQLSTATES and attempt < RETRIES:
                 self.stats.retries += 1
-                await self._run(batch, attempt + 1)
-            elif len(batch) > 1 and not _unavailable(exc):
+                return await self._run(batch, attempt + 1)
+            if _unavailable(exc):
+                queued, self._queue = self._queue, []
+                _fail([*batch, *queued], exc)
+                return exc
+            if len(batch) > 1:
                 self.stats.splits += 1
                 log.warning("a batch of %d writes failed (%s); retrying it in halves", len(batch),
                             type(exc).__name__)
                 half = len(batch) // 2
-                await self._run(batch[:half])
-                await self._run(batch[half:])
-            else:
-                for unit in batch:
-                    if not unit.future.done():
-                        unit.future.set_exception(exc)
-            return
+                lost = await self._run(batch[:half])
+                if lost is not None:
+                    _fail(batch[half:], lost)
+                    return lost
+                return await self._run(batch[half:])
+            _fail(batch, exc)
+            return None
         self.stats.units += len(batch)
         for unit, outcome in zip(batch, outcomes, strict=True):
             if not unit.future.done():
                 unit.future.set_result(outcome)
+        return None
 
     @contextlib.asynccontextmanager
     async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
