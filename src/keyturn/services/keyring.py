@@ -157,6 +157,11 @@ class KeyRing:
         await self.reload(now)
         return kid in self._keys
 
+    @property
+    def loaded(self) -> bool:
+        """Whether a signing key is loaded for each algorithm tokens are signed with (readiness)."""
+        return {self.settings.access_token_alg, self.settings.id_token_alg} <= set(self._signing)
+
     def signing_key(self, alg: str) -> SigningKey:
         return self._signing[alg]
 
