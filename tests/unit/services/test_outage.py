@@ -9,6 +9,7 @@ import errno
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from keyturn.services import origin_index, outage
 from keyturn.services.context import Services
 from keyturn.services.keyring import KeyRing
 from keyturn.services.readiness import ReadinessProbe
-from keyturn.storage.db import BoundedEngine, make_engine
+from keyturn.services.writes import GroupCommit
+from keyturn.storage.db import BoundedConnection, BoundedEngine, make_engine
 
 
 class _PgError(Exception):
@@ -198,3 +200,39 @@ async def test_readiness_names_missing_keys(ctx: Services) -> None:
     result = await ReadinessProbe(ctx.engine, ring).check()
     assert result.failing == "keys" and result.checks["keys"].startswith("failed")
     assert result.as_dict()["status"] == "not ready"
+
+
+async def test_a_ring_never_loaded_loads_before_answering(ctx: Services) -> None:
+    ring = KeyRing(ctx.engine, ctx.settings)
+    assert not ring.loaded
+    await ring.maybe_reload(ctx.clock())  # nothing in memory to answer with: loaded now, not in the background
+    assert ring.loaded and ring._background is None
+
+
+async def test_a_closed_connection_has_no_driver_connection_to_interrupt(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/c.db", pool_size=1, timeout=1.0)
+    try:
+        conn = engine.connect()
+        assert isinstance(conn, BoundedConnection) and conn._driver_connection() is None  # not started
+        await conn.start()
+        assert conn._driver_connection() is not None
+        await conn.close()
+        assert conn._driver_connection() is None
+    finally:
+        await engine.dispose()
+
+
+async def test_a_split_batch_whose_first_half_loses_the_database_fails_the_second_at_once(ctx: Services) -> None:
+    calls: list[int] = []
+
+    async def flaky(conn: Any, items: Sequence[int]) -> list[int]:
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise RuntimeError("a bug: split the batch")
+        raise ConnectionResetError(errno.ECONNRESET, "the database went away")
+
+    writes = GroupCommit(ctx.engine)
+    results = await asyncio.gather(*(writes.submit(flaky, i) for i in range(4)), return_exceptions=True)
+    assert calls == [4, 2]  # the second half never ran: it failed with the first
+    assert all(isinstance(r, ConnectionResetError) for r in results)
+    assert writes.stats.splits == 1 and writes.waiting == 0
