@@ -1,6 +1,7 @@
 """Issue 12 item 7: ``/readyz`` is real. PostgreSQL stopped -> 503 ``database``; a read-only database ->
 503 ``writable`` (SQLite opened read-only, PostgreSQL with ``default_transaction_read_only``); a pending
 migration -> 503 ``migrations``; back -> 200 within about a second. ``/healthz`` (and ``/health``) stay 200.
+A full disk: tests/faults/test_database_full_disk.py.
 """
 
 from __future__ import annotations
@@ -116,10 +117,3 @@ async def test_a_read_only_sqlite_file_is_not_ready(tmp_path: Path) -> None:
                                           "migrations": "ok", "keys": "ok"}
             assert (await client.get("/.well-known/jwks.json")).status_code == 200
             assert (await client.get("/healthz")).status_code == 200
-
-
-@pytest.mark.skip(reason="full disk: needs a size-limited volume (tmpfs or loop device) this test cannot mount; "
-                         "the writable check's write fails there as on the read-only file (SQLITE_FULL, "
-                         "PostgreSQL 53100), both classified as the database unavailable")
-async def test_a_full_disk_is_not_ready() -> None:
-    raise AssertionError("skipped")
