@@ -49,3 +49,14 @@ async def test_database_errors_in_the_pipeline(client: httpx.AsyncClient, ctx: S
     monkeypatch.setattr(ctx, "client", _raising(ConnectionDoesNotExistError("gone")))
     r = await client.post("/token", data=form)
     assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"
+
+
+def test_an_unrouted_request_gets_the_management_shape() -> None:
+    from starlette.requests import Request
+
+    from keyturn.web.errors import unavailable
+    request = Request({"type": "http", "method": "GET", "path": "/nowhere", "headers": [], "query_string": b"",
+                       "scheme": "http", "server": ("keyturn.test", 80), "root_path": ""})
+    r = unavailable(request, "connection")
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert b"TEMPORARILY_UNAVAILABLE" in bytes(r.body)
