@@ -40,7 +40,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db.",
     )
     database_pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connection pool size per worker.")
-    database_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a DB connection.")
+    database_timeout: float = Field(
+        5.0, gt=0, le=60,
+        description="Seconds the database part of a request may take in all: waiting for a pooled connection, "
+                    "connecting, every statement and the commit of one transaction. Past it the request answers "
+                    "503 temporarily_unavailable with Retry-After (a frozen or unreachable database never holds "
+                    "a request longer). Migrations are not bounded.")
     write_batch: int = Field(
         64, ge=1, le=1000,
         description="Group commit: the most token-endpoint writes (grant issuance, refresh rotation, code exchange) "

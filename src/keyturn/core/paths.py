@@ -7,7 +7,10 @@ are declared once, by their FastAPI routers, for the OpenAPI document.
 
 from __future__ import annotations
 
+# Liveness (cheap, no database; /health is its older spelling) and readiness (database, migrations, keys)
+HEALTHZ = "/healthz"
 HEALTH = "/health"
+READYZ = "/readyz"
 
 # OAuth 2.0 / OpenID Connect endpoints (RFC 6749 §3, RFC 7662, RFC 7009, OIDC Core §5.3, RP-Initiated Logout)
 AUTHORIZE = "/authorize"

@@ -20,7 +20,9 @@ from keyturn.services.cache import TTLCache
 from keyturn.services.keyring import KeyRing
 from keyturn.services.limits import FailureCounter, SlidingWindow
 from keyturn.services.origin_index import OriginIndex
+from keyturn.services.outage import OUTAGES
 from keyturn.services.policy_file import load_policy
+from keyturn.services.readiness import ReadinessProbe
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
 from keyturn.services.writes import GroupCommit, pin_read_committed
@@ -47,6 +49,7 @@ class Services:
     origins: OriginIndex  # which browser origins some client allows
     client_failures: FailureCounter  # failed client authentications (429 past the limit)
     credential_creations: SlidingWindow  # credentials created per user (429 past the limit)
+    readiness: ReadinessProbe  # GET /readyz: database reachable and writable, migrations current, keys loaded
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -75,6 +78,7 @@ class Services:
     async def close(self) -> None:
         await self.writes.drain()
         await self.api_key_usage.stop()
+        await self.keys.stop()
         await self.engine.dispose()
 
 
@@ -83,13 +87,16 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
                          timeout=settings.database_timeout)
     pin_read_committed(engine)  # single use and reuse detection hold under any database default isolation
+    engine.on_available = OUTAGES.succeeded  # the "database available again" line after an outage
     ttl = settings.client_cache_ttl
+    keys = KeyRing(engine, settings)
     return Services(
         settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,
         policy=load_policy(settings),
-        keys=KeyRing(engine, settings), clients=TTLCache(ttl), api_keys=TTLCache(ttl),
+        keys=keys, clients=TTLCache(ttl), api_keys=TTLCache(ttl),
         api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
         client_failures=FailureCounter(settings.client_auth_max_failures),
         credential_creations=SlidingWindow(settings.credential_create_limit, CREDENTIAL_CREATE_WINDOW),
+        readiness=ReadinessProbe(engine, keys),
     )

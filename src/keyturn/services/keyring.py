@@ -5,10 +5,14 @@ A rotated key is published at once and signs from ``activates_at`` (now plus
 every token it signed has expired (retirement + access/id token lifetime).
 Workers reload the set every ``RELOAD_SECONDS`` and when they meet an unknown ``kid``
 (at most once per ``UNKNOWN_KID_COOLDOWN`` seconds, so junk tokens cannot storm the database).
+The routine reload runs in the background: requests (/jwks, tokens) answer with the keys in
+memory meanwhile, and when the database is unavailable the last good keys stay (one WARNING
+line per failed reload), so /jwks keeps answering through an outage.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -27,6 +31,7 @@ from keyturn.core.jose import (
 )
 from keyturn.core.models import StoredKey
 from keyturn.services.cache import SingleFlight
+from keyturn.services.outage import classify
 from keyturn.settings import Settings
 from keyturn.storage import keys as keys_repo
 
@@ -47,6 +52,7 @@ class KeyRing:
         self._next_change = float("inf")  # the next activates_at / retired_at among the loaded rows
         self._unknown_kid_at = float("-inf")
         self._flight = SingleFlight()
+        self._background: asyncio.Task[None] | None = None
         secret = settings.key_encryption_secret
         self._password = base64.b64encode(hashlib.sha256(secret.encode()).digest()) if secret else None
 
@@ -122,10 +128,34 @@ class KeyRing:
             self._signing.setdefault(alg, key)
 
     async def maybe_reload(self, now: float, max_age: float = RELOAD_SECONDS) -> None:
+        """Reload when older than ``max_age``: in the background once keys are loaded (the caller goes on
+        with the keys in memory), else now."""
         if now - self._loaded_at > max_age:
-            await self.reload(now)
-        elif now >= self._next_change:  # a pre-published key activates: no query needed
+            if not self._rows:
+                await self.reload(now)
+                return
+            if self._background is None or self._background.done():
+                self._background = asyncio.create_task(self._reload_quietly(now))
+        if now >= self._next_change:  # a pre-published key activates: no query needed
             self._select_signing(now)
+
+    async def _reload_quietly(self, now: float) -> None:
+        try:
+            await self.reload(now)
+        except Exception as exc:  # noqa: BLE001 - a background task: log, keep the last good keys
+            self._loaded_at = now  # the next attempt after another max_age
+            kind = classify(exc)
+            if kind is None:
+                log.exception("signing keys not reloaded; serving the last loaded")
+            else:
+                log.warning("signing keys not reloaded (database unavailable: %s); serving the last loaded", kind)
+
+    async def stop(self) -> None:
+        """Cancel a background reload (at shutdown)."""
+        task, self._background = self._background, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def reload_for_kid(self, kid: object, now: float) -> bool:
         """A token names a kid we do not hold (another process just rotated): reload, rate-limited."""
@@ -134,6 +164,11 @@ class KeyRing:
         self._unknown_kid_at = now
         await self.reload(now)
         return kid in self._keys
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a signing key is loaded for each algorithm tokens are signed with (readiness)."""
+        return {self.settings.access_token_alg, self.settings.id_token_alg} <= set(self._signing)
 
     def signing_key(self, alg: str) -> SigningKey:
         return self._signing[alg]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keyturn.core import origins
 from keyturn.core.models import Client
 from keyturn.services.cache import SingleFlight
+from keyturn.services.outage import classify
 from keyturn.storage import clients as clients_repo
 
+log = logging.getLogger("keyturn.origins")
 _patterns: dict[str, tuple[origins.OriginPattern, ...]] = {}
 ALL_ORIGINS_TTL = 5.0
+RETRY_SECONDS = 1.0  # after a failed rebuild, the next attempt
 
 
 def _credential_patterns(domain: str) -> tuple[origins.OriginPattern, ...]:
@@ -39,7 +44,9 @@ class OriginIndex:
     clients' exact origins in one set, credentials' domain patterns deduplicated, and each
     origin's answer remembered until the next rebuild. A request with an ``Origin`` costs a
     dictionary lookup however many clients there are. Creating an OIDC client drops the index
-    (:meth:`invalidate`).
+    (:meth:`invalidate`). When the database is unavailable the answers of the last build stay
+    (stale) and the rebuild is tried again after ``RETRY_SECONDS`` (the attempt is bounded by
+    ``KEYTURN_DATABASE_TIMEOUT``). Never built and no database: no origin is allowed.
     """
 
     MAX_ANSWERS = 10000
@@ -51,10 +58,11 @@ class OriginIndex:
         self._patterns: tuple[origins.OriginPattern, ...] = ()
         self._answers: dict[str, bool] = {}
         self._flight = SingleFlight()
+        self._built = False
 
     async def allows(self, origin: str, now: float) -> bool:
         if now >= self._until:
-            await self._flight.run("rebuild", lambda: self._rebuild(now))
+            await self._rebuild_quietly(now)
         answer = self._answers.get(origin)
         if answer is None:
             answer = origin in self._exact or origins.origin_allowed(origin, self._patterns)
@@ -62,6 +70,17 @@ class OriginIndex:
                 self._answers.clear()
             self._answers[origin] = answer
         return answer
+
+    async def _rebuild_quietly(self, now: float) -> None:
+        try:
+            await self._flight.run("rebuild", lambda: self._rebuild(now))
+        except Exception as exc:
+            kind = classify(exc)
+            if kind is None:
+                raise
+            self._until = now + RETRY_SECONDS
+            log.warning("allowed origins not rebuilt (database unavailable: %s); %s", kind,
+                        "answering from the last build" if self._built else "allowing no origin meanwhile")
 
     async def _rebuild(self, now: float) -> None:
         async with self.engine.connect() as conn:
@@ -76,6 +95,7 @@ class OriginIndex:
         self._patterns = tuple(patterns)
         self._answers = {}
         self._until = now + ALL_ORIGINS_TTL
+        self._built = True
 
     def invalidate(self) -> None:
         """Rebuild on the next question (this worker just registered a client)."""

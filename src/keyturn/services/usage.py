@@ -8,6 +8,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keyturn.services.outage import classify
 from keyturn.storage import api_keys as keys_repo
 
 log = logging.getLogger("keyturn.api_keys")
@@ -33,8 +34,12 @@ class LastUsed:
         try:
             async with self.engine.begin() as conn:
                 await keys_repo.record_last_used(conn, batch)
-        except Exception:  # never let telemetry break serving; keep the newest times for the next flush
-            log.exception("could not record API key last-used times")
+        except Exception as exc:  # never let telemetry break serving; keep the newest times for the next flush
+            kind = classify(exc)
+            if kind is None:
+                log.exception("could not record API key last-used times")
+            else:  # an outage: one line per flush, no traceback
+                log.warning("could not record API key last-used times (database unavailable: %s)", kind)
             for k, t in batch.items():
                 self.pending[k] = max(t, self.pending.get(k, 0.0))
             return 0

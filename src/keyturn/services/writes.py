@@ -22,9 +22,12 @@ kind with set-based statements (``executemany``, ``… WHERE digest IN (…)``).
   a 500, and nothing of it was written. Keyturn pins its PostgreSQL sessions at READ COMMITTED
   (:func:`pin_read_committed`) whatever the database's default, so that one conditional UPDATE
   decides single use by waiting for the row instead of failing; the retry is the second line.
-- **Database down:** the connection error is every member's outcome; the error pipeline answers
-  each request in its protocol's shape (``server_error``, 500). Nothing was half-written: one
-  transaction (or, for a batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
+- **Database down:** (keyturn.services.outage.classify: connection lost or refused, pool or
+  statement timeout, an operational error) the error is the outcome of every unit of the batch
+  *and of every unit queued behind it*, at once: none waits for another attempt that would fail
+  the same way. The error pipeline answers each request 503 ``temporarily_unavailable`` with
+  ``Retry-After`` in its protocol's shape. Nothing was half-written: one transaction (or, for a
+  batch of ``ONE_STATEMENT`` kinds on PostgreSQL, one statement).
 """
 
 from __future__ import annotations
@@ -38,11 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from keyturn.core.errors import TemporarilyUnavailable
+from keyturn.services.outage import classify
 
 log = logging.getLogger("keyturn.writes")
 
@@ -120,11 +122,13 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 def _unavailable(exc: BaseException) -> bool:
     """The database (or the way to it) failed, not this batch: splitting would fail the same way."""
-    if isinstance(exc, PoolTimeout | OSError | asyncio.TimeoutError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError) and _sqlstate(exc) not in RETRYABLE_SQLSTATES
+    return classify(exc) not in (None, "conflict")
+
+
+def _fail(units: Sequence[_Unit[Any]], exc: BaseException) -> None:
+    for unit in units:
+        if not unit.future.done():
+            unit.future.set_exception(exc)
 
 
 class GroupCommit:
@@ -170,7 +174,9 @@ class GroupCommit:
         finally:
             self._drainer = None
 
-    async def _run(self, batch: list[_Unit[Any]], attempt: int = 0) -> None:
+    async def _run(self, batch: list[_Unit[Any]], attempt: int = 0) -> BaseException | None:
+        """Run one batch; answers the error when the database was unavailable (every unit queued is then
+        answered with it too), else None."""
         self.stats.begun(len(batch))
         try:
             outcomes = await self._transaction(batch)
@@ -180,30 +186,33 @@ class GroupCommit:
                 if attempt < RETRIES:
                     self.stats.retries += 1
                     await asyncio.sleep(random.uniform(0, RETRY_WAIT * 2 ** attempt))  # noqa: S311 - jitter
-                    await self._run(batch, attempt + 1)
-                    return
+                    return await self._run(batch, attempt + 1)
                 log.warning("a batch of %d writes still conflicted after %d retries (SQLSTATE %s); answering 503",
                             len(batch), RETRIES, _sqlstate(exc))
-                for unit in batch:
-                    if not unit.future.done():
-                        unit.future.set_exception(TemporarilyUnavailable(
-                            "the server is busy; retry", detail="serialization failures", retry_after=1))
-            elif len(batch) > 1 and not _unavailable(exc):
+                _fail(batch, TemporarilyUnavailable(
+                    "the server is busy; retry", detail="serialization failures", retry_after=1))
+                return None
+            if _unavailable(exc):
+                queued, self._queue = self._queue, []
+                _fail([*batch, *queued], exc)
+                return exc
+            if len(batch) > 1:
                 self.stats.splits += 1
                 log.warning("a batch of %d writes failed (%s); retrying it in halves", len(batch),
                             type(exc).__name__)
                 half = len(batch) // 2
-                await self._run(batch[:half])
-                await self._run(batch[half:])
-            else:
-                for unit in batch:
-                    if not unit.future.done():
-                        unit.future.set_exception(exc)
-            return
+                lost = await self._run(batch[:half])
+                if lost is not None:
+                    _fail(batch[half:], lost)
+                    return lost
+                return await self._run(batch[half:])
+            _fail(batch, exc)
+            return None
         self.stats.units += len(batch)
         for unit, outcome in zip(batch, outcomes, strict=True):
             if not unit.future.done():
                 unit.future.set_result(outcome)
+        return None
 
     @contextlib.asynccontextmanager
     async def _autocommit(self) -> AsyncIterator[AsyncConnection]:

@@ -1,11 +1,20 @@
-"""Engine creation and migrations. No engine exists at import time."""
+"""Engine creation and migrations. No engine exists at import time.
+
+Every engine :func:`make_engine` builds is a :class:`BoundedEngine`: each ``connect()`` or
+``begin()`` block (pool wait, connecting, every statement, the commit) must end within ``bound``
+seconds (``KEYTURN_DATABASE_TIMEOUT``), or it fails with ``TimeoutError``. On PostgreSQL the
+connection in use is then terminated, so the statement in flight fails at once (a frozen server
+never answers a cancel); a block still waiting for a connection is cancelled. asyncpg's own
+``command_timeout`` is ``bound + 1`` as a backstop. Work that may take longer (migrations, a
+background job) asks for :meth:`BoundedEngine.unbounded`, the same pool without the bound.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +34,94 @@ log = logging.getLogger("keyturn.storage")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SQLiteEngine(AsyncEngine):
+class BoundedConnection(AsyncConnection):
+    """An ``AsyncConnection`` whose ``async with`` block is bounded by its engine's ``bound`` (module docstring)."""
+
+    _timer: asyncio.TimerHandle | None = None
+    _expired: bool = False
+    _cancelled: bool = False
+    _task: asyncio.Task[Any] | None = None
+
+    def _bound(self) -> float | None:
+        engine = self.engine
+        return engine.bound if isinstance(engine, BoundedEngine) else None
+
+    async def __aenter__(self) -> AsyncConnection:
+        limit = self._bound()
+        if limit is None:
+            return await super().__aenter__()
+        self._task = asyncio.current_task()
+        self._timer = asyncio.get_running_loop().call_later(limit, self._expire)
+        try:
+            return await super().__aenter__()
+        except BaseException as exc:
+            self._stop_timer()
+            if self._expired:
+                raise self._timeout(exc) from None
+            raise
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        try:
+            await super().__aexit__(type_, value, traceback)
+        finally:
+            self._stop_timer()
+        if self._expired:
+            raise self._timeout(value) from None
+        engine = self.engine
+        if type_ is None and isinstance(engine, BoundedEngine) and engine.on_available is not None:
+            engine.on_available()
+
+    def _expire(self) -> None:
+        """The bound is reached: fail the statement in flight now (terminate), or cancel the wait."""
+        self._expired = True
+        raw = self._driver_connection()
+        if raw is not None and hasattr(raw, "terminate"):
+            raw.terminate()  # asyncpg: the awaiting statement fails at once; the pool drops the connection
+        elif self._task is not None:
+            self._cancelled = True
+            self._task.cancel()
+
+    def _driver_connection(self) -> Any:
+        try:
+            return self.sync_connection.connection.driver_connection if self.sync_connection else None
+        except Exception:  # noqa: BLE001 - invalidated or closed: nothing to interrupt
+            return None
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timeout(self, exc: BaseException | None) -> TimeoutError:
+        if self._cancelled and self._task is not None:
+            self._cancelled = False
+            self._task.uncancel()
+        error = TimeoutError(f"the database did not answer within {self._bound()} s")
+        error.__context__ = exc if isinstance(exc, BaseException) else None
+        return error
+
+
+class BoundedEngine(AsyncEngine):
+    """An engine whose connection blocks are bounded by ``bound`` seconds (None: unbounded).
+
+    ``on_available`` is called after each block that completed without error (the outage log's
+    "available again" line, keyturn.services.outage).
+    """
+
+    _connection_cls = BoundedConnection
+    bound: float | None = None
+    on_available: Callable[[], None] | None = None
+
+    def unbounded(self) -> AsyncEngine:
+        """The same engine (pool, SQLite writer lock) without the bound: migrations, long background jobs."""
+        other = type(self).__new__(type(self))
+        AsyncEngine.__init__(other, self.sync_engine)
+        other.__dict__.update(self.__dict__)
+        other.bound = None
+        return other
+
+
+class SQLiteEngine(BoundedEngine):
     """``begin()`` marks its connection as a writer: SQLite then starts it with BEGIN IMMEDIATE.
 
     Writers take the write lock up front and queue on ``busy_timeout`` instead of failing with
@@ -34,6 +130,11 @@ class SQLiteEngine(AsyncEngine):
     """
 
     _writer: asyncio.Lock | None = None
+
+    def unbounded(self) -> AsyncEngine:
+        if self._writer is None:  # shared with the unbounded engine: still one writer at a time
+            self._writer = asyncio.Lock()
+        return super().unbounded()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -47,7 +148,14 @@ class SQLiteEngine(AsyncEngine):
                 yield conn
 
 
-def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> BoundedEngine:
+    """An engine whose every connection block ends within ``timeout`` seconds (see :class:`BoundedEngine`)."""
+    engine = _make_engine(url, pool_size=pool_size, timeout=timeout)
+    engine.bound = timeout
+    return engine
+
+
+def _make_engine(url: str, *, pool_size: int, timeout: float) -> BoundedEngine:
     if url.startswith("sqlite"):
         # No rollback when a connection returns to the pool: every transaction here is SQLAlchemy's, which
         # commits or rolls back itself, and each reset was one more trip to aiosqlite's thread (≈ 0.1 ms).
@@ -75,15 +183,16 @@ def make_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Async
             await_only(conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if writer else "BEGIN"))
 
         return engine
-    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": max(timeout, 10.0)}
+    # command_timeout: a backstop only, the bound above fails a stuck statement first
+    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout + 1.0}
     if "schema=" in url:  # test isolation: postgresql+asyncpg://.../test?schema=foo
         base, _, schema = url.partition("?schema=")
         connect_args["server_settings"] = {"search_path": schema}
         url = base
     if pool_size == 0:
-        return create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
-    pg = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout,
-                             connect_args=connect_args)
+        return BoundedEngine(create_async_engine(url, poolclass=NullPool, connect_args=connect_args).sync_engine)
+    pg = BoundedEngine(create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout,
+                                           connect_args=connect_args).sync_engine)
     _ping_when_idle(pg)
     return pg
 
@@ -140,7 +249,9 @@ def _pending(conn: Connection) -> list[str]:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Apply pending Alembic migrations (what ``keyturn serve`` and ``keyturn migrate`` do)."""
+    """Apply pending Alembic migrations (what ``keyturn serve`` and ``keyturn migrate`` do); not bounded."""
+    if isinstance(engine, BoundedEngine):
+        engine = engine.unbounded()
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
@@ -148,3 +259,31 @@ async def migrate(engine: AsyncEngine) -> None:
 async def pending_migrations(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return await conn.run_sync(_pending)
+
+
+_heads: dict[str, frozenset[str]] = {}
+
+
+def _script_heads(conn: Connection) -> frozenset[str]:
+    """The code's Alembic heads (read from the migration scripts once per process)."""
+    if "heads" not in _heads:
+        _heads["heads"] = frozenset(ScriptDirectory.from_config(_alembic_config(conn)).get_heads())
+    return _heads["heads"]
+
+
+def _pending_heads(conn: Connection) -> list[str]:
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    return sorted(_script_heads(conn) - current)
+
+
+async def probe(engine: AsyncEngine) -> list[str]:
+    """Readiness: the database answers; the code's heads the schema is not at (empty: current)."""
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SELECT 1")
+        return await conn.run_sync(_pending_heads)
+
+
+async def write_probe(engine: AsyncEngine) -> None:
+    """Readiness: a committed no-op write (the Alembic version row rewritten to itself)."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")

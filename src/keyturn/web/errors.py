@@ -10,7 +10,18 @@ registers :func:`error_response` for every family below and the lean front calls
     ApiError                the management API's shape (keyturn.wire.common.ErrorOut)
     RequestValidationError  the management API's shape, 400 INVALID_REQUEST naming the field
     HTTPException           (404, 405…) in the shape of the matched route's audience
-    Exception               500 in that shape, logged, never with details
+    SQLAlchemyError, OSError  when the database is unavailable (keyturn.services.outage.classify): 503 with
+                            Retry-After in the audience's shape (below); anything else: as Exception
+    Exception               500 in that shape, logged, never with details (503 as above if the database
+                            is unavailable)
+
+Database unavailable (503, ``Retry-After: 2``, one WARNING line, no traceback): RFC 6749 JSON
+``temporarily_unavailable`` (no-store) on OAuth routes; ``TEMPORARILY_UNAVAILABLE`` in the management
+shape on the API; an HTML page on pages; the authorization endpoint redirects with
+``error=temporarily_unavailable`` once it has proven the client and redirect URI (it records the
+redirect under :data:`ERROR_REDIRECT`), else shows the HTML page. SQLAlchemy's and OSError families
+have their own entry so that Starlette answers them in its ExceptionMiddleware (``Exception`` would
+go to ServerErrorMiddleware, which re-raises: a traceback per request in the server's log).
 
 The bearer errors' bodies follow the route too: RFC 6750 JSON where the route answers in RFC
 JSON (userinfo), the management shape elsewhere. Answers of an endpoint that decided its own CORS
@@ -30,14 +41,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.core.errors import ApiError, InsufficientScope, InvalidBearerRequest, InvalidToken, OAuthError
+from keyturn.services.outage import FAMILIES, OUTAGES, RETRY_AFTER, classify
 from keyturn.web.allow_origin import decided
+from keyturn.web.pages.render import error_page, see_other
 from keyturn.web.responses import json_response, shape_response
-from keyturn.web.routing import matched
+from keyturn.web.routing import Audience, matched
 from keyturn.wire.common import ErrorOut
 
 log = logging.getLogger("keyturn.errors")
 E = TypeVar("E", bound=Exception)
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+# In the ASGI scope of an authorization request: None (errors are a page) until the client and redirect URI are
+# proven, then the Location of its temporarily_unavailable error redirect (RFC 6749 §4.1.2.1, with state and iss).
+ERROR_REDIRECT = "keyturn.error_redirect"
+UNAVAILABLE = "The service is temporarily unavailable; please retry shortly."
 
 
 def _api_error(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -141,7 +158,33 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
     return _api_error(code, message, exc.status_code, headers)
 
 
+def unavailable(request: Request, kind: str) -> Response:
+    """The 503 of a request that failed for want of the database, in its audience's shape (module docstring)."""
+    route = matched(request.scope)
+    OUTAGES.failed(kind, f"{request.method} {route.path if route is not None else request.url.path}")
+    retry = {"Retry-After": str(RETRY_AFTER)}
+    if ERROR_REDIRECT in request.scope:
+        location = request.scope[ERROR_REDIRECT]
+        if isinstance(location, str):
+            return see_other(location)
+        return error_page(UNAVAILABLE, 503, retry)
+    if route is not None and route.audience is Audience.PAGES:
+        return error_page(UNAVAILABLE, 503, retry)
+    headers = {**decided(request.scope), **retry}
+    if _oauth_json(request):
+        return json_response({"error": "temporarily_unavailable", "error_description": UNAVAILABLE}, 503, headers)
+    return _api_error("TEMPORARILY_UNAVAILABLE", UNAVAILABLE, 503, headers)
+
+
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    kind = classify(exc)
+    return unavailable(request, kind) if kind is not None else await on_unexpected(request, exc)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
+    kind = classify(exc)
+    if kind is not None:
+        return unavailable(request, kind)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     if _oauth_json(request):
         return json_response({"error": "server_error"}, 500)
@@ -163,6 +206,7 @@ HANDLERS: dict[type[Exception], Handler] = dict([
     _typed(ApiError, on_api_error),
     _typed(RequestValidationError, on_validation_error),
     _typed(HTTPException, on_http_exception),
+    *((cls, on_database_error) for cls in FAMILIES),  # SQLAlchemy's errors, OSError (TimeoutError included)
     (Exception, on_unexpected),
 ])
 

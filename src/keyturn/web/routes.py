@@ -19,12 +19,14 @@ from keyturn.web.pages import consent, interaction, login, logout
 from keyturn.web.protocol import authorize, discovery, introspection, token, userinfo
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
-from keyturn.web.server.health import health
+from keyturn.web.server.health import health, ready
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 
 ROUTES: tuple[Route, ...] = (
+    Route(GET, paths.HEALTHZ, health, A.SERVER),
     Route(GET, paths.HEALTH, health, A.SERVER),
+    Route(GET, paths.READYZ, ready, A.SERVER),
     # RFC 6749 §3.2, and seed 000's spelling: POST only (OAuth 2.1 §3.2)
     Route(POST, paths.TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
     Route(POST, paths.ACCESS_TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),

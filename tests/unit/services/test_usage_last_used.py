@@ -45,9 +45,10 @@ async def test_a_failed_write_keeps_the_times_for_the_next_flush(ctx, make_user,
     issued = await api_keys_service.create(ctx, None, user.account_id, "till-2", "merchant-terminal")
     usage = LastUsed(cast(AsyncEngine, DatabaseDown()))
     usage.record(issued.record.id, 200.0)
-    with caplog.at_level(logging.ERROR, logger="keyturn.api_keys"):
+    with caplog.at_level(logging.WARNING, logger="keyturn.api_keys"):
         assert await usage.flush() == 0
-    assert "could not record API key last-used times" in caplog.text
+    assert "could not record API key last-used times (database unavailable: connection)" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]  # an outage: one line, no traceback
     assert usage.pending == {issued.record.id: 200.0}
     usage.engine = ctx.engine  # the database is back
     assert await usage.flush() == 1
@@ -66,3 +67,21 @@ async def test_one_writer_per_process_and_stop_writes_what_is_pending(ctx, make_
     await usage.stop()
     assert task.cancelled() and usage._task is None
     assert await _last_used(ctx, user.account_id, "till-3") == 300.0
+
+
+class Broken:
+    """An engine whose every transaction fails with a bug."""
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        raise RuntimeError("a bug")
+        yield
+
+
+async def test_a_write_failing_for_another_reason_is_logged_in_full(caplog: pytest.LogCaptureFixture) -> None:
+    usage = LastUsed(cast(AsyncEngine, Broken()))
+    usage.record("k", 1.0)
+    with caplog.at_level(logging.ERROR, logger="keyturn.api_keys"):
+        assert await usage.flush() == 0
+    assert [r.exc_info is not None for r in caplog.records] == [True]
+    assert usage.pending == {"k": 1.0}

@@ -39,8 +39,8 @@ def page(template: str, status: int = 200, headers: dict[str, str] | None = None
     return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
 
 
-def error_page(message: str, status: int = 400) -> HTMLResponse:
-    return page("error.html", status=status, title="Something went wrong", message=message)
+def error_page(message: str, status: int = 400, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return page("error.html", status=status, headers=headers, title="Something went wrong", message=message)
 
 
 def see_other(location: str) -> Response:

@@ -6,7 +6,8 @@ are parsed alike (keyturn.web.params): a repeated client_id or redirect_uri is r
 page, any other repeated parameter is a redirected ``invalid_request`` (RFC 6749 §3.1).
 Errors before the client and redirect URI are proven are shown on a page (never
 redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
-``error_description``, ``state`` and ``iss`` (RFC 9207). Every answer that leaves for
+``error_description``, ``state`` and ``iss`` (RFC 9207); so is ``temporarily_unavailable``
+when the database fails (the error pipeline, keyturn.web.errors.ERROR_REDIRECT). Every answer that leaves for
 the client is a 303, so ``prompt=none`` works inside the RP's hidden iframe.
 No CORS here (RFC 9700 §2.6).
 """
@@ -19,10 +20,11 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import OAuthError
+from keyturn.core.errors import OAuthError, TemporarilyUnavailable
 from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
+from keyturn.web.errors import ERROR_REDIRECT, UNAVAILABLE
 from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
 from keyturn.web.params import FORM, Parameters, collect, decode, media_type, read_body
 from keyturn.web.state import services
@@ -66,6 +68,7 @@ async def request_parameters(request: Request) -> Parameters:
 async def authorize_endpoint(request: Request) -> Response:
     ctx = services(request)
     now = ctx.clock()
+    request.scope[ERROR_REDIRECT] = None  # until the redirect URI is proven, a failure is a page
     try:
         parsed = await request_parameters(request)
     except _Malformed as exc:
@@ -80,6 +83,8 @@ async def authorize_endpoint(request: Request) -> Response:
     except authz.UntrustedRedirect as exc:
         log.info("authorization request refused before redirect: %s", exc.message)
         return error_page(exc.message)
+    request.scope[ERROR_REDIRECT] = flow.error_redirect(
+        ctx, redirect_uri, TemporarilyUnavailable(UNAVAILABLE), authz.error_state(params, repeated))
     try:
         areq = authz.validate(client, redirect_uri, params, repeated,
                               allow_plain_pkce=ctx.settings.allow_plain_pkce)
