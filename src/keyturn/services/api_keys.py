@@ -156,7 +156,7 @@ async def set_enabled(
             account_id=account_id,
         )
         key = await _key(ctx, conn, None, account_id, name)
-    ctx.api_keys.invalidate()
+    ctx.changed("api_key")
     return key
 
 
@@ -169,4 +169,4 @@ async def delete(ctx: Services, principal: Principal | None, account_id: str, na
         await audit.record(
             conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id
         )
-    ctx.api_keys.invalidate()
+    ctx.changed("api_key")

@@ -12,8 +12,10 @@ never clears a field (docs/management-api.md). Creation is rate limited per user
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from keyturn import metrics
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
 from keyturn.core.errors import ApiError, InvalidScope, not_found
@@ -31,7 +33,7 @@ from keyturn.core.scopes import format_scope, is_scope_token, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services import access
-from keyturn.services.context import Services
+from keyturn.services.context import CREDENTIAL_CREATE_WINDOW, Services
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -138,19 +140,21 @@ async def grantable_scopes(ctx: Services, creator: Principal, account_id: str | 
 # ---- rate limit ------------------------------------------------------------------------------
 
 
-def _take_create_slot(ctx: Services, user_id: str) -> float:
-    """Sliding window per user, in this process (RFC 6585 §4: 429 with Retry-After). Returns the slot's
-    timestamp, to give back with :func:`_release_create_slot` when the creation fails."""
-    now = ctx.clock()
-    retry = ctx.credential_creations.take(user_id, now)
+async def _take_create_slot(ctx: Services, user_id: str) -> str:
+    """Sliding window per user, shared through Redis when configured (RFC 6585 §4: 429 with Retry-After).
+    Returns the slot's name, to give back with :func:`_release_create_slot` when the creation fails."""
+    slot = uuid.uuid4().hex
+    retry = await ctx.shared.take("credential-create", user_id, ctx.settings.credential_create_limit,
+                                  CREDENTIAL_CREATE_WINDOW, member=slot)
     if retry is not None:
+        metrics.RATE_LIMITED.labels("credential_create").inc()
         raise ApiError(429, "RATE_LIMITED", f"at most {ctx.settings.credential_create_limit} credentials "
                        "per hour; try again later", retry_after=retry)
-    return now
+    return slot
 
 
-def _release_create_slot(ctx: Services, user_id: str, slot: float) -> None:
-    ctx.credential_creations.give_back(user_id, slot)
+async def _release_create_slot(ctx: Services, user_id: str, slot: str) -> None:
+    await ctx.shared.give_back("credential-create", user_id, slot)
 
 
 def validate_domain(raw: str | None) -> str:
@@ -194,14 +198,14 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     reserved = [s for s in scope.split() if is_reserved(s)]
     if by_operator and reserved:  # (self-service: check_grantable names these with any other refused scope)
         raise ApiError(400, "INVALID_SCOPE", f"scope not grantable: {' '.join(reserved)} (reserved for Keyturn)")
-    slot = None if by_operator else _take_create_slot(ctx, creator.id)
+    slot = None if by_operator else await _take_create_slot(ctx, creator.id)
     try:
         return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
                              redirect_uris=redirect_uris, role=role, account_id=account_id,
                              check_catalogue=not by_operator)
     except BaseException:
         if slot is not None:
-            _release_create_slot(ctx, creator.id, slot)
+            await _release_create_slot(ctx, creator.id, slot)
         raise
 
 
@@ -289,8 +293,7 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
         await audit.record(conn, "credential.updated", at=now, actor=owner.resource_name, client_id=client_id,
                            fields=sorted(changes))
         client = await _owned(ctx, conn, owner, client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
     return client
 
 
@@ -308,8 +311,7 @@ async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> Issu
         await audit.record(conn, "credential.secret_rotated", at=now, actor=owner.resource_name,
                            client_id=client_id, overlap_seconds=overlap)
         client = await _owned(ctx, conn, owner, client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
     return Issued(client, secret)
 
 
@@ -321,7 +323,6 @@ async def revoke(ctx: Services, owner: Principal, client_id: str) -> None:
         await clients_repo.update_fields(conn, client_id, deleted_at=now, status=1, updated_at=now)
         await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_revoked")
         await audit.record(conn, "credential.revoked", at=now, actor=owner.resource_name, client_id=client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
 
 
