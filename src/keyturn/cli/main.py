@@ -16,13 +16,14 @@ from keyturn.core.policy import PolicyError
 from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
 from keyturn.services.context import Services
+from keyturn.services.oidc import login
 from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
 from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
-from keyturn.wire.users import UserCreatedOut
+from keyturn.wire.users import UnlockedOut, UserCreatedOut
 
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
@@ -111,6 +112,18 @@ def users_create(email: str = typer.Option(None, help="Email address."),
         return UserCreatedOut.of(user, account_id)
     data = run(go)
     output(data, as_json, f"created user {data.id}")
+
+
+@users_app.command("unlock")
+def users_unlock(identifier: str = typer.Argument(..., help="Email or phone number as typed at login."),
+                 address: str = typer.Option(None, help="Also clear this source address's own lock."),
+                 as_json: bool = JSON_OPT) -> None:
+    """Clear the sign-in locks of an identifier, from every address (audited as login.unlocked)."""
+    async def go(ctx: Services) -> UnlockedOut:
+        removed = await login.unlock(ctx, identifier, "operator", address)
+        return UnlockedOut(identifier=identifier, removed=removed)
+    data = run(go)
+    output(data, as_json, f"unlocked {data.identifier} ({data.removed} throttle entries cleared)")
 
 
 @tokens_app.command("issue")
