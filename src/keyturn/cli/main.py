@@ -149,19 +149,34 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        refresh: str = typer.Option(None, help="Refresh lifetime: 1d, 12h, or none."),
                        account: str = typer.Option(None, help="Account id (default: the user's own)."),
                        role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
+                       rate_limit: str = typer.Option(
+                           None, "--rate-limit", help="Token requests allowed: N/S, e.g. 100/60 (none: no quota)."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
     async def go(ctx: Services) -> CredentialEnvelope:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
         for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
-                     ("role", role)):
+                     ("role", role), ("rateLimit", rate_limit)):
             if v is not None:
                 body[k] = v
         issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
         return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret))
     data = run(go)
     output(data, as_json, f"client_id={data.data.username}\nclient_secret={data.data.password}")
+
+
+@credentials_app.command("limit")
+def credentials_limit(client_id: str = typer.Argument(..., help="The credential's client_id (username)."),
+                      rate_limit: str = typer.Argument(..., help="N/S (at most N token requests in any S seconds, "
+                                                                 "e.g. 100/60), or none to remove the quota."),
+                      as_json: bool = JSON_OPT) -> None:
+    """Set or remove a credential's token-request quota (429 with Retry-After past it; shared through Redis)."""
+    async def go(ctx: Services) -> CredentialEnvelope:
+        client = await credentials_service.set_rate_limit(ctx, client_id, rate_limit)
+        return CredentialEnvelope(data=CredentialOut.of(client))
+    data = run(go)
+    output(data, as_json, f"{data.data.username} rate limit: {data.data.rateLimit or 'none'}")
 
 
 @keys_app.command("rotate")

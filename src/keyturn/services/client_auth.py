@@ -26,6 +26,7 @@ from urllib.parse import unquote_to_bytes
 from keyturn import metrics
 from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests
 from keyturn.core.models import Client, is_client_id
+from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
 
@@ -138,6 +139,20 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="bad secret or client disabled")
     return ClientAuth(client, method)
+
+
+async def check_quota(ctx: Services, client: Client) -> None:
+    """A credential's request quota (``rate_limit``, N/S) at the token endpoint: 429 + Retry-After past it
+    (RFC 6585 §4), counted across every worker and node through Redis when configured."""
+    limit = quota(client.rate_limit)
+    if limit is None:
+        return
+    # keyed by the quota too: a changed quota counts afresh
+    retry = await ctx.shared.take("quota:client", f"{client.client_id}:{client.rate_limit}", *limit)
+    if retry is not None:
+        metrics.RATE_LIMITED.labels("client_quota").inc()
+        raise TooManyRequests(f"this client allows {limit[0]} token requests per {limit[1]:g} seconds; retry later",
+                              retry_after=retry)
 
 
 def _secret_ok_dummy(secret: str) -> None:
