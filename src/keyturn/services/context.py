@@ -81,13 +81,15 @@ class Services:
         """The migrations ``start(run_migrations=True)`` would apply (none: the schema is current)."""
         return await pending_migrations(self.engine)
 
-    async def start(self, *, run_migrations: bool = False) -> None:
-        """What a process does before it serves: migrations (if asked), signing keys, background writers."""
+    async def start(self, *, run_migrations: bool = False, notices: bool = True) -> None:
+        """What a process does before it serves: migrations (if asked), signing keys, background writers, and
+        (``notices``, with Redis) the subscriber that drops cached records other nodes changed."""
         if run_migrations:
             await migrate(self.engine)
         await self.keys.ensure(self.clock())
         self.api_key_usage.start()
-        self.shared.listen(self.forget)
+        if notices:
+            self.shared.listen(self.forget)
 
     async def close(self) -> None:
         await self.writes.drain()

@@ -147,6 +147,7 @@ class Shared:
         self._script: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self._origin = f"{os.getpid()}-{id(self):x}"
         self._serial = itertools.count()
         if url:
@@ -244,13 +245,13 @@ class Shared:
 
     async def _listen(self, handler: Callable[[str, str | None], None]) -> None:
         backoff = 0.1
-        while True:
+        while not self._closing:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await asyncio.wait_for(pubsub.subscribe(self.prefix + CHANNEL), self.timeout * 4)
                 handler("*", None)  # notices may have been missed while unsubscribed: drop everything once
                 backoff = 0.1
-                while True:
+                while not self._closing:  # (a cancellation the client swallows still ends the loop)
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is None:
                         continue
@@ -272,12 +273,13 @@ class Shared:
                     pass
 
     async def close(self) -> None:
+        self._closing = True
         if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
+            for _ in range(10):  # a cancellation can be lost inside the client's own timeouts: ask again
+                self._listener.cancel()
+                done, _ = await asyncio.wait([self._listener], timeout=0.5)
+                if done:
+                    break
             self._listener = None
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.timeout * 2)
