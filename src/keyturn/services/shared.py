@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from keyturn import metrics
+from keyturn.core.errors import TemporarilyUnavailable
 
 log = logging.getLogger("keyturn.shared")
 
@@ -221,6 +222,16 @@ class Shared:
         full = f"{self.prefix}seen:{key}"
         fresh = await self._call(lambda: self._redis.set(full, "1", nx=True, px=max(1, int(ttl * 1000))))
         return not fresh
+
+    async def first_use(self, key: str, ttl: float) -> bool:
+        """For a replay cache (DPoP ``jti``, client assertions): True the first time ``key`` is presented within
+        ``ttl`` s, False for a replay. Fails closed: when Redis cannot answer, 503 ``temporarily_unavailable``
+        with ``Retry-After`` (a value no node can rule out as a replay is not accepted)."""
+        try:
+            return not await self.seen(key, ttl)
+        except SharedUnavailable:
+            raise TemporarilyUnavailable("the replay check is unavailable; retry shortly",
+                                         retry_after=max(1, math.ceil(BREAKER_SECONDS))) from None
 
     # -- change notices ---------------------------------------------------------------------------------
     def publish(self, kind: str, key: str | None = None) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from keyturn.core.errors import TemporarilyUnavailable
 from keyturn.services import shared as shared_module
 from keyturn.services.shared import MAX_KEYS, LocalWindows, Shared, SharedUnavailable
 from tests.conftest import Clock
@@ -67,6 +68,7 @@ async def test_seen_answers_a_replay_within_its_ttl(shared: Shared, clock: Clock
     assert await shared.seen("jti-1", 30) is False
     assert await shared.seen("jti-1", 30) is True
     assert await shared.seen("jti-2", 30) is False
+    assert await shared.first_use("jti-3", 30) is True and await shared.first_use("jti-3", 30) is False
 
 
 async def test_two_processes_share_one_window_through_redis(redis_prefix: str, clock: Clock) -> None:
@@ -129,6 +131,9 @@ async def test_redis_refusing_connections_limits_count_in_process_and_replays_fa
         assert not s.shared  # the circuit is open: no Redis call for a second
         with pytest.raises(SharedUnavailable):
             await s.seen("jti", 30)
+        with pytest.raises(TemporarilyUnavailable) as refused:  # a replay cache fails closed: 503
+            await s.first_use("jti", 30)
+        assert refused.value.status_code == 503 and refused.value.retry_after == 1
         s.publish("client", "c")  # dropped (the others poll)
         s._open_until = 0.0  # the breaker's second has passed: Redis is tried again, and fails again
         with pytest.raises(SharedUnavailable):
@@ -172,6 +177,50 @@ async def test_a_frozen_redis_delays_no_request_past_its_timeout(redis_process: 
         redis_process.thaw()
         await s.close()
     print(f"frozen Redis: slowest call {worst * 1000:.0f} ms over 2 s ({refused} replay checks answered 503)")
+
+
+@pytest.mark.faults
+async def test_notices_resume_after_a_redis_restart_and_bad_notices_are_ignored(
+        redis_process: RedisProcess, caplog: pytest.LogCaptureFixture) -> None:
+    import redis.asyncio as aioredis
+    s = Shared(redis_process.url, "keyturn-h-redis:", 0.25)
+    got: list[tuple[str, str | None]] = []
+    s.listen(lambda kind, key: got.append((kind, key)))
+    s.listen(lambda kind, key: None)  # one subscriber per process: a second call changes nothing
+
+    async def until(cond: Callable[[], bool], seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        while not cond():
+            assert time.perf_counter() < deadline, got
+            await asyncio.sleep(0.02)
+    try:
+        await until(lambda: got == [("*", None)], 3)
+        raw = aioredis.Redis.from_url(redis_process.url)
+        await raw.publish("keyturn-h-redis:changes", "not json")
+        await raw.publish("keyturn-h-redis:changes", '{"no": "kind"}')
+        await raw.aclose()
+        s.publish("api_key")
+        await until(lambda: ("api_key", None) in got, 3)
+        assert "ignored a malformed change notice" in caplog.text
+        redis_process.stop()
+        await asyncio.sleep(0.3)
+        redis_process.start()  # the same port: the subscriber reconnects and drops everything once more
+        await until(lambda: got.count(("*", None)) == 2, 8)
+        for _ in range(10):  # the publisher's pooled connection died with the server: a call or two may fail
+            s._open_until = 0.0
+            s.publish("client", "c9")
+            await asyncio.sleep(0.3)
+            if ("client", "c9") in got:
+                break
+        assert ("client", "c9") in got
+        assert "change notices interrupted" in caplog.text
+        await s.give_back("t", "u", "m")  # Redis answers: nothing to give back
+        redis_process.stop()
+        s._open_until = 0.0
+        await s.give_back("t", "u", "m")  # Redis gone: best effort, no error
+        assert not s.shared
+    finally:
+        await s.close()
 
 
 def test_local_windows_stay_bounded() -> None:
