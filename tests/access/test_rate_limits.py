@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from keyturn.cli.main import app as cli_app
@@ -34,6 +35,10 @@ def test_a_quota_is_written_n_per_s() -> None:
         assert caught.value.status_code == 400
 
 
+def _limited(limit: str) -> float:
+    return REGISTRY.get_sample_value("keyturn_rate_limited_total", {"limit": limit}) or 0.0
+
+
 async def _token(client: Any, auth: tuple[str, str]) -> Any:
     return await client.post("/token", data={"grant_type": "client_credentials"}, auth=auth)
 
@@ -46,8 +51,10 @@ async def test_a_credentials_quota_at_the_token_endpoint(client, ctx, make_user,
     cred = r.json()["data"]
     auth = (cred["username"], cred["password"])
     assert [(await _token(client, auth)).status_code for _ in range(3)] == [200, 200, 200]
+    before = _limited("client_quota")
     r = await _token(client, auth)
     assert r.status_code == 429 and r.headers["retry-after"] == "60"
+    assert _limited("client_quota") == before + 1  # keyturn_rate_limited_total{limit="client_quota"}
     assert r.json()["error"] == "invalid_request" and "3 token requests per 60 seconds" in r.json()["error_description"]
     clock.advance(60.5)
     assert (await _token(client, auth)).status_code == 200
