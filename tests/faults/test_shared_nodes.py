@@ -81,6 +81,27 @@ def test_a_deleted_credential_is_refused_by_the_other_node_at_once(two_nodes: li
     assert max(lags) < 0.5
 
 
+def test_a_token_revoked_on_one_node_is_inactive_on_the_other_at_once(two_nodes: list[LiveServer]) -> None:
+    a, b = two_nodes
+    owner = _owner(a)
+    with httpx.Client(base_url=a.url) as ca, httpx.Client(base_url=b.url) as cb:
+        cred = ca.post("/api/v2/credential", json={"name": "r", "scope": "ALLOW_OTA_CHARGE"},
+                       headers=owner["headers"]).json()["data"]
+        auth = (cred["username"], cred["password"])
+        lags = []
+        for _ in range(5):
+            token = _token(ca, auth).json()["access_token"]
+            assert cb.post("/introspect", data={"token": token}, auth=auth).json()["active"] is True  # B loads
+            assert ca.post("/revoke", data={"token": token}, auth=auth).status_code == 200
+            revoked = time.perf_counter()
+            while cb.post("/introspect", data={"token": token}, auth=auth).json()["active"]:
+                assert time.perf_counter() - revoked < 5, "node B still says active"
+            lags.append(time.perf_counter() - revoked)
+    print(f"a revoked access token was inactive on the other node after: median "
+          f"{statistics.median(lags) * 1000:.1f} ms, max {max(lags) * 1000:.1f} ms (revocation cache TTL 30 s)")
+    assert max(lags) < 0.5
+
+
 def test_two_nodes_share_one_quota(two_nodes: list[LiveServer]) -> None:
     a, b = two_nodes
     owner = _owner(a)
