@@ -46,3 +46,6 @@ LOG_LINES_DROPPED = Counter(
     ("stream",))
 ROWS_PURGED = Counter(
     "keyturn_rows_purged_total", "Expired rows deleted by the purge task, by table.", ("table",))
+REDIS_ERRORS = Counter(
+    "keyturn_redis_errors_total",
+    "Redis calls that failed or timed out (limits then count in process for about a second).")

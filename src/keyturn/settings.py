@@ -88,7 +88,8 @@ class Settings(BaseSettings):
             "`scopes:` and the permissions the creator holds (space-separated in env; `keyturn:*` is never "
             "grantable; docs/management-api.md)."))
     credential_create_limit: int = Field(
-        20, ge=1, description="Credentials one user may create per hour (sliding window, per process); then 429.")
+        20, ge=1,
+        description="Credentials one user may create per hour (sliding window, shared through Redis if set); then 429.")
     allow_plain_pkce: bool = Field(False, description="Accept code_challenge_method=plain (RFC 7636); off.")
     client_cache_ttl: float = Field(
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
@@ -115,6 +116,15 @@ class Settings(BaseSettings):
     key_encryption_secret: str | None = Field(
         None, description="If set, signing private keys are encrypted at rest with a key derived from it."
     )
+    redis_url: str | None = Field(None, description=(
+        "Redis (`redis://host:6379/0`, `rediss://…` for TLS): limits, replay caches and change notices shared by "
+        "every worker and node; unset: each process counts on its own (docs/deployment.md, Redis)."))
+    redis_prefix: str = Field(
+        "keyturn:", min_length=1, max_length=64,
+        description="Prefix of every Redis key and channel Keyturn uses (several deployments can share a Redis).")
+    redis_timeout: float = Field(0.25, gt=0, le=5, description=(
+        "Seconds one Redis call may take; a slower or failed call sends limits to in-process counting for 1 s "
+        "and replay checks to 503 (docs/deployment.md, Redis)."))
 
     @field_validator("allowed_scopes", mode="before")
     @classmethod

@@ -83,12 +83,13 @@ def api_keys_create(
     account: str = typer.Option(..., "--account", help="Account id."),
     name: str = typer.Option(..., "--name", help="Key name (unique on the account)."),
     role: str = typer.Option(..., "--role", help="Role of the key on the account."),
+    rate_limit: str = typer.Option(None, "--rate-limit", help="Requests allowed: N/S, e.g. 100/60 (none: no quota)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Create an API key; prints the same JSON as the HTTP API, with the secret (shown once)."""
 
     async def go(ctx: Services) -> ApiKeyOut:
-        issued = await api_keys_service.create(ctx, None, account, name, role)
+        issued = await api_keys_service.create(ctx, None, account, name, role, rate_limit)
         return ApiKeyOut.of(issued.record, issued.secret)
 
     data = run(go)
@@ -121,6 +122,22 @@ def api_keys_enable(
 ) -> None:
     """Enable a disabled API key."""
     _set_enabled(account, name, True, as_json)
+
+
+@api_keys_app.command("limit")
+def api_keys_limit(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    name: str = typer.Option(..., "--name", help="Key name."),
+    rate_limit: str = typer.Argument(..., help="N/S (at most N requests in any S seconds, e.g. 100/60), or none."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Set or remove an API key's request quota (429 with Retry-After past it; shared through Redis)."""
+
+    async def go(ctx: Services) -> ApiKeyOut:
+        return ApiKeyOut.of(await api_keys_service.set_rate_limit(ctx, None, account, name, rate_limit))
+
+    data = run(go)
+    output(data, as_json, f"{name} rate limit: {data.rateLimit or 'none'}")
 
 
 @api_keys_app.command("list")

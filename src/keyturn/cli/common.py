@@ -106,7 +106,7 @@ def run(fn: Callable[[Services], Awaitable[T]], settings: Settings | None = None
             pending = await ctx.pending_migrations()
             if pending:
                 logging.getLogger("keyturn").info("applying migrations: %s", ", ".join(pending))
-            await ctx.start(run_migrations=True)
+            await ctx.start(run_migrations=True, notices=False)  # a command caches nothing: no subscriber
             return await fn(ctx)
         finally:
             await ctx.close()

@@ -16,13 +16,14 @@ from keyturn.core.policy import PolicyError
 from keyturn.logconfig import configure_logging
 from keyturn.services import credentials as credentials_service
 from keyturn.services.context import Services
+from keyturn.services.oidc import login
 from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
 from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
 from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
-from keyturn.wire.users import UserCreatedOut
+from keyturn.wire.users import UnlockedOut, UserCreatedOut
 
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
@@ -113,6 +114,18 @@ def users_create(email: str = typer.Option(None, help="Email address."),
     output(data, as_json, f"created user {data.id}")
 
 
+@users_app.command("unlock")
+def users_unlock(identifier: str = typer.Argument(..., help="Email or phone number as typed at login."),
+                 address: str = typer.Option(None, help="Also clear this source address's own lock."),
+                 as_json: bool = JSON_OPT) -> None:
+    """Clear the sign-in locks of an identifier, from every address (audited as login.unlocked)."""
+    async def go(ctx: Services) -> UnlockedOut:
+        removed = await login.unlock(ctx, identifier, "operator", address)
+        return UnlockedOut(identifier=identifier, removed=removed)
+    data = run(go)
+    output(data, as_json, f"unlocked {data.identifier} ({data.removed} throttle entries cleared)")
+
+
 @tokens_app.command("issue")
 def tokens_issue(user: str = typer.Option(..., help="Email, phone or id of the user."),
                  scope: str = typer.Option("", help="Scope of the token."),
@@ -136,19 +149,34 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        refresh: str = typer.Option(None, help="Refresh lifetime: 1d, 12h, or none."),
                        account: str = typer.Option(None, help="Account id (default: the user's own)."),
                        role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
+                       rate_limit: str = typer.Option(
+                           None, "--rate-limit", help="Token requests allowed: N/S, e.g. 100/60 (none: no quota)."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
     async def go(ctx: Services) -> CredentialEnvelope:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
         for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
-                     ("role", role)):
+                     ("role", role), ("rateLimit", rate_limit)):
             if v is not None:
                 body[k] = v
         issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
         return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret))
     data = run(go)
     output(data, as_json, f"client_id={data.data.username}\nclient_secret={data.data.password}")
+
+
+@credentials_app.command("limit")
+def credentials_limit(client_id: str = typer.Argument(..., help="The credential's client_id (username)."),
+                      rate_limit: str = typer.Argument(..., help="N/S (at most N token requests in any S seconds, "
+                                                                 "e.g. 100/60), or none to remove the quota."),
+                      as_json: bool = JSON_OPT) -> None:
+    """Set or remove a credential's token-request quota (429 with Retry-After past it; shared through Redis)."""
+    async def go(ctx: Services) -> CredentialEnvelope:
+        client = await credentials_service.set_rate_limit(ctx, client_id, rate_limit)
+        return CredentialEnvelope(data=CredentialOut.of(client))
+    data = run(go)
+    output(data, as_json, f"{data.data.username} rate limit: {data.data.rateLimit or 'none'}")
 
 
 @keys_app.command("rotate")

@@ -69,6 +69,7 @@ class Client:
     created_at: float
     updated_at: float
     deleted_at: float | None = None
+    rate_limit: str | None = None  # N/S requests per seconds at the token endpoint (keyturn.core.ratelimit)
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -114,6 +115,7 @@ class ApiKey:
     created_by: str | None
     updated_at: float
     last_used_at: float | None
+    rate_limit: str | None = None  # N/S requests per seconds at the management API (keyturn.core.ratelimit)
 
 
 @dataclass(frozen=True, slots=True)

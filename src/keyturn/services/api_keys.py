@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from keyturn import metrics
 from keyturn.core.errors import ApiError, InvalidToken, not_found
 from keyturn.core.models import ApiKey, Issued, Principal
+from keyturn.core.ratelimit import parse_rate_limit, quota
 from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
@@ -54,12 +56,20 @@ async def authenticate(ctx: Services, raw: str, now: float) -> Principal:
                 "account_name": account.name,
                 "account_type": account.type,
                 "key_name": key.name,
+                "rate_limit": quota(key.rate_limit),
             },
         )
 
     principal = await ctx.api_keys.get(key_digest, now, load)
     if principal is None:
         raise InvalidToken(INVALID_KEY)
+    limit = principal.claims.get("rate_limit")
+    if limit is not None:
+        retry = await ctx.shared.take("quota:api-key", f"{principal.id}:{limit[0]}/{limit[1]:g}", *limit)
+        if retry is not None:
+            metrics.RATE_LIMITED.labels("api_key_quota").inc()
+            raise ApiError(429, "RATE_LIMITED", f"this API key allows {limit[0]} requests per {limit[1]:g} seconds; "
+                           "retry later", retry_after=retry)
     ctx.api_key_usage.record(principal.id, now)
     return principal
 
@@ -71,10 +81,12 @@ def _name(name: Any) -> str:
 
 
 async def create(
-    ctx: Services, creator: Principal | None, account_id: str, name: str, role: str
+    ctx: Services, creator: Principal | None, account_id: str, name: str, role: str, rate_limit: str | None = None
 ) -> Issued[ApiKey]:
-    """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only."""
+    """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only.
+    ``rate_limit``: ``N/S`` requests per seconds (keyturn.core.ratelimit), None or ``none``: no quota."""
     name = _name(name)
+    rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
     if not usable_id(account_id):
         raise not_found("account")
     access.check_role_exists(ctx, check_text("role", role))
@@ -100,6 +112,7 @@ async def create(
                 created_by=actor,
                 updated_at=now,
                 last_used_at=None,
+                rate_limit=rate_limit,
             )
             await keys_repo.insert_api_key(conn, key, digest(secret))
             await audit.record(
@@ -111,6 +124,7 @@ async def create(
                 account_id=account_id,
                 role=role,
                 name=name,
+                rate_limit=rate_limit,
             )
     except IntegrityError:
         raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
@@ -156,7 +170,7 @@ async def set_enabled(
             account_id=account_id,
         )
         key = await _key(ctx, conn, None, account_id, name)
-    ctx.api_keys.invalidate()
+    ctx.changed("api_key")
     return key
 
 
@@ -169,4 +183,21 @@ async def delete(ctx: Services, principal: Principal | None, account_id: str, na
         await audit.record(
             conn, "api_key.deleted", at=now, actor=actor, subject=key.id, account_id=account_id
         )
-    ctx.api_keys.invalidate()
+    ctx.changed("api_key")
+
+
+async def set_rate_limit(
+    ctx: Services, principal: Principal | None, account_id: str, name: str, rate_limit: str
+) -> ApiKey:
+    """Set (``N/S``) or remove (``none``) a key's request quota (api-keys:update; None: the operator)."""
+    value = parse_rate_limit(rate_limit)
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    async with ctx.engine.begin() as conn:
+        key = await _key(ctx, conn, principal, account_id, name)
+        await keys_repo.set_api_key_rate_limit(conn, key.id, value, now)
+        await audit.record(conn, "api_key.limited", at=now, actor=actor, subject=key.id, account_id=account_id,
+                           rate_limit=value)
+        key = await _key(ctx, conn, None, account_id, name)
+    ctx.changed("api_key")
+    return key

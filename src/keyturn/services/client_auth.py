@@ -10,7 +10,8 @@ failures for one client_id *from one source address* within a minute get 429
 ``client_auth_max_failures`` guesses per minute per address, while the legitimate
 client calling from its own address is never locked out (F18). Refused (429)
 attempts are not counted, so a block ends at most 60 s after the attack stops.
-The counter is per worker and bounded in memory (docs/client-authentication.md).
+The counter is shared by every worker and node through Redis when ``KEYTURN_REDIS_URL`` is set, else per
+worker and bounded in memory (keyturn.services.shared, docs/client-authentication.md).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from keyturn import metrics
 from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests
 from keyturn.core.models import Client, is_client_id
+from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
 
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
+FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +115,10 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
             raise InvalidClient("client authentication is required")
     if not is_client_id(client_id):
         raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
-    counter = ctx.client_failures
-    key = f"{client_id} {ip or '-'}"
-    retry = counter.blocked(key, now)
+    limit, key = ctx.settings.client_auth_max_failures, f"{client_id} {ip or '-'}"
+    retry = await ctx.shared.peek("client-auth", key, limit, FAILURE_WINDOW)
     if retry is not None:
+        metrics.RATE_LIMITED.labels("client_auth").inc()
         # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
@@ -123,18 +127,32 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
             return ClientAuth(client, "none")
         if client is not None and client.is_public and client.active(now):
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
-        counter.fail(key, now)
+        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
-        counter.fail(key, now)
+        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
-        counter.fail(key, now)
+        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="bad secret or client disabled")
     return ClientAuth(client, method)
+
+
+async def check_quota(ctx: Services, client: Client) -> None:
+    """A credential's request quota (``rate_limit``, N/S) at the token endpoint: 429 + Retry-After past it
+    (RFC 6585 §4), counted across every worker and node through Redis when configured."""
+    limit = quota(client.rate_limit)
+    if limit is None:
+        return
+    # keyed by the quota too: a changed quota counts afresh
+    retry = await ctx.shared.take("quota:client", f"{client.client_id}:{client.rate_limit}", *limit)
+    if retry is not None:
+        metrics.RATE_LIMITED.labels("client_quota").inc()
+        raise TooManyRequests(f"this client allows {limit[0]} token requests per {limit[1]:g} seconds; retry later",
+                              retry_after=retry)
 
 
 def _secret_ok_dummy(secret: str) -> None:

@@ -18,12 +18,12 @@ from keyturn.core.models import Client, Principal, is_client_id
 from keyturn.core.policy import Policy
 from keyturn.services.cache import TTLCache
 from keyturn.services.keyring import KeyRing
-from keyturn.services.limits import FailureCounter, SlidingWindow
 from keyturn.services.origin_index import OriginIndex
 from keyturn.services.outage import OUTAGES
 from keyturn.services.policy_file import load_policy
 from keyturn.services.readiness import ReadinessProbe
 from keyturn.services.revocations import RevocationCache
+from keyturn.services.shared import Shared
 from keyturn.services.usage import LastUsed
 from keyturn.services.writes import GroupCommit, pin_read_committed
 from keyturn.settings import Settings
@@ -47,9 +47,8 @@ class Services:
     revocations: RevocationCache  # revoked jtis and grants
     verified_tokens: VerifiedTokens  # signature results of access tokens
     origins: OriginIndex  # which browser origins some client allows
-    client_failures: FailureCounter  # failed client authentications (429 past the limit)
-    credential_creations: SlidingWindow  # credentials created per user (429 past the limit)
     readiness: ReadinessProbe  # GET /readyz: database reachable and writable, migrations current, keys loaded
+    shared: Shared  # limits, replay cache and change notices: Redis if configured, else this process
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -61,24 +60,45 @@ class Services:
         return await self.clients.get(client_id, now, load)
 
     def revocations_changed(self) -> None:
-        """Call after committing a revocation: this worker's revocation cache reloads at once."""
-        self.revocations.invalidate()
+        """Call after committing a revocation: every worker's revocation cache reloads at once."""
+        self.changed("revocation")
+
+    def changed(self, kind: str, key: str | None = None) -> None:
+        """Call after committing a change to a cached record: ``client`` (``key``: its client_id; a credential's
+        revocation, update or secret rotation also calls ``revocation``), ``api_key`` or ``revocation``. This
+        process drops it at once; with Redis every other worker and node does too (a notice), else within
+        ``client_cache_ttl`` (their poll)."""
+        self.forget(kind, key)
+        self.shared.publish(kind, key)
+
+    def forget(self, kind: str, key: str | None = None) -> None:
+        """Drop what a change notice names from this process's caches (``*``: everything)."""
+        if kind in ("client", "*"):
+            self.clients.invalidate(key if kind == "client" else None)
+        if kind in ("api_key", "*"):
+            self.api_keys.invalidate()
+        if kind in ("revocation", "client", "*"):
+            self.revocations.invalidate()
 
     async def pending_migrations(self) -> list[str]:
         """The migrations ``start(run_migrations=True)`` would apply (none: the schema is current)."""
         return await pending_migrations(self.engine)
 
-    async def start(self, *, run_migrations: bool = False) -> None:
-        """What a process does before it serves: migrations (if asked), signing keys, background writers."""
+    async def start(self, *, run_migrations: bool = False, notices: bool = True) -> None:
+        """What a process does before it serves: migrations (if asked), signing keys, background writers, and
+        (``notices``, with Redis) the subscriber that drops cached records other nodes changed."""
         if run_migrations:
             await migrate(self.engine)
         await self.keys.ensure(self.clock())
         self.api_key_usage.start()
+        if notices:
+            self.shared.listen(self.forget)
 
     async def close(self) -> None:
         await self.writes.drain()
         await self.api_key_usage.stop()
         await self.keys.stop()
+        await self.shared.close()
         await self.engine.dispose()
 
 
@@ -96,7 +116,6 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         keys=keys, clients=TTLCache(ttl), api_keys=TTLCache(ttl),
         api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
-        client_failures=FailureCounter(settings.client_auth_max_failures),
-        credential_creations=SlidingWindow(settings.credential_create_limit, CREDENTIAL_CREATE_WINDOW),
         readiness=ReadinessProbe(engine, keys),
+        shared=Shared(settings.redis_url, settings.redis_prefix, settings.redis_timeout, clock=clock),
     )

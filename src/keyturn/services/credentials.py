@@ -12,8 +12,11 @@ never clears a field (docs/management-api.md). Creation is rate limited per user
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from typing import Any
 
+from keyturn import metrics
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
 from keyturn.core.errors import ApiError, InvalidScope, not_found
@@ -25,13 +28,15 @@ from keyturn.core.models import (
     Grantable,
     Issued,
     Principal,
+    is_client_id,
 )
 from keyturn.core.policy import RESERVED_SCOPE_PREFIX, decide
+from keyturn.core.ratelimit import parse_rate_limit
 from keyturn.core.scopes import format_scope, is_scope_token, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services import access
-from keyturn.services.context import Services
+from keyturn.services.context import CREDENTIAL_CREATE_WINDOW, Services
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -39,7 +44,7 @@ from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
-UPDATABLE = ("name", "domain", "scope", "status")
+UPDATABLE = ("name", "domain", "scope", "status", "rateLimit")
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool = False, max_len: int = 2048) -> str | None:
@@ -138,19 +143,21 @@ async def grantable_scopes(ctx: Services, creator: Principal, account_id: str | 
 # ---- rate limit ------------------------------------------------------------------------------
 
 
-def _take_create_slot(ctx: Services, user_id: str) -> float:
-    """Sliding window per user, in this process (RFC 6585 §4: 429 with Retry-After). Returns the slot's
-    timestamp, to give back with :func:`_release_create_slot` when the creation fails."""
-    now = ctx.clock()
-    retry = ctx.credential_creations.take(user_id, now)
+async def _take_create_slot(ctx: Services, user_id: str) -> str:
+    """Sliding window per user, shared through Redis when configured (RFC 6585 §4: 429 with Retry-After).
+    Returns the slot's name, to give back with :func:`_release_create_slot` when the creation fails."""
+    slot = uuid.uuid4().hex
+    retry = await ctx.shared.take("credential-create", user_id, ctx.settings.credential_create_limit,
+                                  CREDENTIAL_CREATE_WINDOW, member=slot)
     if retry is not None:
+        metrics.RATE_LIMITED.labels("credential_create").inc()
         raise ApiError(429, "RATE_LIMITED", f"at most {ctx.settings.credential_create_limit} credentials "
                        "per hour; try again later", retry_after=retry)
-    return now
+    return slot
 
 
-def _release_create_slot(ctx: Services, user_id: str, slot: float) -> None:
-    ctx.credential_creations.give_back(user_id, slot)
+async def _release_create_slot(ctx: Services, user_id: str, slot: str) -> None:
+    await ctx.shared.give_back("credential-create", user_id, slot)
 
 
 def validate_domain(raw: str | None) -> str:
@@ -191,23 +198,24 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     redirect_uris = validate_redirect_uris(redirect_raw)
     role = _text(body, "role", max_len=100) or DEFAULT_ROLE
     account_id = _text(body, "accountId", max_len=64)
+    rate_limit = parse_rate_limit(body["rateLimit"]) if body.get("rateLimit") is not None else None
     reserved = [s for s in scope.split() if is_reserved(s)]
     if by_operator and reserved:  # (self-service: check_grantable names these with any other refused scope)
         raise ApiError(400, "INVALID_SCOPE", f"scope not grantable: {' '.join(reserved)} (reserved for Keyturn)")
-    slot = None if by_operator else _take_create_slot(ctx, creator.id)
+    slot = None if by_operator else await _take_create_slot(ctx, creator.id)
     try:
         return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
                              redirect_uris=redirect_uris, role=role, account_id=account_id,
-                             check_catalogue=not by_operator)
+                             check_catalogue=not by_operator, rate_limit=rate_limit)
     except BaseException:
         if slot is not None:
-            _release_create_slot(ctx, creator.id, slot)
+            await _release_create_slot(ctx, creator.id, slot)
         raise
 
 
 async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
                   redirect_uris: list[str], role: str, account_id: str | None,
-                  check_catalogue: bool) -> Issued[Client]:
+                  check_catalogue: bool, rate_limit: str | None = None) -> Issued[Client]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -223,10 +231,11 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
             is_public=False, public_id=str(int(now * 1000)), domain=domain, scope=scope, refresh=refresh,
             status=0, grant_types=tuple(grant_types), redirect_uris=tuple(redirect_uris),
             post_logout_redirect_uris=(), allowed_origins=(), first_party=False, refresh_enabled=bool(refresh),
-            id_token_alg=None, revoke_refresh_on_logout=False, expiration=None, created_at=now, updated_at=now)
+            id_token_alg=None, revoke_refresh_on_logout=False, expiration=None, created_at=now, updated_at=now,
+            rate_limit=rate_limit)
         await clients_repo.insert(conn, client)
         await audit.record(conn, "credential.created", at=now, actor=creator.resource_name, client_id=client_id,
-                           account_id=account_id, role=role, scope=scope)
+                           account_id=account_id, role=role, scope=scope, rate_limit=rate_limit)
     return Issued(client, secret)
 
 
@@ -272,6 +281,8 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
         if not changes["scope"]:
             raise ApiError(400, "INVALID_SCOPE", "scope must name at least one scope (an empty scope would "
                            "widen the credential to its whole role)")
+    if "rateLimit" in body:
+        changes["rate_limit"] = parse_rate_limit(body["rateLimit"])
     if "status" in body:
         if body["status"] not in (0, 1) or isinstance(body["status"], bool):
             raise ApiError(400, "INVALID_REQUEST", "status must be 0 (active) or 1 (disabled)")
@@ -289,8 +300,7 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
         await audit.record(conn, "credential.updated", at=now, actor=owner.resource_name, client_id=client_id,
                            fields=sorted(changes))
         client = await _owned(ctx, conn, owner, client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
     return client
 
 
@@ -308,8 +318,7 @@ async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> Issu
         await audit.record(conn, "credential.secret_rotated", at=now, actor=owner.resource_name,
                            client_id=client_id, overlap_seconds=overlap)
         client = await _owned(ctx, conn, owner, client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
     return Issued(client, secret)
 
 
@@ -321,7 +330,22 @@ async def revoke(ctx: Services, owner: Principal, client_id: str) -> None:
         await clients_repo.update_fields(conn, client_id, deleted_at=now, status=1, updated_at=now)
         await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_revoked")
         await audit.record(conn, "credential.revoked", at=now, actor=owner.resource_name, client_id=client_id)
-    ctx.clients.invalidate(client_id)
-    ctx.revocations_changed()
+    ctx.changed("client", client_id)
 
 
+
+
+async def set_rate_limit(ctx: Services, client_id: str, rate_limit: str, actor: str = "operator") -> Client:
+    """The operator's ``keyturn credentials limit``: set (``N/S``) or remove (``none``) a credential's quota."""
+    value = parse_rate_limit(rate_limit, "rate limit")
+    now = ctx.clock()
+    async with ctx.engine.begin() as conn:
+        client = await clients_repo.get(conn, client_id) if is_client_id(client_id) else None
+        if client is None or client.kind != "credential" or client.deleted_at is not None:
+            raise not_found("credential")
+        await clients_repo.update_fields(conn, client_id, rate_limit=value, updated_at=now)
+        await audit.record(conn, "credential.updated", at=now, actor=actor, client_id=client_id,
+                           fields=["rate_limit"])
+        client = replace(client, rate_limit=value, updated_at=now)
+    ctx.changed("client", client_id)
+    return client

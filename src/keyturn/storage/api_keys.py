@@ -55,6 +55,12 @@ async def set_api_key_enabled(conn: AsyncConnection, key_id: str, enabled: bool,
     )
 
 
+async def set_api_key_rate_limit(conn: AsyncConnection, key_id: str, rate_limit: str | None, now: float) -> None:
+    await conn.execute(
+        update(api_keys).where(api_keys.c.id == key_id).values(rate_limit=rate_limit, updated_at=now)
+    )
+
+
 async def delete_api_key(conn: AsyncConnection, key_id: str) -> None:
     await conn.execute(api_keys.delete().where(api_keys.c.id == key_id))
 

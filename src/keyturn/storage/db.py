@@ -245,7 +245,10 @@ def _pending(conn: Connection) -> list[str]:
     heads = script.get_heads()
     if set(current) == set(heads):
         return []
-    return [rev.revision for rev in script.walk_revisions("base", "heads") if rev.revision not in current]
+    # Only the revisions above the current ones (not every revision but the current: an applied ancestor
+    # is not pending), oldest first.
+    above = script.iterate_revisions("heads", tuple(current) or "base")
+    return [rev.revision for rev in reversed(list(above)) if rev is not None]
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -7,7 +7,7 @@ session ids and interaction ids are stored.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, not_, select, update
+from sqlalchemy import delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.models import Consent, Interaction, LoginSession, Throttle
@@ -127,3 +127,12 @@ async def lock(conn: AsyncConnection, key: str, until: float) -> None:
 
 async def clear_throttle(conn: AsyncConnection, key: str) -> None:
     await conn.execute(delete(throttles).where(throttles.c.key == key))
+
+
+async def clear_throttles_of(conn: AsyncConnection, key: str, *, prefix: bool = True) -> int:
+    """Delete the throttle ``key`` and, with ``prefix``, every key under ``key + ":"``; returns rows deleted."""
+    cond = throttles.c.key == key
+    if prefix:
+        pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+        cond = or_(cond, throttles.c.key.like(pattern, escape="\\"))
+    return int((await conn.execute(delete(throttles).where(cond))).rowcount or 0)

@@ -115,6 +115,7 @@ clients = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("deleted_at", Float, nullable=True),
+    Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the token endpoint (0003)
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
 )
@@ -233,6 +234,7 @@ api_keys = Table(
     Column("created_by", String(200), nullable=True),
     Column("updated_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
+    Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the management API (0003)
     UniqueConstraint("account_id", "name", name="uq_api_keys_account_name"),
 )
 

@@ -19,6 +19,7 @@ class ApiKeyOut(BaseModel):
     createdBy: str | None
     updatedAt: str | None
     lastUsedAt: str | None
+    rateLimit: str | None = Field(None, description="Requests allowed: N/S (at most N in any S seconds); null: none")
     secret: str | None = Field(None, exclude_if=absent,
                                description="The key itself: only in the create answer, shown once")
 
@@ -26,4 +27,5 @@ class ApiKeyOut(BaseModel):
     def of(cls, key: ApiKey, secret: str | None = None) -> ApiKeyOut:
         return cls(id=key.id, accountId=key.account_id, name=key.name, role=key.role, enabled=key.enabled,
                    hint=key.hint, createdAt=iso(key.created_at), createdBy=key.created_by,
-                   updatedAt=iso(key.updated_at), lastUsedAt=iso(key.last_used_at), secret=secret)
+                   updatedAt=iso(key.updated_at), lastUsedAt=iso(key.last_used_at), secret=secret,
+                   rateLimit=key.rate_limit)

@@ -30,6 +30,8 @@ class CredentialOut(BaseModel):
     createdAt: str | None
     expiration: str | None
     redirect: str | None
+    rateLimit: str | None = Field(None, description="Token requests allowed: N/S (at most N in any S seconds); "
+                                  "null: no quota")
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None) -> CredentialOut:
@@ -39,7 +41,8 @@ class CredentialOut(BaseModel):
             accountId=client.account_id, role=client.role, prefix="Bearer", refresh=client.refresh, type=1,
             status=client.status, username=client.client_id, password=secret, public=client.public_id,
             groupId=None, updatedAt=iso(client.updated_at), createdAt=iso(client.created_at),
-            expiration=iso(client.expiration), redirect=" ".join(client.redirect_uris) or None)
+            expiration=iso(client.expiration), redirect=" ".join(client.redirect_uris) or None,
+            rateLimit=client.rate_limit)
 
 
 class CredentialEnvelope(Ok[CredentialOut]):

@@ -20,3 +20,13 @@ class UserCreatedOut(BaseModel):
     def of(cls, user: User, individual_account_id: str) -> UserCreatedOut:
         return cls(id=user.id, email=user.email, phone_number=user.phone_number,
                    preferred_username=user.preferred_username, individualAccountId=individual_account_id)
+
+
+class UnlockedOut(BaseModel):
+    """``keyturn users unlock`` / ``POST /api/v2/users/unlock``: the sign-in locks cleared."""
+    identifier: str
+    removed: int  # throttle entries deleted (0: nothing was locked or counted)
+
+
+class UnlockedEnvelope(BaseModel):
+    data: UnlockedOut

@@ -45,7 +45,7 @@ def test_a_credential_has_seed_000s_keys_in_order_and_a_null_password_unless_jus
     shown = plain(CredentialOut.of(client(), "ktcs_secret"))
     assert list(shown) == ["name", "domain", "scope", "ownerId", "accountId", "role", "prefix", "refresh", "type",
                            "status", "username", "password", "public", "groupId", "updatedAt", "createdAt",
-                           "expiration", "redirect"]
+                           "expiration", "redirect", "rateLimit"]
     assert shown["username"] == "cid" and shown["password"] == "ktcs_secret"
     assert shown["domain"] == "" and shown["prefix"] == "Bearer" and shown["type"] == 1
     assert shown["createdAt"] == "2023-11-14T22:13:20.250Z" and shown["redirect"] is None

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StrictBool
 from starlette.responses import Response
 
+from keyturn.core.errors import ApiError
 from keyturn.core.models import Principal
 from keyturn.services import api_keys
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
-from keyturn.web.management.schemas import Strict, Word
+from keyturn.web.management.schemas import Patch, Strict, Word
 from keyturn.web.responses import shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
@@ -24,13 +25,21 @@ router = APIRouter(tags=["access"], route_class=ManagementRoute)
 Caller = Depends(current_principal)
 
 
+RATE_LIMIT = ("Requests allowed: N/S (at most N in any S seconds, e.g. 100/60; past it 429 with Retry-After); "
+              "none: no quota")
+
+
 class ApiKeyCreate(Strict):
     name: Word
     role: Word = Field(description="A role no stronger than the caller's on the account")
+    rateLimit: Word | None = Field(None, description=RATE_LIMIT)
 
 
 class ApiKeyUpdate(Strict):
-    enabled: StrictBool
+    """Partial: an absent field is unchanged; null is refused."""
+
+    enabled: Patch[StrictBool] = Field(None, description="false: the key fails at once")
+    rateLimit: Patch[Word] = Field(None, description=RATE_LIMIT)
 
 
 @router.post(
@@ -43,7 +52,7 @@ class ApiKeyUpdate(Strict):
 async def create_api_key(
     accountId: str, body: ApiKeyCreate, request: Request, principal: Principal = Caller
 ) -> Response:
-    issued = await api_keys.create(services(request), principal, accountId, body.name, body.role)
+    issued = await api_keys.create(services(request), principal, accountId, body.name, body.role, body.rateLimit)
     return shape_response(ApiKeyOut.of(issued.record, issued.secret), 201)
 
 
@@ -62,12 +71,19 @@ async def list_api_keys(accountId: str, request: Request, principal: Principal =
     "/api/accounts/{accountId}/api-keys/{name}",
     response_model=ApiKeyOut,
     responses=ERRORS,
-    summary="Enable or disable an API key (api-keys:update); a disabled key fails at once",
+    summary="Enable or disable an API key, or set its rate limit (api-keys:update); a disabled key fails at once",
 )
 async def update_api_key(
     accountId: str, name: str, body: ApiKeyUpdate, request: Request, principal: Principal = Caller
 ) -> Response:
-    key = await api_keys.set_enabled(services(request), principal, accountId, name, body.enabled)
+    ctx = services(request)
+    fields = body.model_dump(exclude_unset=True)
+    if not fields:
+        raise ApiError(400, "INVALID_REQUEST", "send enabled or rateLimit")
+    if "rateLimit" in fields:
+        key = await api_keys.set_rate_limit(ctx, principal, accountId, name, fields["rateLimit"])
+    if "enabled" in fields:
+        key = await api_keys.set_enabled(ctx, principal, accountId, name, fields["enabled"])
     return shape_response(ApiKeyOut.of(key))
 
 

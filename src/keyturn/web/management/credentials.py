@@ -51,6 +51,8 @@ class CredentialCreate(Strict):
     accountId: Id | None = Field(None, description="Account the credential acts for (default: yours)")
     role: Word | None = Field(None, description="Role on that account (default merchant-terminal)")
     redirect: Text | None = Field(None, description="Space-separated redirect URIs for the code flow")
+    rateLimit: Word | None = Field(None, description="Token requests allowed: N/S (at most N in any S seconds, "
+                                   "e.g. 100/60; past it 429 with Retry-After); null or none: no quota")
 
 
 class CredentialUpdate(Strict):
@@ -61,6 +63,8 @@ class CredentialUpdate(Strict):
                                 "browser origin at all")
     scope: Patch[Text] = Field(None, description="Replaces the scope: at least one scope from the catalogue")
     status: Patch[StrictInt] = Field(None, ge=0, le=1, description="0 active, 1 disabled")
+    rateLimit: Patch[Word] = Field(None, description="Token requests allowed: N/S (e.g. 100/60); \"none\" removes "
+                                   "the quota")
 
 
 @router.post("", response_model=CredentialEnvelope, responses=CREATE_ERRORS,
@@ -101,7 +105,7 @@ async def get_credential(client_id: str, request: Request,
 
 
 @router.put("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
-            summary="Update name, domain, scope or status (partial: absent fields are unchanged; null is 400)")
+            summary="Update name, domain, scope, status or rateLimit (partial: absent unchanged; null is 400)")
 @router.patch("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
               summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,

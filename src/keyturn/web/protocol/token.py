@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
+from keyturn.services.client_auth import check_quota
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
 from keyturn.web.client_auth import authenticate_request
@@ -44,6 +45,8 @@ async def token_endpoint(request: Request) -> Response:
             allow(request.scope, None)
             raise UnauthorizedClient("this client is not allowed from this origin")
         allow(request.scope, origin)
+    if auth.client.rate_limit:
+        await check_quota(ctx, auth.client)
     await ctx.keys.maybe_reload(now)
     accepted = PARAMS[grant_type]
     req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
