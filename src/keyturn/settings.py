@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description=(
         "Write one line per HTTP request to standard output, in batches at most 0.25 s late "
         "(docs/deployment.md)."))
+    log_format: Literal["text", "json"] = Field(
+        "text", description=(
+            "`text`: one line per record (`time level logger message rid=…`); `json`: one JSON object per line "
+            "(time, level, logger, message, request_id; the access log's fields too). Tokens and secrets are "
+            "masked in either (docs/deployment.md)."))
+    max_in_flight: int = Field(
+        128, ge=0, le=100_000, description=(
+            "Requests one worker serves at once; beyond it a request is answered 503 with `Retry-After: 1` at "
+            "once (load shedding; health, readiness and metrics paths exempt). 0: no limit (docs/deployment.md)."))
+    shutdown_timeout: int = Field(
+        20, ge=1, le=600, description=(
+            "On SIGTERM: seconds to finish the requests in flight (no new connection is accepted) before they "
+            "are cancelled; then pending writes are committed and the process exits 0."))
 
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
     access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")
@@ -122,6 +135,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("issuer")
     @classmethod

@@ -17,6 +17,8 @@ from keyturn.web import cors, errors, routes
 from keyturn.web.routing import TableRoute
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
+from keyturn.web.server.requestid import RequestId
+from keyturn.web.server.shedding import Shedding
 
 
 def baseline_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -84,9 +86,16 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
 
     The front runs the route table's hot routes with the app's error pipeline, security headers and
     CORS policy; it only skips the framework layers around them.
+    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log, load
+    shedding (keyturn.web.server.shedding; absent when ``max_in_flight`` is 0), then the lean front.
     """
     policy = app.state.cors
     if not isinstance(policy, cors.CorsPolicy):
         raise TypeError("the application was not built by create_app")
-    fast = FastPath(app, routes.hot(), baseline_headers(settings), policy)
-    return AccessLog(fast) if settings.access_log else fast
+    extra = baseline_headers(settings)
+    inner: ASGIApp = FastPath(app, routes.hot(), extra, policy)
+    if settings.max_in_flight:
+        inner = Shedding(inner, settings.max_in_flight, routes.table(), extra)
+    if settings.access_log:
+        inner = AccessLog(inner, json_lines=settings.log_format == "json")
+    return RequestId(inner)
