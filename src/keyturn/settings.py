@@ -181,9 +181,10 @@ def _file_values(path: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if f"KEYTURN_{k.upper()}" not in os.environ}
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(*, warn: bool = True, **overrides: Any) -> Settings:
     """Build the settings: overrides, then ``KEYTURN_*`` variables, then ``KEYTURN_SETTINGS_FILE``
-    (a TOML file if it ends in ``.toml``, else a dotenv file of ``KEYTURN_*=value`` lines), then defaults."""
+    (a TOML file if it ends in ``.toml``, else a dotenv file of ``KEYTURN_*=value`` lines), then defaults.
+    ``warn=False``: the caller configures logging first, then calls :func:`warn_development`."""
     env_file = os.environ.get("KEYTURN_SETTINGS_FILE")
     kwargs: dict[str, Any] = {}
     if env_file and env_file.endswith(".toml"):
@@ -192,6 +193,11 @@ def load_settings(**overrides: Any) -> Settings:
         kwargs["_env_file"] = env_file
     kwargs.update(overrides)
     settings = Settings(**kwargs)
+    if warn:
+        warn_development(settings)
+    return settings
+
+
+def warn_development(settings: Settings) -> None:
     if settings.environment == "development":
         log.warning("KEYTURN_ENVIRONMENT=development: http issuer allowed; never use this in production")
-    return settings

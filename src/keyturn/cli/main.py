@@ -20,6 +20,7 @@ from keyturn.services.context import Services
 from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
+from keyturn.settings import warn_development
 from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
 from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
@@ -62,8 +63,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
 
     # The issuer defaults to the address served (workers read the same environment).
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
-    settings = load_cli_settings()
-    configure_logging(settings)
+    settings = load_cli_settings(warn=False)
+    configure_logging(settings)  # first, so that every line is in the configured format
+    warn_development(settings)
 
     try:
         load_policy(settings)  # refuse an invalid policy file before any worker starts

@@ -20,7 +20,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from keyturn.web.server.shedding import Shedding, find_shedding
 
 MAX_PENDING = 64 * 1024
 
@@ -65,7 +68,17 @@ class CoalescingTransport:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """What `keyturn serve` passes to uvicorn as its HTTP protocol."""
+    """What `keyturn serve` passes to uvicorn as its HTTP protocol: one write per response, and each
+    request counted for load shedding when it arrives (keyturn.web.server.shedding)."""
+
+    shedding: Shedding | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self.shedding = find_shedding(self.app)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # uvicorn starts the request's task here (at once, or when a pipelined request's turn comes)
+        if self.shedding is not None:
+            self.shedding.arrive(cycle.scope)  # type: ignore[arg-type]  # the dict the app gets
+        super()._start_asgi_task(cycle, app)

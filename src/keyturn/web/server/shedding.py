@@ -2,10 +2,16 @@
 
 Under overload a server that only queues answers everything late (issue 12: p99 311 ms at 64
 connections). With a limit, the requests beyond it are answered ``503`` with ``Retry-After: 1``
-straight away, and the ones admitted keep their latency. uvicorn starts one task per request; this
-layer is the first thing that task runs (inside the request-id and access-log layers, so a shed
-request still has its id and its log line), so a request is counted on arrival, before any parsing,
-routing or database work, and released when its answer is sent.
+straight away, and the ones admitted keep their latency.
+
+A request is counted on arrival: uvicorn starts one task per request as soon as its headers are
+parsed, and a task that has not run yet is queued work too (a token request runs in one step of
+the event loop, so counting only running requests would see almost none however long the queue).
+So Keyturn's protocol (keyturn.web.server.protocol) calls :meth:`Shedding.arrive` when uvicorn
+starts the task; the verdict rides in the scope, and this layer (inside the request-id and
+access-log layers, so a shed request still has its id and its log line) answers 503 or lets the
+request through, and releases its place when the answer is sent. Without that protocol in front
+(the in-process tests' ASGI client) this layer counts the request itself when it runs.
 
 The answer is in the shape its caller reads:
 
@@ -32,6 +38,8 @@ from keyturn.web.routing import Audience, Cors, Route
 from keyturn.wire.common import ErrorOut
 
 EXEMPT = frozenset({"/health", "/healthz", "/readyz", "/metrics"})
+VERDICT_KEY = "keyturn.shedding"
+ADMITTED, SHED = "admitted", "shed"
 MESSAGE = "the server is at its limit of requests in flight; retry in a second"
 RETRY_AFTER = b"1"
 
@@ -80,18 +88,45 @@ class Shedding:
             return found
         return self._api if path.startswith("/api/") else self._plain
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT:
-            await self.app(scope, receive, send)
+    def arrive(self, scope: Scope) -> None:
+        """A request's headers are in: admit it (and count it) or mark it to be shed; exempt paths get no verdict."""
+        if scope["path"] in EXEMPT:
             return
         if self.in_flight >= self.limit:
+            scope[VERDICT_KEY] = SHED
+        else:
+            self.in_flight += 1
+            scope[VERDICT_KEY] = ADMITTED
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        verdict = scope.get(VERDICT_KEY)
+        if verdict is None:  # not counted on arrival (no Keyturn protocol in front of the app)
+            self.arrive(scope)
+            verdict = scope.get(VERDICT_KEY)
+            if verdict is None:  # exempt
+                await self.app(scope, receive, send)
+                return
+        if verdict == SHED:
             LOAD_SHED.inc()
             body, headers = self.answer_for(scope["path"])
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+def find_shedding(app: object) -> Shedding | None:
+    """The :class:`Shedding` layer among ``app``'s wrapped layers (``.app`` chains), if there is one."""
+    for _ in range(16):
+        if isinstance(app, Shedding):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
