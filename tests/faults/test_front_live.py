@@ -1,4 +1,4 @@
-"""Issue 12 items 8, 13 and 17 against a real `keyturn serve` process (SQLite: the front does not depend on the database).
+"""Issue 12 items 8, 13 and 17 against a real `keyturn serve` process (SQLite: the front needs no PostgreSQL).
 
 - Load shedding: 200 keep-alive connections sending token requests as fast as they are answered, against
   KEYTURN_MAX_IN_FLIGHT=32 and against no limit: with the limit some answers are 503 + Retry-After: 1 in
@@ -254,6 +254,7 @@ def test_sigterm_cancels_what_outlives_the_bound(workdir: Path, stopping: list[L
         return time.monotonic() - started
 
     seconds = asyncio.run(scenario())
-    print(f"\n[shutdown] a request that never completes: exit {server.proc.returncode} after {seconds:.2f} s (bound 1 s)")
+    print(f"\n[shutdown] a request that never completes: exit {server.proc.returncode} after {seconds:.2f} s "
+          "(bound 1 s)")
     assert server.proc.returncode == 0
     assert seconds < 3
