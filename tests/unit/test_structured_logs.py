@@ -174,3 +174,10 @@ def test_a_json_formatter_without_the_filter_still_formats_a_traceback() -> None
         record = logging.LogRecord("keyturn.x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
     data = json.loads(JsonFormatter().format(record))
     assert data["request_id"] is None and "RuntimeError" in data["exc_info"] and REFRESH not in data["exc_info"]
+
+
+def test_sigterm_after_the_graceful_shutdown_exits_0() -> None:
+    from keyturn.cli.main import _stopped
+    with pytest.raises(SystemExit) as stopped:
+        _stopped(15, None)
+    assert stopped.value.code == 0

@@ -205,3 +205,26 @@ async def test_the_protocol_counts_on_arrival() -> None:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
     assert json.dumps(verdicts)
+
+
+async def test_access_lines_in_json_with_the_request_id_and_a_masked_path() -> None:
+    import io
+
+    from keyturn.web.server.accesslog import AccessLog, LineBuffer, note_client
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        note_client(scope, "client-9")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    out = io.BytesIO()
+    for json_lines in (True, False):
+        buffer = LineBuffer(out)
+        async with _client(RequestId(AccessLog(app, buffer, json_lines=json_lines))) as c:
+            await c.get("/revoke/ktrt_" + "z" * 43, headers={"X-Request-Id": "acc-1"})
+        buffer.flush()
+    json_line, text_line = out.getvalue().decode().splitlines()
+    record = json.loads(json_line)
+    assert record["request_id"] == "acc-1" and record["status"] == 204 and record["client"] == "client-9"
+    assert record["logger"] == "keyturn.access" and record["message"].startswith("GET /revoke/ktrt_…#")
+    assert text_line.endswith(" client=client-9 rid=acc-1") and "zzzz" not in text_line

@@ -123,10 +123,9 @@ class Shedding:
 
 def find_shedding(app: object) -> Shedding | None:
     """The :class:`Shedding` layer among ``app``'s wrapped layers (``.app`` chains), if there is one."""
-    for _ in range(16):
-        if isinstance(app, Shedding):
-            return app
-        app = getattr(app, "app", None)
-        if app is None:
-            return None
+    layer: object | None = app
+    while layer is not None:
+        if isinstance(layer, Shedding):
+            return layer
+        layer = getattr(layer, "app", None)
     return None
