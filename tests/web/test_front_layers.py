@@ -173,38 +173,69 @@ def test_no_limit_means_no_layer(app_and_ctx: tuple[Any, Services]) -> None:
     assert asgi.app.json_lines is True  # RequestId → AccessLog in JSON
 
 
-async def test_the_protocol_counts_on_arrival() -> None:
-    """uvicorn with Keyturn's protocol: the verdict is given when the task starts (the scope shows it)."""
+async def test_the_protocol_counts_on_arrival_and_sheds_without_a_task() -> None:
+    """uvicorn with Keyturn's protocol: the verdict is given when the task would start; a shed request on a
+    keep-alive connection is answered by the protocol itself (id, Retry-After, access line), an HTTP/1.0 one
+    by the layer; then the connection serves its next request."""
+    import io
+
     import uvicorn
 
+    from keyturn.web.server.accesslog import AccessLog, LineBuffer
     from tests.server import free_port
     verdicts: list[str | None] = []
+    gate = asyncio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            return
         verdicts.append(scope.get(VERDICT_KEY))
+        if scope["path"] == "/hold":
+            await gate.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
+    out = io.BytesIO()
+    buffer = LineBuffer(out)
     port = free_port()
-    config = uvicorn.Config(RequestId(Shedding(app, 4, (), [])), host="127.0.0.1", port=port, lifespan="off",
-                            http="keyturn.web.server.protocol:HttpProtocol", log_config=None, access_log=False)
+    config = uvicorn.Config(RequestId(AccessLog(Shedding(app, 1, routes.table(), EXTRA), buffer)), host="127.0.0.1",
+                            port=port, lifespan="off", http="keyturn.web.server.protocol:HttpProtocol",
+                            log_config=None, access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
+    before = shed_count()
     try:
         for _ in range(100):
             if server.started:
                 break
             await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as c:
-            r = await c.get(f"http://127.0.0.1:{port}/token", headers={"X-Request-Id": "via-protocol"})
-        assert r.status_code == 200 and r.headers["x-request-id"] == "via-protocol"
-        assert verdicts == [ADMITTED]
+            ok = await c.get(f"{base}/token", headers={"X-Request-Id": "via-protocol"})
+            assert ok.status_code == 200 and ok.headers["x-request-id"] == "via-protocol"
+            held = asyncio.create_task(c.get(f"{base}/hold"))
+            await asyncio.sleep(0.2)
+            shed = await c.post(f"{base}/token", content=b"grant_type=x" * 100, headers={"X-Request-Id": "shed-1"})
+            again = await c.get(f"{base}/api/v2/credential")
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /token HTTP/1.0\r\n\r\n")
+            old = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            gate.set()
+            assert (await held).status_code == 200
+            after = await c.get(f"{base}/token")
+        assert shed.status_code == 503 and shed.headers["retry-after"] == "1"
+        assert shed.headers["x-request-id"] == "shed-1"
+        assert shed.json()["error"] == "temporarily_unavailable" and shed.headers["x-content-type-options"] == "nosniff"
+        assert again.status_code == 503 and again.json()["error"] == "TEMPORARILY_UNAVAILABLE"
+        assert old.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in old.lower()
+        assert after.status_code == 200
+        assert verdicts == [ADMITTED] * 3  # what reached the app; the shed ones did not
+        assert shed_count() == before + 3
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
-    assert json.dumps(verdicts)
+    buffer.flush()
+    lines = out.getvalue().decode().splitlines()
+    assert sum(" 503 " in line for line in lines) == 3 and any(line.endswith("rid=shed-1") for line in lines)
 
 
 async def test_access_lines_in_json_with_the_request_id_and_a_masked_path() -> None:

@@ -8,6 +8,8 @@ characters or with characters outside ``[A-Za-z0-9._:+/=@-]`` is replaced, never
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyturn.core.logcontext import REQUEST_ID, valid_request_id
@@ -23,6 +25,17 @@ def request_id_of(scope: Scope) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The caller's ``X-Request-Id`` if it is a valid one, else a new id."""
+    for name, value in headers:
+        if name == HEADER:
+            given = value.decode("latin-1")
+            if valid_request_id(given):
+                return given
+            break
+    return new_token_id()
+
+
 class RequestId:
     """ASGI middleware: the outermost layer of the front (keyturn.web.app.front)."""
 
@@ -33,14 +46,7 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
-        for name, value in scope["headers"]:
-            if name == HEADER:
-                given = value.decode("latin-1")
-                rid = given if valid_request_id(given) else None
-                break
-        if rid is None:
-            rid = new_token_id()
+        rid = request_id_from(scope["headers"])
         scope[REQUEST_ID_KEY] = rid
         header = (HEADER, rid.encode("ascii"))
 

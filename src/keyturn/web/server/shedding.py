@@ -29,12 +29,14 @@ layer is then not installed at all). Each shed request counts in ``keyturn_load_
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyturn.metrics import LOAD_SHED
 from keyturn.web.routing import Audience, Cors, Route
+from keyturn.web.server.requestid import REQUEST_ID_KEY, request_id_from
 from keyturn.wire.common import ErrorOut
 
 EXEMPT = frozenset({"/health", "/healthz", "/readyz", "/metrics"})
@@ -82,6 +84,15 @@ class Shedding:
             elif route.audience in (Audience.MANAGEMENT, Audience.DECISION):
                 self._by_path[route.path] = self._api
 
+    def response_bytes(self, scope: Scope) -> bytes:
+        """The whole 503 answer to ``scope`` as it goes on the wire (keyturn.web.server.protocol writes it
+        without starting a task for it), with the request's id."""
+        body, headers = self.answer_for(scope["path"])
+        scope[REQUEST_ID_KEY] = request_id = request_id_from(scope["headers"])  # for its access-log line
+        rid = request_id.encode("ascii")
+        head = b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
+        return b"HTTP/1.1 503 Service Unavailable\r\n" + head + b"x-request-id: " + rid + b"\r\n\r\n" + body
+
     def answer_for(self, path: str) -> Answer:
         found = self._by_path.get(path)
         if found is not None:
@@ -121,11 +132,18 @@ class Shedding:
             self.in_flight -= 1
 
 
-def find_shedding(app: object) -> Shedding | None:
-    """The :class:`Shedding` layer among ``app``'s wrapped layers (``.app`` chains), if there is one."""
+L = TypeVar("L")
+
+
+def find_layer(app: object, kind: type[L]) -> L | None:
+    """The layer of type ``kind`` among ``app``'s wrapped layers (``.app`` chains), if there is one."""
     layer: object | None = app
     while layer is not None:
-        if isinstance(layer, Shedding):
+        if isinstance(layer, kind):
             return layer
         layer = getattr(layer, "app", None)
     return None
+
+
+def find_shedding(app: object) -> Shedding | None:
+    return find_layer(app, Shedding)
