@@ -8,10 +8,12 @@ A request is counted on arrival: uvicorn starts one task per request as soon as 
 parsed, and a task that has not run yet is queued work too (a token request runs in one step of
 the event loop, so counting only running requests would see almost none however long the queue).
 So Keyturn's protocol (keyturn.web.server.protocol) calls :meth:`Shedding.arrive` when uvicorn
-starts the task; the verdict rides in the scope, and this layer (inside the request-id and
-access-log layers, so a shed request still has its id and its log line) answers 503 or lets the
-request through, and releases its place when the answer is sent. Without that protocol in front
-(the in-process tests' ASGI client) this layer counts the request itself when it runs.
+would start the task. A request to shed on a keep-alive connection is answered there and then
+(:meth:`Shedding.response_bytes`, with its request id and an access-log line): no task, no ASGI
+call, because under overload a 503 must cost far less than the work it refuses. Otherwise the
+verdict rides in the scope and this layer answers 503 or lets the request through, and releases
+its place when the answer is sent. Without that protocol in front (the in-process tests' ASGI
+client) this layer counts the request itself when it runs.
 
 The answer is in the shape its caller reads:
 
