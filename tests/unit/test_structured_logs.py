@@ -181,3 +181,13 @@ def test_sigterm_after_the_graceful_shutdown_exits_0() -> None:
     with pytest.raises(SystemExit) as stopped:
         _stopped(15, None)
     assert stopped.value.code == 0
+
+
+def test_the_development_warning_can_wait_for_logging(caplog: pytest.LogCaptureFixture,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyturn.settings import load_settings, warn_development
+    monkeypatch.delenv("KEYTURN_SETTINGS_FILE", raising=False)
+    settings = load_settings(warn=False, environment="development", issuer="http://127.0.0.1:9")
+    assert "never use this in production" not in caplog.text
+    warn_development(settings)
+    assert "never use this in production" in caplog.text

@@ -259,3 +259,36 @@ async def test_access_lines_in_json_with_the_request_id_and_a_masked_path() -> N
     assert record["request_id"] == "acc-1" and record["status"] == 204 and record["client"] == "client-9"
     assert record["logger"] == "keyturn.access" and record["message"].startswith("GET /revoke/ktrt_…#")
     assert text_line.endswith(" client=client-9 rid=acc-1") and "zzzz" not in text_line
+
+
+async def test_a_protocol_shed_without_an_access_log() -> None:
+    import uvicorn
+
+    from tests.server import free_port
+    gate = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(RequestId(Shedding(app, 1, (), [])), host="127.0.0.1", port=port,
+                                           lifespan="off", http="keyturn.web.server.protocol:HttpProtocol",
+                                           log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            held = asyncio.create_task(c.get("/a"))
+            await asyncio.sleep(0.2)
+            shed = await c.get("/b")
+            gate.set()
+            assert (await held).status_code == 200 and shed.status_code == 503
+            assert shed.text.startswith("Service temporarily unavailable")
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
