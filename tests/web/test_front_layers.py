@@ -292,3 +292,45 @@ async def test_a_protocol_shed_without_an_access_log() -> None:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def shed_client(app_and_ctx: tuple[Any, Services]) -> Any:
+    """The served front, every request arriving with the verdict 'shed' (as the protocol gives it beyond the limit)."""
+    asgi, _ = app_and_ctx
+
+    async def overloaded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[VERDICT_KEY] = SHED
+        await asgi(scope, receive, send)
+
+    async with _client(overloaded) as c:
+        yield c
+
+
+async def test_a_shed_authorization_request_is_redirected_once_the_client_is_proven(
+        shed_client: httpx.AsyncClient, ctx: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.oidc.helpers import REDIRECT, authorize_params, make_client, pkce_pair, query_of
+    rp = await make_client(ctx)
+    params = authorize_params(rp["client_id"], pkce_pair()[1])
+    for r in (await shed_client.get("/authorize", params=params),
+              await shed_client.post("/api/v2/access/authorize", data=params)):
+        assert r.status_code == 303 and r.headers["retry-after"] == "1", r.text
+        assert r.headers["location"].startswith(REDIRECT + "?")
+        q = query_of(r.headers["location"])
+        assert q["error"] == "temporarily_unavailable" and q["state"] == "st-1" and q["iss"] == ISSUER
+        assert "set-cookie" not in r.headers  # nothing started: no session, no interaction
+    unknown = await shed_client.get("/authorize", params={**params, "client_id": "nope"})
+    assert unknown.status_code == 400 and "location" not in unknown.headers and "text/html" in unknown.headers[
+        "content-type"]
+    malformed = await shed_client.post("/authorize", content=b"x", headers={"content-type": "text/plain"})
+    assert malformed.status_code == 400 and "location" not in malformed.headers
+
+    async def unreachable(client_id: str, now: float) -> None:
+        raise ConnectionRefusedError("the database is away")
+
+    monkeypatch.setattr(ctx, "client", unreachable)
+    away = await shed_client.get("/authorize", params=params)
+    assert away.status_code == 503 and "location" not in away.headers and "busy" in away.text
+    token = await shed_client.post("/token", data={"grant_type": "client_credentials"})
+    assert token.status_code == 503 and token.json()["error"] == "temporarily_unavailable"

@@ -14,6 +14,7 @@ from keyturn import __version__
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 from keyturn.web import cors, errors, routes
+from keyturn.web.protocol import authorize
 from keyturn.web.routing import TableRoute
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
@@ -95,7 +96,8 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
     extra = baseline_headers(settings)
     inner: ASGIApp = FastPath(app, routes.hot(), extra, policy)
     if settings.max_in_flight:
-        inner = Shedding(inner, settings.max_in_flight, routes.table(), extra)
+        busy = {r.path: authorize.busy_endpoint for r in routes.table() if r.endpoint is authorize.authorize_endpoint}
+        inner = Shedding(inner, settings.max_in_flight, routes.table(), extra, busy=busy, endpoint_app=app)
     if settings.access_log:
         inner = AccessLog(inner, json_lines=settings.log_format == "json")
     return RequestId(inner)

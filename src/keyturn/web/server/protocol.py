@@ -88,7 +88,8 @@ class HttpProtocol(HttpToolsProtocol):
         if shedding is not None:
             scope: Scope = cycle.scope  # type: ignore[assignment]  # the dict the app gets
             shedding.arrive(scope)
-            if scope.get(VERDICT_KEY) == SHED and cycle.keep_alive and not cycle.waiting_for_100_continue:
+            if (scope.get(VERDICT_KEY) == SHED and cycle.keep_alive and not cycle.waiting_for_100_continue
+                    and shedding.answers_on_the_wire(scope["path"])):
                 self._shed(cycle, shedding.response_bytes(scope))
                 return
         super()._start_asgi_task(cycle, app)

@@ -21,7 +21,10 @@ The answer is in the shape its caller reads:
   ``{"error": "temporarily_unavailable", ...}``, no-store;
 - the management and decision API (``/api/…``, ``/auth/forward``): its error shape
   (keyturn.wire.common.ErrorOut) with code ``TEMPORARILY_UNAVAILABLE``;
-- anything else (the authorization endpoint and the login pages, which a browser shows): plain text.
+- the authorization endpoint: ``error=temporarily_unavailable`` redirected to the client once
+  the client and redirect URI are proven, else the error page (keyturn.web.protocol.authorize.
+  busy_endpoint: a cached client lookup, nothing written);
+- anything else (the login pages, which a browser shows): plain text.
 
 Health, readiness and metrics paths are never shed: a load balancer must still tell a busy node
 from a dead one, and an operator must still see why it is busy. ``0`` turns the limit off (the
@@ -30,10 +33,12 @@ layer is then not installed at all). Each shed request counts in ``keyturn_load_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyturn.metrics import LOAD_SHED
@@ -56,6 +61,7 @@ PLAIN_BODY = b"Service temporarily unavailable: " + MESSAGE.encode() + b".\n"
 
 
 Answer = tuple[bytes, list[tuple[bytes, bytes]]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _answer(body: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]]) -> Answer:
@@ -68,12 +74,18 @@ class Shedding:
     """ASGI middleware holding one worker's in-flight count."""
 
     def __init__(self, app: ASGIApp, limit: int, routes: Iterable[Route],
-                 extra_headers: list[tuple[bytes, bytes]]) -> None:
+                 extra_headers: list[tuple[bytes, bytes]], busy: Mapping[str, Endpoint] | None = None,
+                 endpoint_app: ASGIApp | None = None) -> None:
+        """``busy``: paths whose shed answer an endpoint gives (run with ``endpoint_app`` as the request's app,
+        as keyturn.web.server.fastpath does), not a fixed body."""
         if limit < 1:
             raise ValueError("limit must be at least 1 (0 means: do not install the layer)")
         self.app = app
         self.limit = limit
         self.in_flight = 0
+        self.busy = dict(busy or {})
+        self.endpoint_app = endpoint_app
+        self._busy_headers = [(b"retry-after", RETRY_AFTER), *extra_headers]
         self._oauth = _answer(OAUTH_BODY, _JSON, extra_headers)
         self._api = _answer(API_BODY, _JSON, extra_headers)
         self._plain = _answer(PLAIN_BODY, b"text/plain; charset=utf-8", extra_headers)
@@ -85,6 +97,10 @@ class Shedding:
                 self._by_path[route.path] = self._plain if route.cors_kind is Cors.NONE else self._oauth
             elif route.audience in (Audience.MANAGEMENT, Audience.DECISION):
                 self._by_path[route.path] = self._api
+
+    def answers_on_the_wire(self, path: str) -> bool:
+        """Whether a shed request to ``path`` gets a fixed answer (the protocol may write it itself)."""
+        return path not in self.busy
 
     def response_bytes(self, scope: Scope) -> bytes:
         """The whole 503 answer to ``scope`` as it goes on the wire (keyturn.web.server.protocol writes it
@@ -124,6 +140,14 @@ class Shedding:
                 return
         if verdict == SHED:
             LOAD_SHED.inc()
+            endpoint = self.busy.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self.endpoint_app
+                request = Request(scope, receive)
+                response = await endpoint(request)
+                response.raw_headers.extend(self._busy_headers)
+                await response(scope, receive, send)
+                return
             body, headers = self.answer_for(scope["path"])
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": body})
