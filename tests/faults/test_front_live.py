@@ -69,6 +69,7 @@ async def _load(port: int, request: bytes, connections: int, seconds: float,
     Retry-After), for ``seconds`` (bounded)."""
     latencies: list[float] = []
     ok_latencies: list[float] = []
+    shed_latencies: list[float] = []
     statuses: dict[int, int] = {}
     shed_bodies: list[tuple[dict[str, str], bytes]] = []
     errors: list[str] = []
@@ -91,6 +92,7 @@ async def _load(port: int, request: bytes, connections: int, seconds: float,
                 if status == 200:
                     ok_latencies.append(elapsed)
                 elif status == 503:
+                    shed_latencies.append(elapsed)
                     if len(shed_bodies) < 5:
                         shed_bodies.append((headers, body))
                     if honor_retry_after:
@@ -102,6 +104,7 @@ async def _load(port: int, request: bytes, connections: int, seconds: float,
 
     await asyncio.wait_for(asyncio.gather(*(one() for _ in range(connections))), seconds + 30)
     return {"statuses": statuses, "p99_ms": _p99(latencies) * 1000, "p99_ok_ms": _p99(ok_latencies) * 1000,
+            "p99_shed_ms": _p99(shed_latencies) * 1000 if shed_latencies else 0.0,
             "answers": len(latencies), "rps": len(latencies) / seconds, "shed": shed_bodies, "errors": errors}
 
 
@@ -140,7 +143,8 @@ def test_load_shedding_answers_503_and_lowers_p99(workdir: Path, stopping: list[
     limited, unlimited, polite = results["limit"], results["none"], results["limit, Retry-After honoured"]
     for name, r in results.items():
         print(f"\n[shedding] {name}: {CONNECTIONS} connections {LOAD_SECONDS:.0f} s: {r['answers']} answers "
-              f"({r['rps']:.0f}/s) {r['statuses']} p99 {r['p99_ms']:.1f} ms, p99 of 200s {r['p99_ok_ms']:.1f} ms")
+              f"({r['rps']:.0f}/s) {r['statuses']} p99 {r['p99_ms']:.1f} ms, p99 of 200s {r['p99_ok_ms']:.1f} ms, "
+              f"p99 of 503s {r['p99_shed_ms']:.1f} ms")
     assert not limited["errors"] and not unlimited["errors"], (limited["errors"][:3], unlimited["errors"][:3])
     assert 200 in polite["statuses"]
     assert set(limited["statuses"]) == {200, 503} and limited["statuses"][503] > 0
