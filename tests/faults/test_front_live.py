@@ -36,10 +36,10 @@ LIMIT = 32
 LOAD_SECONDS = 3.0
 
 
-def _credential(server: LiveServer) -> tuple[str, str]:
+def _credential(server: LiveServer, refresh: str = "none") -> tuple[str, str]:
     email = f"front-{time.monotonic_ns()}@example.com"
     user = server.cli("users", "create", "--email", email, "--password", "correct horse battery", "--verified")
-    data = server.cli("credentials", "create", "--user", user["id"], "--name", "front", "--refresh", "none")
+    data = server.cli("credentials", "create", "--user", user["id"], "--name", "front", "--refresh", refresh)
     return data["data"]["username"], data["data"]["password"]
 
 
@@ -206,13 +206,13 @@ def _connect_refused(port: int) -> bool:
 def test_sigterm_finishes_requests_in_flight_then_exits_0(workdir: Path, stopping: list[LiveServer]) -> None:
     server = _serve(workdir, KEYTURN_SHUTDOWN_TIMEOUT="10")
     stopping.append(server)
-    client_id, secret = _credential(server)
+    client_id, secret = _credential(server, refresh="1d")  # each answer carries a refresh token: a write
     port = int(server.url.rsplit(":", 1)[1])
     body = b"grant_type=client_credentials"
     request = _token_request(f"127.0.0.1:{port}", client_id, secret, body)
     head, rest = request[:-len(body)], body
 
-    async def scenario() -> tuple[list[int], bool, float]:
+    async def scenario() -> tuple[list[tuple[int, dict[str, str], bytes]], bool, float]:
         conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
         for _, writer in conns:  # 16 requests in flight: headers and half the body sent
             writer.write(head + rest[:8])
@@ -225,13 +225,14 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(workdir: Path, stoppin
         for _, writer in conns:
             writer.write(rest[8:])
             await writer.drain()
-        statuses = [(await _read_response(reader))[0] for reader, _ in conns]
+        answers = [await _read_response(reader) for reader, _ in conns]
         for _, writer in conns:
             writer.close()
         await asyncio.to_thread(server.proc.wait, 15)
-        return statuses, refused, time.monotonic() - started
+        return answers, refused, time.monotonic() - started
 
-    statuses, refused, seconds = asyncio.run(scenario())
+    answers, refused, seconds = asyncio.run(scenario())
+    statuses = [status for status, _, _ in answers]
     print(f"\n[shutdown] 16 in flight at SIGTERM: {statuses.count(200)} answered 200, new connection refused: "
           f"{refused}, exit {server.proc.returncode} {seconds:.2f} s after SIGTERM (bound 10 s)")
     assert statuses == [200] * 16
@@ -239,6 +240,13 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(workdir: Path, stoppin
     assert server.proc.returncode == 0
     assert seconds < 10
     assert "Shutting down" in server.log()
+    # what the 16 answers carry was committed before they were sent: every refresh token works on a new process
+    again = _serve(workdir)
+    stopping.append(again)
+    for _, _, body in answers:
+        refreshed = httpx.post(f"{again.url}/token", auth=(client_id, secret), timeout=10,
+                               data={"grant_type": "refresh_token", "refresh_token": json.loads(body)["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
 
 
 def test_sigterm_cancels_what_outlives_the_bound(workdir: Path, stopping: list[LiveServer]) -> None:
