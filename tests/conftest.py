@@ -115,6 +115,9 @@ def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
     values: dict[str, Any] = {"environment": "development", "issuer": ISSUER, "database_url": database_url,
                               "database_pool_size": 5, "client_cache_ttl": 0.0,
                               "access_log": False,  # in-process apps; live servers keep it (tests/server.py)
+                              # through the shedding layer as served, never shed: tests send many requests at
+                              # once (tests/web/test_front_layers.py tests the limit)
+                              "max_in_flight": 1024,
                               "allowed_scopes": ("payments:read", "payments:write")}  # make_credential's
     values.update(settings_overrides)
     return Settings(**values)

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description=(
         "Write one line per HTTP request to standard output, in batches at most 0.25 s late "
         "(docs/deployment.md)."))
+    log_format: Literal["text", "json"] = Field(
+        "text", description=(
+            "`text`: one line per record (`time level logger message rid=…`); `json`: one JSON object per line "
+            "(time, level, logger, message, request_id; the access log's fields too). Tokens and secrets are "
+            "masked in either (docs/deployment.md)."))
+    max_in_flight: int = Field(
+        128, ge=0, le=100_000, description=(
+            "Requests one worker serves at once; beyond it a request is answered 503 with `Retry-After: 1` at "
+            "once (load shedding; health, readiness and metrics paths exempt). 0: no limit (docs/deployment.md)."))
+    shutdown_timeout: int = Field(
+        20, ge=1, le=600, description=(
+            "On SIGTERM: seconds to finish the requests in flight (no new connection is accepted) before they "
+            "are cancelled; then pending writes are committed and the process exits 0."))
 
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
     access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")
@@ -138,6 +151,11 @@ class Settings(BaseSettings):
     def _upper_level(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("issuer")
     @classmethod
     def _strip_issuer(cls, v: str) -> str:
@@ -178,9 +196,10 @@ def _file_values(path: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if f"KEYTURN_{k.upper()}" not in os.environ}
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(*, warn: bool = True, **overrides: Any) -> Settings:
     """Build the settings: overrides, then ``KEYTURN_*`` variables, then ``KEYTURN_SETTINGS_FILE``
-    (a TOML file if it ends in ``.toml``, else a dotenv file of ``KEYTURN_*=value`` lines), then defaults."""
+    (a TOML file if it ends in ``.toml``, else a dotenv file of ``KEYTURN_*=value`` lines), then defaults.
+    ``warn=False``: the caller configures logging first, then calls :func:`warn_development`."""
     env_file = os.environ.get("KEYTURN_SETTINGS_FILE")
     kwargs: dict[str, Any] = {}
     if env_file and env_file.endswith(".toml"):
@@ -189,6 +208,11 @@ def load_settings(**overrides: Any) -> Settings:
         kwargs["_env_file"] = env_file
     kwargs.update(overrides)
     settings = Settings(**kwargs)
+    if warn:
+        warn_development(settings)
+    return settings
+
+
+def warn_development(settings: Settings) -> None:
     if settings.environment == "development":
         log.warning("KEYTURN_ENVIRONMENT=development: http issuer allowed; never use this in production")
-    return settings

@@ -78,10 +78,10 @@ def settings_error_line(exc: ValidationError) -> str:
     return "; ".join(parts) or "invalid settings"
 
 
-def load_cli_settings() -> Settings:
+def load_cli_settings(*, warn: bool = True) -> Settings:
     """:func:`keyturn.settings.load_settings`, with every way it can fail as a :class:`CliError`."""
     try:
-        return load_settings()
+        return load_settings(warn=warn)
     except ValidationError as exc:
         raise CliError(settings_error_line(exc)) from None
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:

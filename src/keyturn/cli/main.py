@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Any
 
 import typer
@@ -20,6 +21,7 @@ from keyturn.services.oidc import login
 from keyturn.services.policy_file import load_policy
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user
+from keyturn.settings import warn_development
 from keyturn.wire.credentials import CredentialEnvelope, CredentialOut
 from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
@@ -62,8 +64,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
 
     # The issuer defaults to the address served (workers read the same environment).
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
-    settings = load_cli_settings()
-    configure_logging(settings)
+    settings = load_cli_settings(warn=False)
+    configure_logging(settings)  # first, so that every line is in the configured format
+    warn_development(settings)
 
     try:
         load_policy(settings)  # refuse an invalid policy file before any worker starts
@@ -87,10 +90,22 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         # connections and the others idle; one accept per wake-up spreads them (bench/README.md).
         os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
 
+    # SIGTERM: uvicorn stops accepting, lets the requests in flight finish (at most shutdown_timeout
+    # seconds), runs the app's shutdown (pending group-commit writes are committed), then raises the
+    # signal again with the handler it found: this one, so the process exits 0 (also when the signal
+    # comes before uvicorn serves). With --workers the supervisor does the same for each worker.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
                 loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
                 access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
+                log_config=None,  # uvicorn's lines go through Keyturn's logging (format, request ids, masking)
+                timeout_graceful_shutdown=settings.shutdown_timeout,
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM after uvicorn's graceful shutdown (or before it started serving): exit normally."""
+    raise SystemExit(0)
 
 
 @users_app.command("create")

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import zlib
 
@@ -22,6 +23,7 @@ PREFIX_REFRESH = "ktrt_"
 PREFIX_CODE = "ktac_"
 PREFIX_API_KEY_LIVE = "kt_live_"
 PREFIX_API_KEY_TEST = "kt_test_"
+PREFIXES = (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST, PREFIX_CLIENT_SECRET, PREFIX_REFRESH, PREFIX_CODE)
 API_KEY_BODY = 32  # base62 characters ≈ 190 bits
 API_KEY_CHECK = 6
 
@@ -120,7 +122,25 @@ def looks_like_api_key(value: str) -> bool:
 
 def redact(value: str) -> str:
     """What may appear in a log line for a secret: its kind prefix and a short digest."""
-    for prefix in (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST, PREFIX_CLIENT_SECRET, PREFIX_REFRESH, PREFIX_CODE):
+    for prefix in PREFIXES:
         if value.startswith(prefix):
             return f"{prefix}…#{digest(value)[:8]}"
     return f"…#{digest(value)[:8]}"
+
+# A secret Keyturn issues (its prefix, then its body), or a JWT (three base64url parts, the first a
+# JSON header: ``eyJ``). Linear patterns: no backtracking blow-up on long input.
+_SECRET = re.compile("(?:" + "|".join(map(re.escape, PREFIXES)) + r")[A-Za-z0-9_-]+"
+                     r"|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
+def _mask(match: re.Match[str]) -> str:
+    value = match.group(0)
+    return redact(value) if not value.startswith("eyJ") else f"eyJ…#{digest(value)[:8]}"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every token or secret Keyturn issues (and every JWT) replaced by :func:`redact`'s
+    form: the kind prefix and a short digest, enough to tell two apart, never enough to use one."""
+    if "kt" not in text and "eyJ" not in text:  # the common case: nothing to mask, no regex run
+        return text
+    return _SECRET.sub(_mask, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,7 +53,7 @@ class LastUsed:
                 await self.flush()
 
         if self._task is None:
-            self._task = asyncio.create_task(loop())
+            self._task = asyncio.create_task(loop(), context=contextvars.Context())  # no request's id
 
     async def stop(self) -> None:
         task, self._task = self._task, None

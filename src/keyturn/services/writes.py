@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -157,7 +158,8 @@ class GroupCommit:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Unit(apply, item, future))
         if self._drainer is None:
-            self._drainer = asyncio.create_task(self._drain())
+            # its own empty context: the drainer serves many requests, it carries none's id (core/logcontext.py)
+            self._drainer = asyncio.create_task(self._drain(), context=contextvars.Context())
         # Shielded: a client that disconnects must not cancel a unit that is already in a transaction.
         return await asyncio.shield(future)
 

@@ -14,9 +14,12 @@ from keyturn import __version__
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 from keyturn.web import cors, errors, routes
+from keyturn.web.protocol import authorize
 from keyturn.web.routing import TableRoute
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
+from keyturn.web.server.requestid import RequestId
+from keyturn.web.server.shedding import Shedding
 
 
 def baseline_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -84,9 +87,17 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
 
     The front runs the route table's hot routes with the app's error pipeline, security headers and
     CORS policy; it only skips the framework layers around them.
+    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log, load
+    shedding (keyturn.web.server.shedding; absent when ``max_in_flight`` is 0), then the lean front.
     """
     policy = app.state.cors
     if not isinstance(policy, cors.CorsPolicy):
         raise TypeError("the application was not built by create_app")
-    fast = FastPath(app, routes.hot(), baseline_headers(settings), policy)
-    return AccessLog(fast) if settings.access_log else fast
+    extra = baseline_headers(settings)
+    inner: ASGIApp = FastPath(app, routes.hot(), extra, policy)
+    if settings.max_in_flight:
+        busy = {r.path: authorize.busy_endpoint for r in routes.table() if r.endpoint is authorize.authorize_endpoint}
+        inner = Shedding(inner, settings.max_in_flight, routes.table(), extra, busy=busy, endpoint_app=app)
+    if settings.access_log:
+        inner = AccessLog(inner, json_lines=settings.log_format == "json")
+    return RequestId(inner)

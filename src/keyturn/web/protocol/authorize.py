@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyturn.core.errors import OAuthError, TemporarilyUnavailable
+from keyturn.core.models import Client
 from keyturn.services.context import Services
 from keyturn.services.oidc import flow, sessions
 from keyturn.services.oidc import request as authz
@@ -65,24 +66,54 @@ async def request_parameters(request: Request) -> Parameters:
         raise _Malformed("The request is malformed.") from None
 
 
-async def authorize_endpoint(request: Request) -> Response:
+async def _proven(request: Request, now: float) -> tuple[Parameters, Client, str] | str:
+    """The request's parameters, client and redirect URI once both are proven; else what the page says."""
     ctx = services(request)
-    now = ctx.clock()
-    request.scope[ERROR_REDIRECT] = None  # until the redirect URI is proven, a failure is a page
     try:
         parsed = await request_parameters(request)
     except _Malformed as exc:
-        return error_page(str(exc))
+        return str(exc)
     params, repeated = parsed.values, parsed.repeated
     client = await ctx.client(params.get("client_id", ""), now) if params.get("client_id") else None
     try:
         if not authz.code_flow_client(client, now):
             raise authz.UntrustedRedirect("The application (client_id) is unknown or cannot sign people in.")
         assert client is not None
-        redirect_uri = authz.trusted_redirect_uri(client, params, repeated)
+        return parsed, client, authz.trusted_redirect_uri(client, params, repeated)
     except authz.UntrustedRedirect as exc:
         log.info("authorization request refused before redirect: %s", exc.message)
-        return error_page(exc.message)
+        return exc.message
+
+
+async def busy_endpoint(request: Request) -> Response:
+    """The answer to an authorization request the server is too busy to serve (load shedding,
+    keyturn.web.server.shedding): ``temporarily_unavailable`` redirected to the client once the
+    client and redirect URI are proven (RFC 6749 §4.1.2.1), else the error page; nothing else is
+    done (no session, no interaction). A failure to prove them (the database) is a 503 page."""
+    ctx = services(request)
+    try:
+        proven = await _proven(request, ctx.clock())
+    except Exception:  # noqa: BLE001 - the client could not be looked up (the database): the page, not a 500
+        return error_page(BUSY, status=503)
+    if isinstance(proven, str):
+        return error_page(proven)
+    parsed, _, redirect_uri = proven
+    exc = TemporarilyUnavailable(BUSY)
+    return see_other(flow.error_redirect(ctx, redirect_uri, exc, authz.error_state(parsed.values, parsed.repeated)))
+
+
+BUSY = "The server is busy; please try again in a moment."
+
+
+async def authorize_endpoint(request: Request) -> Response:
+    ctx = services(request)
+    now = ctx.clock()
+    request.scope[ERROR_REDIRECT] = None  # until the redirect URI is proven, a failure is a page
+    proven = await _proven(request, now)
+    if isinstance(proven, str):
+        return error_page(proven)
+    parsed, client, redirect_uri = proven
+    params, repeated = parsed.values, parsed.repeated
     request.scope[ERROR_REDIRECT] = flow.error_redirect(
         ctx, redirect_uri, TemporarilyUnavailable(UNAVAILABLE), authz.error_state(params, repeated))
     try:

@@ -8,24 +8,37 @@ are pending, and at exit, the way nginx's ``access_log ... buffer= flush=`` does
 Each write holds whole lines and at most 4 KiB, so workers sharing one pipe
 (a container's standard output) never interleave inside a line.
 
-    2026-11-23T11:10:35.201Z 127.0.0.1:50412 "POST /token HTTP/1.1" 200 0.8ms client=3f2a...
+    2026-11-23T11:10:35.201Z 127.0.0.1:50412 "POST /token HTTP/1.1" 200 0.8ms client=3f2a... rid=Yc3…
+
+With ``KEYTURN_LOG_FORMAT=json`` each line is one JSON object instead: ``time``, ``level`` (INFO),
+``logger`` (``keyturn.access``), ``message`` (``POST /token 200``), ``request_id``, ``peer``,
+``method``, ``path``, ``http_version``, ``status``, ``duration_ms`` and ``client`` (or null).
 
 - The path is the raw path as received (still percent-encoded), without the query
   string: a query may carry personal data (``login_hint``), and a percent-decoded
   path could carry a line break into the log.
 - ``client=`` names the client (or API key) that authenticated, when one did;
-  endpoints set it with ``note_client``. Nothing secret is ever written.
+  endpoints set it with ``note_client``. Nothing secret is ever written (a path that
+  carries a token anyway is masked, keyturn.core.secrets.mask_secrets).
+- ``rid=`` is the request's id (keyturn.web.server.requestid), the one echoed in ``X-Request-Id``.
+- Lines the stream refuses (full disk, closed pipe) are counted in
+  ``keyturn_log_lines_dropped_total{stream="access"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import sys
 import time
 from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyturn.core.secrets import mask_secrets
+from keyturn.metrics import LOG_LINES_DROPPED
+from keyturn.web.server.requestid import request_id_of
 
 CLIENT_KEY = "keyturn.client"
 FLUSH_SECONDS = 0.25
@@ -68,28 +81,31 @@ class LineBuffer:
             return
         lines, self._lines, self._size = self._lines, [], 0
         stream = self.stream or sys.stdout.buffer
-        try:
-            for chunk in _chunks(lines):
+        chunks = _chunks(lines)
+        for i, (chunk, _) in enumerate(chunks):
+            try:
                 stream.write(chunk)
                 stream.flush()  # one write per chunk: workers sharing a pipe never split each other's lines
-        except (OSError, ValueError):  # stdout closed or gone: losing access lines beats crashing
-            pass
+            except (OSError, ValueError):  # stdout full, closed or gone: losing access lines beats crashing,
+                LOG_LINES_DROPPED.labels(stream="access").inc(sum(n for _, n in chunks[i:]))  # but they count
+                return
 
 
-def _chunks(lines: list[str], limit: int = ATOMIC_WRITE) -> list[bytes]:
-    """Whole lines packed into writes of at most ``limit`` bytes (PIPE_BUF: atomic on a pipe)."""
-    out: list[bytes] = []
+def _chunks(lines: list[str], limit: int = ATOMIC_WRITE) -> list[tuple[bytes, int]]:
+    """Whole lines packed into writes of at most ``limit`` bytes (PIPE_BUF: atomic on a pipe), with how
+    many lines each holds."""
+    out: list[tuple[bytes, int]] = []
     current: list[bytes] = []
     size = 0
     for line in lines:
         data = line.encode("utf-8", "backslashreplace")
         if current and size + len(data) > limit:
-            out.append(b"".join(current))
+            out.append((b"".join(current), len(current)))
             current, size = [], 0
         current.append(data)
         size += len(data)
     if current:
-        out.append(b"".join(current))
+        out.append((b"".join(current), len(current)))
     return out
 
 
@@ -111,10 +127,11 @@ class _Clock:
 class AccessLog:
     """ASGI middleware writing one access-log line per HTTP request."""
 
-    def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None) -> None:
+    def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None, json_lines: bool = False) -> None:
         self.app = app
         self.buffer = buffer or LineBuffer()
         self._clock = _Clock()
+        self.json_lines = json_lines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,8 +159,18 @@ class AccessLog:
         path = raw.decode("ascii", "backslashreplace") if raw else scope.get("path", "")
         if not path.isprintable():
             path = path.encode("unicode_escape").decode("ascii")
+        path = mask_secrets(path)
         client = scope.get(CLIENT_KEY)
+        rid = request_id_of(scope)
+        method, version = scope["method"], scope.get("http_version", "1.1")
+        if self.json_lines:
+            return json.dumps({
+                "time": self._clock.stamp(time.time()), "level": "INFO", "logger": "keyturn.access",
+                "message": f"{method} {path} {status}", "request_id": rid, "peer": where, "method": method,
+                "path": path, "http_version": version, "status": status, "duration_ms": round(seconds * 1000, 1),
+                "client": client}) + "\n"
         who = f" client={client}" if client else ""
-        return (f'{self._clock.stamp(time.time())} {where} "{scope["method"]} {path} '
-                f'HTTP/{scope.get("http_version", "1.1")}" {status} {seconds * 1000:.1f}ms{who}\n')
+        ids = f" rid={rid}" if rid else ""
+        return (f'{self._clock.stamp(time.time())} {where} "{method} {path} '
+                f'HTTP/{version}" {status} {seconds * 1000:.1f}ms{who}{ids}\n')
 

@@ -20,7 +20,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import Scope
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from keyturn.metrics import LOAD_SHED
+from keyturn.web.server.accesslog import AccessLog
+from keyturn.web.server.shedding import SHED, VERDICT_KEY, Shedding, find_layer, find_shedding
 
 MAX_PENDING = 64 * 1024
 
@@ -65,7 +71,36 @@ class CoalescingTransport:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """What `keyturn serve` passes to uvicorn as its HTTP protocol."""
+    """What `keyturn serve` passes to uvicorn as its HTTP protocol: one write per response, and each
+    request counted for load shedding when it arrives (keyturn.web.server.shedding)."""
+
+    shedding: Shedding | None = None
+    access_lines: AccessLog | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        self.shedding = find_shedding(self.app)
+        self.access_lines = find_layer(self.app, AccessLog) if self.shedding is not None else None
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # uvicorn starts the request's task here (at once, or when a pipelined request's turn comes)
+        shedding = self.shedding
+        if shedding is not None:
+            scope: Scope = cycle.scope  # type: ignore[assignment]  # the dict the app gets
+            shedding.arrive(scope)
+            if (scope.get(VERDICT_KEY) == SHED and cycle.keep_alive and not cycle.waiting_for_100_continue
+                    and shedding.answers_on_the_wire(scope["path"])):
+                self._shed(cycle, shedding.response_bytes(scope))
+                return
+        super()._start_asgi_task(cycle, app)
+
+    def _shed(self, cycle: RequestResponseCycle, response: bytes) -> None:
+        """Answer a request beyond the in-flight limit here, with no task: under overload a shed request
+        must cost as little as possible. Its body (if any is still coming) is discarded by uvicorn, as for
+        any request whose answer is complete; then the connection serves its next request."""
+        LOAD_SHED.inc()
+        cycle.response_started = cycle.response_complete = True
+        self.transport.write(response)
+        if self.access_lines is not None:
+            self.access_lines.buffer.write(self.access_lines.line(cycle.scope, 503, 0.0))  # type: ignore[arg-type]
+        self.on_response_complete()
