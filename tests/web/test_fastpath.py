@@ -12,6 +12,7 @@ from keyturn.services.context import build_services
 from keyturn.web.app import create_asgi
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
+from keyturn.web.server.metrics import RequestMetrics
 from tests.conftest import ISSUER
 
 
@@ -20,6 +21,7 @@ async def front(settings, clock):
     ctx = build_services(settings, clock=clock)
     asgi = create_asgi(ctx, run_migrations=True)
     fast = asgi.app if isinstance(asgi, AccessLog) else asgi
+    fast = fast.app if isinstance(fast, RequestMetrics) else fast
     assert isinstance(fast, FastPath)
     async with cast(FastAPI, fast.app).router.lifespan_context(fast.app):
         transport = httpx.ASGITransport(app=asgi, client=("127.0.0.1", 50001))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import typer
 
+from keyturn import metrics
 from keyturn.cli import access as access_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_user, run, user_principal
@@ -24,6 +28,7 @@ from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
 from keyturn.wire.users import UserCreatedOut
 
+log = logging.getLogger("keyturn.cli")
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
 app = typer.Typer(help="Keyturn: OAuth 2.0 / OpenID Connect authorization server for payment platforms.",
@@ -85,11 +90,31 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         # connection at once, so the first worker to wake takes most of a burst of new
         # connections and the others idle; one accept per wake-up spreads them (bench/README.md).
         os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+    metrics_dir = _metrics_dir(settings.metrics and workers > 1)
 
-    uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
-                access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
-                log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    try:
+        uvicorn.run(
+            "keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
+            loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
+            access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
+            log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(shared: bool) -> str | None:
+    """With several workers, a fresh directory for their metric files (prometheus-client's multiprocess
+    mode: one scrape of any worker sums them all); it is named in the environment the workers inherit,
+    before they import anything, and removed when the server stops. One worker keeps them in memory."""
+    if metrics.IGNORED_MULTIPROC_DIR is not None:
+        log.warning("PROMETHEUS_MULTIPROC_DIR=%s is not a directory; ignored", metrics.IGNORED_MULTIPROC_DIR)
+    if not shared:
+        os.environ.pop(metrics.MULTIPROC_ENV, None)
+        return None
+    directory = tempfile.mkdtemp(prefix="keyturn-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = directory
+    return directory
 
 
 @users_app.command("create")

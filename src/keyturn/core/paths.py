@@ -8,6 +8,7 @@ are declared once, by their FastAPI routers, for the OpenAPI document.
 from __future__ import annotations
 
 HEALTH = "/health"
+METRICS = "/metrics"  # Prometheus (keyturn.web.server.metrics)
 
 # OAuth 2.0 / OpenID Connect endpoints (RFC 6749 §3, RFC 7662, RFC 7009, OIDC Core §5.3, RP-Initiated Logout)
 AUTHORIZE = "/authorize"

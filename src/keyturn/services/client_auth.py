@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from keyturn import metrics
 from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests
 from keyturn.core.models import Client, is_client_id
 from keyturn.core.secrets import digest
@@ -93,6 +94,7 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
     if authorization:
         auth_scheme, _, credentials = authorization.partition(" ")
         if auth_scheme.lower() != "basic":
+            _failed("unsupported_scheme")
             raise InvalidClient("unsupported client authentication scheme", auth_scheme="Basic")
         scheme = "Basic"
         if "client_secret" in params or "client_assertion" in params:
@@ -103,38 +105,51 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         method = "client_secret_basic"
     else:
         if "client_assertion" in params:
+            _failed("unsupported_method")
             raise InvalidClient("client assertions are not supported")
         client_id = params.get("client_id", "")
         secret = params.get("client_secret", "")
         method = "client_secret_post" if secret else "none"
         if not client_id:
+            _failed("missing")
             raise InvalidClient("client authentication is required")
     if not is_client_id(client_id):
+        _failed("malformed_client_id")
         raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
     counter = ctx.client_failures
     key = f"{client_id} {ip or '-'}"
     retry = counter.blocked(key, now)
     if retry is not None:
         # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
+        metrics.RATE_LIMITED.labels("client_auth").inc()
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:
             return ClientAuth(client, "none")
         if client is not None and client.is_public and client.active(now):
+            _failed("public_client")
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
+        _failed("unknown_client" if client is None else "no_secret")
         counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
+        _failed("unknown_client" if client is None else "public_client")
         counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
+        _failed("bad_secret" if client.active(now) else "inactive_client")
         counter.fail(key, now)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="bad secret or client disabled")
     return ClientAuth(client, method)
+
+
+def _failed(reason: str) -> None:
+    """Count a failed client authentication (``keyturn_client_auth_failures_total``; ``reason`` from a fixed set)."""
+    metrics.CLIENT_AUTH_FAILURES.labels(reason).inc()
 
 
 def _secret_ok_dummy(secret: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keyturn import metrics
 from keyturn.core import origins
 from keyturn.core.durations import normalise_duration
 from keyturn.core.errors import ApiError, InvalidScope, not_found
@@ -144,6 +145,7 @@ def _take_create_slot(ctx: Services, user_id: str) -> float:
     now = ctx.clock()
     retry = ctx.credential_creations.take(user_id, now)
     if retry is not None:
+        metrics.RATE_LIMITED.labels("credential_create").inc()
         raise ApiError(429, "RATE_LIMITED", f"at most {ctx.settings.credential_create_limit} credentials "
                        "per hour; try again later", retry_after=retry)
     return now

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keyturn import metrics
 from keyturn.core import jose
 from keyturn.core.durations import parse_duration
 from keyturn.core.errors import InvalidGrant, OAuthError
@@ -201,5 +202,6 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
                                           subject=grant.user_id, ip=u.ip,
                                           detail={"grant_id": grant.id, "generation": token.generation}))
             outcomes[i] = Replayed(InvalidGrant(BAD_REFRESH, detail="replayed refresh token"))
+            metrics.REPLAYS_DETECTED.labels("refresh_token").inc()
         await audit.record_many(conn, events)
     return outcomes

@@ -36,6 +36,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keyturn import metrics
+
 log = logging.getLogger("keyturn.writes")
 
 I = TypeVar("I")  # noqa: E741 - an item
@@ -72,6 +74,7 @@ class BatchStats:
         self.largest = max(self.largest, size)
         self.sizes.append(size)
         del self.sizes[:-64]
+        metrics.GROUP_COMMIT_BATCH.observe(size)
 
 
 def one_statement(apply: BatchFn[I]) -> BatchFn[I]:

@@ -17,6 +17,7 @@ from keyturn.web import cors, errors, routes
 from keyturn.web.routing import TableRoute
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
+from keyturn.web.server.metrics import RequestMetrics
 
 
 def baseline_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
@@ -88,5 +89,6 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
     policy = app.state.cors
     if not isinstance(policy, cors.CorsPolicy):
         raise TypeError("the application was not built by create_app")
-    fast = FastPath(app, routes.hot(), baseline_headers(settings), policy)
-    return AccessLog(fast) if settings.access_log else fast
+    layer: ASGIApp = FastPath(app, routes.hot(), baseline_headers(settings), policy)
+    layer = RequestMetrics(layer) if settings.metrics else layer  # KEYTURN_METRICS (web/server/metrics.py)
+    return AccessLog(layer) if settings.access_log else layer

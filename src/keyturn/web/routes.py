@@ -20,11 +20,13 @@ from keyturn.web.protocol import authorize, discovery, introspection, token, use
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
 from keyturn.web.server.health import health
+from keyturn.web.server.metrics import metrics_endpoint
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 
 ROUTES: tuple[Route, ...] = (
     Route(GET, paths.HEALTH, health, A.SERVER),
+    Route(GET, paths.METRICS, metrics_endpoint, A.SERVER),  # KEYTURN_METRICS_ALLOW / _TOKEN decide who
     # RFC 6749 §3.2, and seed 000's spelling: POST only (OAuth 2.1 §3.2)
     Route(POST, paths.TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
     Route(POST, paths.ACCESS_TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),

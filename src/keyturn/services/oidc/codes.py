@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keyturn import metrics
 from keyturn.core.errors import InvalidGrant, OAuthError
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode, Client, User
 from keyturn.core.secrets import digest
@@ -125,6 +126,7 @@ async def _replayed(conn: AsyncConnection, units: Sequence[Redeem], replays: lis
             events.append(audit.Event("authorization_code.reuse_detected", at=u.now, client_id=u.client_id,
                                       subject=found[u.digest].user_id, ip=u.ip, detail={"grant_id": grant_id}))
         outcomes[i] = Replayed(InvalidGrant(BAD_CODE, detail="authorization code replayed"))
+        metrics.REPLAYS_DETECTED.labels("authorization_code").inc()
     await audit.record_many(conn, events)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 
+from keyturn import metrics
 from keyturn.core.identifiers import login_key
 from keyturn.core.models import User
 from keyturn.core.secrets import digest
@@ -75,6 +76,7 @@ async def authenticate(ctx: Services, identifier: str, password: str, ip: str | 
     keys = _keys(identifier, ip, region)
     wait = await _locked_for(ctx, keys, now)
     if wait > 0:
+        metrics.LOGIN_FAILURES.labels("locked").inc()
         raise lockout(wait)
     user: User | None = None
     if identifier:
@@ -98,6 +100,8 @@ async def authenticate(ctx: Services, identifier: str, password: str, ip: str | 
         if ip_failures >= IP_MAX_FAILURES:
             lock_for = max(lock_for, MAX_LOCK)
             await store.lock(conn, keys[1], now + MAX_LOCK)
+        reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
+        metrics.LOGIN_FAILURES.labels(reason).inc()
         await audit.record(conn, "login.failed", at=now, subject=user.id if user else None, ip=ip,
                            failures=failures)
     if lock_for:
