@@ -35,10 +35,10 @@ WORK = BENCH / ".work" / "metrics-overhead"
 SERVER_CPUS, WRK_CPUS = "0", "1"
 
 
-def serve(kt_cmd: list[str], db_url: str, metrics: bool) -> Server:
+def serve(kt_cmd: list[str], db_url: str, metrics: bool, control: bool) -> Server:
     port = free_port()
     env = kt.keyturn_env(db_url, port)
-    env["KEYTURN_METRICS"] = "true" if metrics else "false"
+    env["KEYTURN_METRICS"] = "true" if metrics and not control else "false"
     name = f"metrics-{'on' if metrics else 'off'}"
     return start_server(name, [*kt_cmd, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=WORK,
                         log_path=WORK / f"{name}.log", port=port, ready_path="/health", cpus=SERVER_CPUS)
@@ -90,6 +90,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="measured runs per server (default 8)")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per run (default 3)")
     parser.add_argument("--conns", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--control", action="store_true",
+                        help="A/A run: both servers without metrics, to see the noise floor of this machine")
     parser.add_argument("--keyturn", default=None, help="command that runs keyturn (default: beside python)")
     args = parser.parse_args()
     if (args.rounds + 1) * 2 * args.seconds > 60:
@@ -101,7 +103,7 @@ def main() -> int:
     got = kt.provision(kt_cmd, kt.keyturn_env(db_url, 8000), WORK)
     auth = basic(got.client_id, got.client_secret)
     request = Request("POST", "/token", {"Content-Type": FORM, "Authorization": auth}, "grant_type=client_credentials")
-    servers = {True: serve(kt_cmd, db_url, True), False: serve(kt_cmd, db_url, False)}
+    servers = {on: serve(kt_cmd, db_url, on, args.control) for on in (True, False)}
     runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     try:
         for on, server in servers.items():  # warm-up, discarded
@@ -125,6 +127,7 @@ def main() -> int:
     rps_on, rps_off = median(True, "rps"), median(False, "rps")
     cpu_on, cpu_off = median(True, "server_cpu_ms_per_req"), median(False, "server_cpu_ms_per_req")
     summary = {
+        "control_run_both_off": args.control,
         "scenario": "cc_basic (1, client credentials, client_secret_basic), SQLite, 1 worker",
         "conns": args.conns, "seconds": args.seconds, "rounds": args.rounds,
         "rps_metrics_on": round(rps_on), "rps_metrics_off": round(rps_off),

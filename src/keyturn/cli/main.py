@@ -13,6 +13,7 @@ import typer
 
 from keyturn import metrics
 from keyturn.cli import access as access_cli
+from keyturn.cli import audit as audit_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_user, run, user_principal
 from keyturn.core.jose import ALLOWED_ALGS
@@ -43,6 +44,7 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(keys_app, name="keys")
 access_cli.register(app)
 oidc_cli.register(app)
+audit_cli.register(app)
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 
 from keyturn.core import paths
 from keyturn.web.decision import api as decision
-from keyturn.web.management import accounts, api_keys, credentials, oidc_clients
+from keyturn.web.management import accounts, api_keys, audit, credentials, oidc_clients
 from keyturn.web.pages import consent, interaction, login, logout
 from keyturn.web.protocol import authorize, discovery, introspection, token, userinfo
 from keyturn.web.routing import Audience as A
@@ -53,7 +53,7 @@ ROUTES: tuple[Route, ...] = (
 
 # In this order in the app (and so in the OpenAPI document).
 ROUTERS: tuple[APIRouter, ...] = (credentials.router, accounts.router, api_keys.router, decision.router,
-                                  oidc_clients.router)
+                                  oidc_clients.router, audit.router)
 
 
 def table() -> Iterator[Route]:
