@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--conns", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--control", action="store_true",
                         help="A/A run: both servers without metrics, to see the noise floor of this machine")
+    parser.add_argument("--off-first", action="store_true", help="start the server without metrics first")
     parser.add_argument("--keyturn", default=None, help="command that runs keyturn (default: beside python)")
     args = parser.parse_args()
     if (args.rounds + 1) * 2 * args.seconds > 60:
@@ -103,7 +104,9 @@ def main() -> int:
     got = kt.provision(kt_cmd, kt.keyturn_env(db_url, 8000), WORK)
     auth = basic(got.client_id, got.client_secret)
     request = Request("POST", "/token", {"Content-Type": FORM, "Authorization": auth}, "grant_type=client_credentials")
-    servers = {on: serve(kt_cmd, db_url, on, args.control) for on in (True, False)}
+    # which server starts first (and so is older, and first in each round's order) is a choice: --off-first swaps it
+    first = (False, True) if args.off_first else (True, False)
+    servers = {on: serve(kt_cmd, db_url, on, args.control) for on in first}
     runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     try:
         for on, server in servers.items():  # warm-up, discarded
@@ -127,7 +130,7 @@ def main() -> int:
     rps_on, rps_off = median(True, "rps"), median(False, "rps")
     cpu_on, cpu_off = median(True, "server_cpu_ms_per_req"), median(False, "server_cpu_ms_per_req")
     summary = {
-        "control_run_both_off": args.control,
+        "control_run_both_off": args.control, "off_first": args.off_first,
         "scenario": "cc_basic (1, client credentials, client_secret_basic), SQLite, 1 worker",
         "conns": args.conns, "seconds": args.seconds, "rounds": args.rounds,
         "rps_metrics_on": round(rps_on), "rps_metrics_off": round(rps_off),
@@ -140,7 +143,7 @@ def main() -> int:
         "metric_updates_us_per_req": round(micro, 2),
         "metric_updates_pct_of_cpu_per_req_off": round(100 * micro / (1000 * cpu_off), 1),
         "scrape_counted_token_200s": next((line for line in scraped.splitlines() if line.startswith(
-            'keyturn_http_requests_total{route="/token",method="POST",status="200"}')), None),
+            'keyturn_http_requests_total{method="POST",route="/token",status="200"}')), None),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(json.dumps(summary, indent=2))

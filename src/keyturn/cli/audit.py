@@ -24,7 +24,7 @@ from keyturn.wire.audit import AuditEventOut, AuditEventsEnvelope
 from keyturn.wire.common import plain
 
 audit_app = typer.Typer(help="Read the audit trail (operator).", no_args_is_help=True)
-OPERATOR = "operator:cli"  # the actor an export from the CLI is recorded under
+OPERATOR = "operator"  # the actor an export from the CLI is recorded under (as the CLI's other changes)
 
 SINCE = typer.Option(None, "--since", help="At or after: ISO 8601 time, or a duration back from now (24h, 7d).")
 UNTIL = typer.Option(None, "--until", help="Before: ISO 8601 time, or a duration back from now.")

@@ -55,7 +55,7 @@ def test_list_and_export_the_trail(tmp_path: Path) -> None:
     assert "exported 3 events" in err
     code, out, _ = _run(tmp_path, "audit", "list", "--kind", "audit.exported", "--json")
     (record,) = json.loads(out)["data"]
-    assert record["actor"] == "operator:cli" and record["detail"] == {"filters": {"kinds": ["user.created"]}}
+    assert record["actor"] == "operator" and record["detail"] == {"filters": {"kinds": ["user.created"]}}
 
 
 @pytest.mark.parametrize(("args", "message"), [
