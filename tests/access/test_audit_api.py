@@ -232,3 +232,11 @@ async def test_the_openapi_document_describes_the_audit_api(client: httpx.AsyncC
     assert {"status", "data", "next_cursor"} <= set(envelope["properties"])
     export = doc["paths"]["/api/v2/audit/export"]["get"]["responses"]["200"]["content"]
     assert export["application/x-ndjson"]["schema"]["$ref"].endswith("/AuditEventOut")
+
+
+async def test_the_use_case_bounds_the_page_itself(ctx: Services) -> None:
+    from keyturn.core.audit import AuditFilter
+    from keyturn.core.errors import ApiError
+    for limit in (0, 501):
+        with pytest.raises(ApiError):
+            await audit_service.list_events(ctx, AuditFilter(), limit=limit)

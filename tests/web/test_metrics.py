@@ -241,3 +241,38 @@ def test_metrics_settings_are_validated(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(ValueError, match="16 printable"):
         Settings(**base, metrics_token="has a space inside it")
     assert Settings(**base, metrics_token=TOKEN).metrics_token == TOKEN
+
+
+async def test_the_counting_layer_passes_other_scopes_through() -> None:
+    seen: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    async def nothing() -> Any:
+        return {}
+
+    async def drop(message: Any) -> None:
+        return None
+
+    await RequestMetrics(inner)({"type": "lifespan"}, nothing, drop)
+    assert seen == ["lifespan"]
+
+
+async def test_a_request_that_fails_before_answering_is_counted_as_500() -> None:
+    from keyturn import metrics
+
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    async def nothing() -> Any:
+        return {}
+
+    async def drop(message: Any) -> None:
+        return None
+
+    child = metrics.HTTP_REQUESTS.labels("other", "GET", "500")
+    before = child._value.get()
+    with pytest.raises(RuntimeError):
+        await RequestMetrics(broken)({"type": "http", "method": "GET", "path": "/x"}, nothing, drop)
+    assert child._value.get() == before + 1
