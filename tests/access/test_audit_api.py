@@ -166,6 +166,8 @@ async def test_exactly_a_full_last_page_still_ends(
     ({"limit": "many"}, "INVALID_REQUEST"),
     ({"since": "2027-01-15T08:00:00"}, "INVALID_REQUEST"),  # a time without its zone is ambiguous
     ({"since": "yesterday"}, "INVALID_REQUEST"),
+    ({"until": "984373338"}, "INVALID_REQUEST"),  # epoch seconds: not the documented date-time format
+    ({"since": "-1.5"}, "INVALID_REQUEST"),
     ({"since": "2027-01-15T09:00:00Z", "until": "2027-01-15T08:00:00Z"}, "INVALID_REQUEST"),
     ({"order": "sideways"}, "INVALID_REQUEST"),
     ({"kind": ""}, "INVALID_REQUEST"),

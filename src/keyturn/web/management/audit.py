@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -36,8 +36,19 @@ ERRORS = error_answers({
 })
 NDJSON = "application/x-ndjson"
 
-Since = Annotated[AwareDatetime | None, Query(description="Events at or after this time (ISO 8601 with zone)")]
-Until = Annotated[AwareDatetime | None, Query(description="Events before this time (ISO 8601 with zone)")]
+
+
+def _iso_only(value: Any) -> Any:
+    """Times as ISO 8601 text only: pydantic would also read a bare number as epoch seconds, which the
+    documented ``date-time`` format does not allow (and a reader of a URL could not tell)."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("must be an ISO 8601 time with a zone, such as 2026-12-01T00:00:00Z")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+Since = Annotated[IsoTime | None, Query(description="Events at or after this time (ISO 8601 with zone)")]
+Until = Annotated[IsoTime | None, Query(description="Events before this time (ISO 8601 with zone)")]
 Kinds = Annotated[list[str] | None, Query(
     alias="kind", description="Event kinds (repeat for several); `login.*` selects a family")]
 Actor = Annotated[str | None, Query(max_length=200, description="Who acted (a principal's resource name)")]
