@@ -40,3 +40,15 @@ def test_serve_names_a_fresh_directory_only_for_several_workers(
     with caplog.at_level(logging.WARNING, logger="keyturn.cli"):
         assert cli_main._metrics_dir(False) is None
     assert "PROMETHEUS_MULTIPROC_DIR=/gone is not a directory; ignored" in caplog.text
+
+
+def test_a_bad_metrics_token_is_named_but_never_echoed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from keyturn.cli import app
+    env = {"KEYTURN_ENVIRONMENT": "development", "KEYTURN_SETTINGS_FILE": "", "KEYTURN_METRICS_TOKEN": "sh0rt",
+           "KEYTURN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/k.db"}
+    result = CliRunner().invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 2
+    assert "KEYTURN_METRICS_TOKEN: must be at least 16 printable ASCII characters" in result.stderr
+    assert "sh0rt" not in result.stderr + result.stdout

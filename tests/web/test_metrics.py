@@ -145,6 +145,22 @@ async def test_login_failures_are_counted_by_reason(
             value(before, "keyturn_login_failures_total", reason=reason) + 1
 
 
+async def test_a_locked_login_is_counted_as_locked_and_rate_limited(
+        client: httpx.AsyncClient, ctx: Services, make_user: Callable[..., Awaitable[UserFixture]]) -> None:
+    user = await make_user()
+    for _ in range(ctx.settings.login_max_failures):
+        with pytest.raises(login.LoginFailed):
+            await login.authenticate(ctx, user.email, "not the password", "198.51.100.9", ctx.clock())
+    before = await scrape(client)
+    with pytest.raises(login.LoginFailed):
+        await login.authenticate(ctx, user.email, user.password, "198.51.100.9", ctx.clock())
+    after = await scrape(client)
+    assert value(after, "keyturn_login_failures_total", reason="locked") == \
+        value(before, "keyturn_login_failures_total", reason="locked") + 1
+    assert value(after, "keyturn_rate_limited_total", limit="login") == \
+        value(before, "keyturn_rate_limited_total", limit="login") + 1
+
+
 async def test_database_connections_in_use_go_back_down(client: httpx.AsyncClient, ctx: Services) -> None:
     idle = value(await scrape(client), "keyturn_database_connections_in_use")
     async with ctx.engine.connect() as conn:

@@ -77,6 +77,7 @@ async def authenticate(ctx: Services, identifier: str, password: str, ip: str | 
     wait = await _locked_for(ctx, keys, now)
     if wait > 0:
         metrics.LOGIN_FAILURES.labels("locked").inc()
+        metrics.RATE_LIMITED.labels("login").inc()
         raise lockout(wait)
     user: User | None = None
     if identifier:
