@@ -6,9 +6,10 @@ the endpoint is there). With ``KEYTURN_METRICS_TOKEN`` set, an allowed address m
 ``Authorization: Bearer <token>`` (compared in constant time), else 401. ``KEYTURN_METRICS=false``:
 the counting layer is left out of the front and ``/metrics`` is 404 for everyone.
 
-Label values come from small fixed sets: the matched route's *template* (``/api/v2/credential/{id}``,
-never the raw path; a path no route matches is ``other``), a standard method (else ``other``) and the
-status code. So a scan of random URLs cannot grow the series without bound.
+Label values come from small fixed sets: the matched route's *template*
+(``/api/v2/credential/{client_id}``, never the raw path; a path no route of the table matches, and the
+framework's ``/openapi.json``, is ``other``), a standard method (else ``other``) and the status code. So
+a scan of random URLs cannot grow the series without bound.
 """
 
 from __future__ import annotations
