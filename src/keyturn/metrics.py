@@ -5,11 +5,28 @@ Code that counts something imports the metric from here and calls ``.labels(...)
 always from a small fixed set (a route template, a grant type, a reason code), never from input.
 With ``keyturn serve --workers N`` the values live in ``PROMETHEUS_MULTIPROC_DIR`` (set by the CLI
 before the workers start) and one scrape sums every worker.
+
+prometheus-client picks its value store when it is imported: with ``PROMETHEUS_MULTIPROC_DIR`` set it
+opens a file there for each metric declared below. A variable naming no directory (left over in an
+operator's shell) would make every ``keyturn`` command fail at import, so it is dropped here, before
+that import, and remembered in :data:`IGNORED_MULTIPROC_DIR` (``keyturn serve`` warns about it); the
+process then keeps its metrics in memory.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+IGNORED_MULTIPROC_DIR: str | None = None
+if os.environ.get(MULTIPROC_ENV) is not None and not os.path.isdir(os.environ[MULTIPROC_ENV]):  # pragma: no cover
+    IGNORED_MULTIPROC_DIR = os.environ.pop(MULTIPROC_ENV)  # tests/interop/test_metrics_live.py (a subprocess)
+
+# after the check above:
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -49,3 +66,17 @@ ROWS_PURGED = Counter(
 REDIS_ERRORS = Counter(
     "keyturn_redis_errors_total",
     "Redis calls that failed or timed out (limits then count in process for about a second).")
+DATABASE_CONNECTIONS_IN_USE = Gauge(
+    "keyturn_database_connections_in_use", "Database connections checked out of the pool, summed over live workers.",
+    multiprocess_mode="livesum")
+
+
+def exposition() -> bytes:
+    """Every metric in the Prometheus text format: with ``PROMETHEUS_MULTIPROC_DIR`` (``serve --workers N``),
+    summed over every worker's files; else this process's own."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

@@ -11,10 +11,10 @@ import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from keyturn.core.jose import SigningAlg
 
@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         20, ge=1, le=600, description=(
             "On SIGTERM: seconds to finish the requests in flight (no new connection is accepted) before they "
             "are cancelled; then pending writes are committed and the process exits 0."))
+    metrics: bool = Field(True, description=(
+        "Count requests, latencies, tokens issued, failures, pool use and cache results, and serve them in the "
+        "Prometheus text format at `GET /metrics` (off: the counting layer is left out and `/metrics` is 404)."))
+    metrics_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("127.0.0.0/8", "::1/128"), description=(
+            "Addresses (CIDR blocks, comma- or space-separated) `GET /metrics` answers; any other address gets a "
+            "404, as if there were no such endpoint (R104). Default: loopback only."))
+    metrics_token: str | None = Field(None, description=(
+        "If set, `GET /metrics` also requires `Authorization: Bearer <this value>` (compared in constant "
+        "time; 401 otherwise), from an allowed address. Prometheus: `authorization: {credentials: …}`."))
 
     access_token_ttl: int = Field(3600, ge=60, le=86400, description="Access token lifetime, seconds.")
     access_token_alg: SigningAlg = Field("ES256", description="Signing algorithm of access tokens.")
@@ -144,6 +154,25 @@ class Settings(BaseSettings):
     def _split_scopes(cls, v: Any) -> Any:
         if isinstance(v, str):
             return tuple(v.split())
+        return v
+
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _check_networks(cls, v: Any) -> Any:
+        import ipaddress
+        items = v.replace(",", " ").split() if isinstance(v, str) else v
+        if not isinstance(items, list | tuple):
+            return v
+        try:
+            return tuple(str(ipaddress.ip_network(str(item).strip(), strict=False)) for item in items)
+        except ValueError as exc:
+            raise ValueError(f"must be CIDR blocks such as 10.0.0.0/8 ({exc})") from None
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) < 16 or not v.isascii() or not v.isprintable() or " " in v):
+            raise ValueError("must be at least 16 printable ASCII characters without spaces")
         return v
 
     @field_validator("log_level", mode="before")

@@ -1,6 +1,6 @@
 """Issue 9 item 5, for the whole management API at once: Schemathesis generates requests from the OpenAPI
 document the app serves (valid and invalid ones) for every operation, sends them with a real user token
-(the operator's ``keyturn:admin`` token for /api/oidc-clients) and checks every answer: never a 5xx, a
+(the operator's ``keyturn:admin`` token for /api/oidc-clients and /api/v2/audit) and checks every answer: never a 5xx, a
 documented status code and content type, and a body that conforms to the documented schema.
 
 Schema-valid strings rarely contain NUL, control characters or lone surrogates, so a share of the cases get
@@ -118,7 +118,8 @@ def _poison(kwargs: dict[str, Any], path: dict[str, str], template: str, bad: st
 def _fuzz_operation(operation: Any, world: dict[str, Any], send: Any) -> None:
     """Hypothesis over one operation (in a worker thread; ``send`` performs the request)."""
     label = f"{operation.method.upper()} {operation.path}"
-    headers = world["admin"] if operation.path.startswith("/api/oidc-clients") else world["user"]
+    operator_only = operation.path.startswith(("/api/oidc-clients", "/api/v2/audit/"))
+    headers = world["admin"] if operator_only else world["user"]
     real = {p.name: world["path"][p.name] for p in operation.path_parameters}
     for mode, examples in ((GenerationMode.POSITIVE, POSITIVE_EXAMPLES), (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES)):
         strategy = operation.as_strategy(generation_mode=mode)

@@ -35,7 +35,7 @@ from keyturn.wire.common import ErrorOut, plain
 
 T = TypeVar("T")
 EXIT_USAGE = 2
-_SECRET_WORDS = ("secret", "password", "url")  # values never echoed back (a URL may hold a password)
+_SECRET_WORDS = ("secret", "password", "url", "token")  # never echoed back (a URL may hold a password)
 
 
 class CliError(Exception):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
+import tempfile
 from typing import Any
 
 import typer
 
+from keyturn import metrics
 from keyturn.cli import access as access_cli
+from keyturn.cli import audit as audit_cli
 from keyturn.cli import oidc as oidc_cli
 from keyturn.cli.common import KeyturnGroup, load_cli_settings, output, require_user, run, user_principal
 from keyturn.core.jose import ALLOWED_ALGS
@@ -27,6 +32,7 @@ from keyturn.wire.keys import KeyRotatedOut, SigningKeyOut
 from keyturn.wire.tokens import AccessTokenOut
 from keyturn.wire.users import UnlockedOut, UserCreatedOut
 
+log = logging.getLogger("keyturn.cli")
 # KeyturnGroup: an operator error (settings, database) is one line and exit status 2 for every
 # command; no rich tracebacks (pretty_exceptions_enable=False) for the rest.
 app = typer.Typer(help="Keyturn: OAuth 2.0 / OpenID Connect authorization server for payment platforms.",
@@ -41,6 +47,7 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(keys_app, name="keys")
 access_cli.register(app)
 oidc_cli.register(app)
+audit_cli.register(app)
 
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
 
@@ -89,18 +96,38 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
         # connection at once, so the first worker to wake takes most of a burst of new
         # connections and the others idle; one accept per wake-up spreads them (bench/README.md).
         os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+    metrics_dir = _metrics_dir(settings.metrics and workers > 1)
 
     # SIGTERM: uvicorn stops accepting, lets the requests in flight finish (at most shutdown_timeout
     # seconds), runs the app's shutdown (pending group-commit writes are committed), then raises the
     # signal again with the handler it found: this one, so the process exits 0 (also when the signal
     # comes before uvicorn serves). With --workers the supervisor does the same for each worker.
     signal.signal(signal.SIGTERM, _stopped)
-    uvicorn.run("keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
-                access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
-                log_config=None,  # uvicorn's lines go through Keyturn's logging (format, request ids, masking)
-                timeout_graceful_shutdown=settings.shutdown_timeout,
-                log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    try:
+        uvicorn.run(
+            "keyturn.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
+            loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
+            access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
+            log_config=None,  # uvicorn's lines go through Keyturn's logging (format, request ids, masking)
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+            log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(shared: bool) -> str | None:
+    """With several workers, a fresh directory for their metric files (prometheus-client's multiprocess
+    mode: one scrape of any worker sums them all); it is named in the environment the workers inherit,
+    before they import anything, and removed when the server stops. One worker keeps them in memory."""
+    if metrics.IGNORED_MULTIPROC_DIR is not None:
+        log.warning("PROMETHEUS_MULTIPROC_DIR=%s is not a directory; ignored", metrics.IGNORED_MULTIPROC_DIR)
+    if not shared:
+        os.environ.pop(metrics.MULTIPROC_ENV, None)
+        return None
+    directory = tempfile.mkdtemp(prefix="keyturn-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = directory
+    return directory
 
 
 def _stopped(signum: int, frame: object) -> None:

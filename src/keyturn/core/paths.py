@@ -11,6 +11,7 @@ from __future__ import annotations
 HEALTHZ = "/healthz"
 HEALTH = "/health"
 READYZ = "/readyz"
+METRICS = "/metrics"  # Prometheus (keyturn.web.server.metrics)
 
 # OAuth 2.0 / OpenID Connect endpoints (RFC 6749 §3, RFC 7662, RFC 7009, OIDC Core §5.3, RP-Initiated Logout)
 AUTHORIZE = "/authorize"

@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
+from keyturn import metrics
+
 T = TypeVar("T")
 V = TypeVar("V")
 
@@ -50,8 +52,13 @@ class SingleFlight:
 
 
 class TTLCache(Generic[V]):
-    def __init__(self, ttl: float, max_entries: int = 10000) -> None:
+    """Values by key for ``ttl`` seconds; each lookup counts as a hit or a miss of cache ``name``
+    (``keyturn_cache_lookups_total``)."""
+
+    def __init__(self, ttl: float, max_entries: int = 10000, name: str = "other") -> None:
         self.ttl = ttl
+        self._hits = metrics.CACHE_LOOKUPS.labels(name, "hit")
+        self._misses = metrics.CACHE_LOOKUPS.labels(name, "miss")
         self.max_entries = max_entries
         self._data: dict[str, tuple[float, V | None]] = {}
         self._flights = SingleFlight()
@@ -60,7 +67,9 @@ class TTLCache(Generic[V]):
     async def get(self, key: str, now: float, load: Callable[[], Awaitable[V | None]]) -> V | None:
         hit = self._data.get(key)
         if hit is not None and hit[0] > now:
+            self._hits.inc()
             return hit[1]
+        self._misses.inc()
         if self._flights.busy(key):
             return await self._flights.run(key, load)
         generation = self._generation

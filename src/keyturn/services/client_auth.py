@@ -97,6 +97,7 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
     if authorization:
         auth_scheme, _, credentials = authorization.partition(" ")
         if auth_scheme.lower() != "basic":
+            _failed("unsupported_scheme")
             raise InvalidClient("unsupported client authentication scheme", auth_scheme="Basic")
         scheme = "Basic"
         if "client_secret" in params or "client_assertion" in params:
@@ -107,34 +108,42 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         method = "client_secret_basic"
     else:
         if "client_assertion" in params:
+            _failed("unsupported_method")
             raise InvalidClient("client assertions are not supported")
         client_id = params.get("client_id", "")
         secret = params.get("client_secret", "")
         method = "client_secret_post" if secret else "none"
         if not client_id:
+            _failed("missing")
             raise InvalidClient("client authentication is required")
     if not is_client_id(client_id):
+        _failed("malformed_client_id")
         raise InvalidClient("client authentication failed", auth_scheme=scheme, detail="malformed client_id")
     limit, key = ctx.settings.client_auth_max_failures, f"{client_id} {ip or '-'}"
     retry = await ctx.shared.peek("client-auth", key, limit, FAILURE_WINDOW)
     if retry is not None:
         metrics.RATE_LIMITED.labels("client_auth").inc()
         # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
+        metrics.RATE_LIMITED.labels("client_auth").inc()
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:
             return ClientAuth(client, "none")
         if client is not None and client.is_public and client.active(now):
+            _failed("public_client")
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
+        _failed("unknown_client" if client is None else "no_secret")
         await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
+        _failed("unknown_client" if client is None else "public_client")
         await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
+        _failed("bad_secret" if client.active(now) else "inactive_client")
         await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="bad secret or client disabled")
@@ -153,6 +162,11 @@ async def check_quota(ctx: Services, client: Client) -> None:
         metrics.RATE_LIMITED.labels("client_quota").inc()
         raise TooManyRequests(f"this client allows {limit[0]} token requests per {limit[1]:g} seconds; retry later",
                               retry_after=retry)
+
+
+def _failed(reason: str) -> None:
+    """Count a failed client authentication (``keyturn_client_auth_failures_total``; ``reason`` from a fixed set)."""
+    metrics.CLIENT_AUTH_FAILURES.labels(reason).inc()
 
 
 def _secret_ok_dummy(secret: str) -> None:

@@ -113,7 +113,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     return Services(
         settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,
         policy=load_policy(settings),
-        keys=keys, clients=TTLCache(ttl), api_keys=TTLCache(ttl),
+        keys=keys, clients=TTLCache(ttl, name="clients"), api_keys=TTLCache(ttl, name="api_keys"),
         api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
         readiness=ReadinessProbe(engine, keys),

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from keyturn import metrics
 from keyturn.core import jose
 from keyturn.core.errors import InvalidRequest, OAuthError
 from keyturn.core.models import Client, Grant
@@ -36,6 +37,10 @@ def access_token_expect(settings: Settings) -> jose.Expect:
                        require=ACCESS_TOKEN_CLAIMS, leeway=settings.clock_leeway)
 
 
+_VERIFIED_HIT = metrics.CACHE_LOOKUPS.labels("verified_tokens", "hit")
+_VERIFIED_MISS = metrics.CACHE_LOOKUPS.labels("verified_tokens", "miss")
+
+
 async def verify_access_token(ctx: Services, token: str, now: float) -> dict[str, Any] | None:
     """Claims of a live access token, or None: signature, claims, revocation, client and grant state."""
     await ctx.keys.maybe_reload(now)
@@ -43,11 +48,13 @@ async def verify_access_token(ctx: Services, token: str, now: float) -> dict[str
     verified = ctx.verified_tokens
     claims = verified.get(token, ctx.keys.verification_keys)
     if claims is not None:
+        _VERIFIED_HIT.inc()
         try:  # the signature was checked before; times move on
             jose.check_claims(claims, expect, now)
         except jose.TokenInvalid:
             return None
     else:
+        _VERIFIED_MISS.inc()
         parsed = await _verify(ctx, token, now, expect)
         if parsed is None:
             return None

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keyturn import metrics
 from keyturn.services.cache import SingleFlight
 from keyturn.storage import grants as grants_repo
 
@@ -32,6 +33,8 @@ class RevocationCache:
         self._grants: frozenset[str] = frozenset()
         self._flight = SingleFlight()
         self._generation = 0  # bumped by invalidate(): a load that started before it does not count
+        self._hits = metrics.CACHE_LOOKUPS.labels("revocations", "hit")
+        self._misses = metrics.CACHE_LOOKUPS.labels("revocations", "miss")
 
     def invalidate(self) -> None:
         self._generation += 1
@@ -48,6 +51,9 @@ class RevocationCache:
 
     async def is_revoked(self, claims: dict[str, Any], now: float) -> bool:
         if now >= self._loaded_until or self.ttl == 0:
+            self._misses.inc()
             # One load per expiry for all in-flight requests; a revocation here starts a new one.
             await self._flight.run(self._generation, lambda: self._load(now))
+        else:
+            self._hits.inc()
         return claims.get("jti") in self._jtis or claims.get("gid") in self._grants

@@ -44,6 +44,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from keyturn import metrics
 from keyturn.core.errors import TemporarilyUnavailable
 from keyturn.services.outage import classify
 
@@ -84,6 +85,7 @@ class BatchStats:
         self.largest = max(self.largest, size)
         self.sizes.append(size)
         del self.sizes[:-64]
+        metrics.GROUP_COMMIT_BATCH.observe(size)
 
 
 def one_statement(apply: BatchFn[I]) -> BatchFn[I]:

@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
+from keyturn import metrics
+
 log = logging.getLogger("keyturn.storage")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -182,6 +184,7 @@ def _make_engine(url: str, *, pool_size: int, timeout: float) -> BoundedEngine:
             # (cursor, execute, close).
             await_only(conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if writer else "BEGIN"))
 
+        _count_checkouts(engine)
         return engine
     # command_timeout: a backstop only, the bound above fails a stuck statement first
     connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout + 1.0}
@@ -190,11 +193,35 @@ def _make_engine(url: str, *, pool_size: int, timeout: float) -> BoundedEngine:
         connect_args["server_settings"] = {"search_path": schema}
         url = base
     if pool_size == 0:
-        return BoundedEngine(create_async_engine(url, poolclass=NullPool, connect_args=connect_args).sync_engine)
+        unpooled = BoundedEngine(create_async_engine(url, poolclass=NullPool, connect_args=connect_args).sync_engine)
+        _count_checkouts(unpooled)
+        return unpooled
     pg = BoundedEngine(create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=timeout,
                                            connect_args=connect_args).sync_engine)
     _ping_when_idle(pg)
+    _count_checkouts(pg)  # after the ping: a checkout the ping refuses is retried, and counted once
     return pg
+
+
+_OUT = "keyturn_checked_out"
+
+
+def _count_checkouts(engine: AsyncEngine) -> None:
+    """``keyturn_database_connections_in_use``: connections checked out of this engine's pool (every engine
+    of the process adds to it). The mark lives in ``record_info``, which outlives an invalidated connection,
+    so each checkout is counted once and uncounted once, whatever happens to the connection meanwhile."""
+    gauge = metrics.DATABASE_CONNECTIONS_IN_USE
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _out(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if not record.record_info.get(_OUT):
+            record.record_info[_OUT] = True
+            gauge.inc()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _in(dbapi_conn: Any, record: Any) -> None:
+        if record.record_info.pop(_OUT, False):
+            gauge.dec()
 
 
 IDLE_PING_SECONDS = 5.0

@@ -266,4 +266,9 @@ audit_events = Table(
     Column("ip", String(64), nullable=True),
     Column("detail", JSON, nullable=True),
     Index("ix_audit_events_at", "at"),
+    # the audit query's filters, each in paging order (migration 0005)
+    Index("ix_audit_events_event_at", "event", "at", "id"),
+    Index("ix_audit_events_actor_at", "actor", "at", "id"),
+    Index("ix_audit_events_subject_at", "subject", "at", "id"),
+    Index("ix_audit_events_client_id_at", "client_id", "at", "id"),
 )

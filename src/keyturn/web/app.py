@@ -18,6 +18,7 @@ from keyturn.web.protocol import authorize
 from keyturn.web.routing import TableRoute
 from keyturn.web.server.accesslog import AccessLog
 from keyturn.web.server.fastpath import FastPath
+from keyturn.web.server.metrics import RequestMetrics
 from keyturn.web.server.requestid import RequestId
 from keyturn.web.server.shedding import Shedding
 
@@ -98,6 +99,8 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
     if settings.max_in_flight:
         busy = {r.path: authorize.busy_endpoint for r in routes.table() if r.endpoint is authorize.authorize_endpoint}
         inner = Shedding(inner, settings.max_in_flight, routes.table(), extra, busy=busy, endpoint_app=app)
+    if settings.metrics:  # KEYTURN_METRICS (web/server/metrics.py)
+        inner = RequestMetrics(inner)
     if settings.access_log:
         inner = AccessLog(inner, json_lines=settings.log_format == "json")
     return RequestId(inner)

@@ -14,12 +14,13 @@ from fastapi import APIRouter
 
 from keyturn.core import paths
 from keyturn.web.decision import api as decision
-from keyturn.web.management import accounts, api_keys, credentials, oidc_clients, users
+from keyturn.web.management import accounts, api_keys, audit, credentials, oidc_clients, users
 from keyturn.web.pages import consent, interaction, login, logout
 from keyturn.web.protocol import authorize, discovery, introspection, token, userinfo
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
 from keyturn.web.server.health import health, ready
+from keyturn.web.server.metrics import metrics_endpoint
 
 GET, POST, GET_POST = ("GET",), ("POST",), ("GET", "POST")
 
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     Route(GET, paths.HEALTHZ, health, A.SERVER),
     Route(GET, paths.HEALTH, health, A.SERVER),
     Route(GET, paths.READYZ, ready, A.SERVER),
+    Route(GET, paths.METRICS, metrics_endpoint, A.SERVER),  # KEYTURN_METRICS_ALLOW / _TOKEN decide who
     # RFC 6749 §3.2, and seed 000's spelling: POST only (OAuth 2.1 §3.2)
     Route(POST, paths.TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
     Route(POST, paths.ACCESS_TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
@@ -53,7 +55,7 @@ ROUTES: tuple[Route, ...] = (
 
 # In this order in the app (and so in the OpenAPI document).
 ROUTERS: tuple[APIRouter, ...] = (credentials.router, accounts.router, api_keys.router, decision.router,
-                                  oidc_clients.router, users.router)
+                                  oidc_clients.router, users.router, audit.router)
 
 
 def table() -> Iterator[Route]:

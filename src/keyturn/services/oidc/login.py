@@ -108,6 +108,7 @@ async def authenticate(ctx: Services, identifier: str, password: str, ip: str | 
     wait, spread = await _locked_for(ctx, keys, now)
     if wait > 0:
         metrics.LOGIN_FAILURES.labels("locked").inc()
+        metrics.RATE_LIMITED.labels("login").inc()
         raise lockout(wait)
     delay = identifier_delay(spread)
     if delay:
@@ -130,6 +131,8 @@ async def authenticate(ctx: Services, identifier: str, password: str, ip: str | 
         await store.record_failure(conn, keys[2], now, ACCOUNT_WINDOW)
         pair_lock = _growing(failures, ctx.settings.login_max_failures)
         ip_lock = _growing(ip_failures, IP_MAX_FAILURES)
+        reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
+        metrics.LOGIN_FAILURES.labels(reason).inc()
         subject = user.id if user else None
         await audit.record(conn, "login.failed", at=now, subject=subject, ip=ip, failures=failures)
         for key, lock_for, scope in ((keys[0], pair_lock, "identifier+address"), (keys[1], ip_lock, "address")):

@@ -11,6 +11,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyturn import metrics
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
 from keyturn.services.client_auth import check_quota
@@ -52,6 +53,7 @@ async def token_endpoint(request: Request) -> Response:
     req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
                        ip=client_ip(request), origin=origin)
     body = await handler(ctx, req)
+    metrics.TOKENS_ISSUED.labels(grant_type).inc()  # a registered grant_type: a fixed set
     log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
               body.get("scope", ""))
     return json_response(body, headers=decided(request.scope))
