@@ -1,4 +1,4 @@
-"""``keyturn serve | migrate | users | tokens | credentials | keys`` (and the access/OIDC groups)."""
+"""``keyturn serve | migrate | purge | users | tokens | credentials | keys`` (and the access/OIDC groups)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
                 loop="uvloop", http="keyturn.web.server.protocol:HttpProtocol", ws="none",  # one write per response
                 access_log=False,  # Keyturn writes its own (web/server/accesslog.py)
                 log_level=settings.log_level.lower(), proxy_headers=False, server_header=False)
+
+
+@app.command("purge")
+def purge_cmd(as_json: bool = JSON_OPT) -> None:
+    """Delete expired rows once (what every serving process does each KEYTURN_PURGE_INTERVAL); print counts."""
+    async def go(ctx: Services) -> dict[str, int]:
+        return await ctx.purger.run_once()
+    counts = run(go)
+    if as_json:
+        typer.echo(json.dumps(counts))
+    else:
+        typer.echo("\n".join(f"{table}: {n}" for table, n in counts.items()))
 
 
 @users_app.command("create")

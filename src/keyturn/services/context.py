@@ -21,6 +21,7 @@ from keyturn.services.keyring import KeyRing
 from keyturn.services.limits import FailureCounter, SlidingWindow
 from keyturn.services.origin_index import OriginIndex
 from keyturn.services.policy_file import load_policy
+from keyturn.services.purge import Purger
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.usage import LastUsed
 from keyturn.services.writes import GroupCommit
@@ -47,6 +48,7 @@ class Services:
     origins: OriginIndex  # which browser origins some client allows
     client_failures: FailureCounter  # failed client authentications (429 past the limit)
     credential_creations: SlidingWindow  # credentials created per user (429 past the limit)
+    purger: Purger  # deletes expired rows in the background (KEYTURN_PURGE_INTERVAL)
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -71,8 +73,10 @@ class Services:
             await migrate(self.engine)
         await self.keys.ensure(self.clock())
         self.api_key_usage.start()
+        self.purger.start()
 
     async def close(self) -> None:
+        await self.purger.stop()
         await self.writes.drain()
         await self.api_key_usage.stop()
         await self.engine.dispose()
@@ -91,4 +95,5 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
         client_failures=FailureCounter(settings.client_auth_max_failures),
         credential_creations=SlidingWindow(settings.credential_create_limit, CREDENTIAL_CREATE_WINDOW),
+        purger=Purger(engine, settings, clock),
     )

@@ -131,12 +131,13 @@ def _upgrade(conn: Connection) -> None:
 
 
 def _pending(conn: Connection) -> list[str]:
+    """The revisions an upgrade to head would apply, in the order it applies them: every revision that
+    is neither a current head nor an ancestor of one (a database mid-chain has applied its ancestors)."""
     script = ScriptDirectory.from_config(_alembic_config(conn))
     current = MigrationContext.configure(conn).get_current_heads()
-    heads = script.get_heads()
-    if set(current) == set(heads):
-        return []
-    return [rev.revision for rev in script.walk_revisions("base", "heads") if rev.revision not in current]
+    applied = {rev.revision for head in current for rev in script.iterate_revisions(head, "base") if rev}
+    return [rev.revision for rev in reversed(list(script.walk_revisions("base", "heads")))
+            if rev.revision not in applied]
 
 
 async def migrate(engine: AsyncEngine) -> None:
