@@ -171,3 +171,23 @@ def test_keyturn_purge_prints_the_counts(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli_app, ["purge"], env=env)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [f"{name}: 0" for name in TABLES]
+
+
+async def test_purges_at_once_share_the_work_and_skip_rows_a_request_holds(ctx: Services, clock: Clock,
+                                                                          database_url: str) -> None:
+    """PostgreSQL: several workers purging at once (FOR UPDATE SKIP LOCKED) take different rows and never
+    wait for each other or for a transaction holding a row; SQLite has one writer at a time anyway."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL only")
+    async with ctx.engine.begin() as conn:
+        await conn.execute(t.revoked_tokens.insert(),
+                           [{"jti": f"j{i}", "expires_at": clock.now - 9999} for i in range(301)])
+    settings = ctx.settings.model_copy(update={"purge_batch": 7})
+    purgers = [Purger(ctx.engine, settings, clock) for _ in range(3)]
+    async with ctx.engine.connect() as holder:
+        await holder.execute(select(t.revoked_tokens.c.jti).where(t.revoked_tokens.c.jti == "j0").with_for_update())
+        runs = await asyncio.wait_for(asyncio.gather(*(p.run_once() for p in purgers)), timeout=10)
+        await holder.rollback()
+    assert sum(r["revoked_tokens"] for r in runs) == 300  # each row deleted once; the held one skipped
+    assert await _ids(ctx, t.revoked_tokens, t.revoked_tokens.c.jti) == {"j0"}
+    assert (await purgers[0].run_once())["revoked_tokens"] == 1  # released: the next run takes it
