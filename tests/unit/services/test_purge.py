@@ -193,3 +193,32 @@ async def test_purges_at_once_share_the_work_and_skip_rows_a_request_holds(ctx: 
     assert sum(r["revoked_tokens"] for r in runs) == 300  # each row deleted once; the held one skipped
     assert await _ids(ctx, t.revoked_tokens, t.revoked_tokens.c.jti) == {"j0"}
     assert (await purgers[0].run_once())["revoked_tokens"] == 1  # released: the next run takes it
+
+
+async def test_after_a_purge_the_protocol_answers_as_before(client: Any, ctx: Services, clock: Clock,
+                                                            make_credential: Any) -> None:
+    """A purged family's refresh token is an unknown one (invalid_grant, inactive, revocable: 200), never a 500;
+    a revoked access token stays refused as long as it could be presented."""
+    cred = await make_credential(refresh="1d")
+    issued = (await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic)).json()
+    assert (await client.post("/revoke", data={"token": issued["refresh_token"]}, auth=cred.basic)).status_code == 200
+    live = (await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic)).json()
+    assert (await client.post("/revoke", data={"token": live["access_token"]}, auth=cred.basic)).status_code == 200
+    clock.advance(TTL - 1)  # the revoked access token has not expired: its jti row must stay
+    await ctx.purger.run_once()
+    r = await client.post("/introspect", data={"token": live["access_token"]}, auth=cred.basic)
+    assert r.json() == {"active": False}
+    assert await _ids(ctx, t.revoked_tokens, t.revoked_tokens.c.jti)
+    clock.advance(GRACE + LEEWAY + 120 + 2)
+    counts = await ctx.purger.run_once()
+    assert counts["refresh_tokens"] == 1 and counts["grants"] == 1 and counts["revoked_tokens"] == 1, counts
+    r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+                          auth=cred.basic)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    r = await client.post("/introspect", data={"token": issued["refresh_token"]}, auth=cred.basic)
+    assert r.json() == {"active": False}
+    assert (await client.post("/revoke", data={"token": issued["refresh_token"]}, auth=cred.basic)).status_code == 200
+    # The live family is untouched: its refresh token still works.
+    r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": live["refresh_token"]},
+                          auth=cred.basic)
+    assert r.status_code == 200, r.text
