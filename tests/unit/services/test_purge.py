@@ -175,17 +175,20 @@ def test_keyturn_purge_prints_the_counts(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [f"{name}: 0" for name in TABLES]
 
 
+@pytest.mark.parametrize("isolation", ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"])
 async def test_purges_at_once_share_the_work_and_skip_rows_a_request_holds(ctx: Services, clock: Clock,
-                                                                          database_url: str) -> None:
+                                                                          database_url: str, isolation: str) -> None:
     """PostgreSQL: several workers purging at once (FOR UPDATE SKIP LOCKED) take different rows and never
-    wait for each other or for a transaction holding a row; SQLite has one writer at a time anyway."""
+    wait for each other or for a transaction holding a row, whatever isolation level the database defaults
+    to (an operator may set REPEATABLE READ or SERIALIZABLE); SQLite has one writer at a time anyway."""
     if not database_url.startswith("postgresql"):
         pytest.skip("row locks: PostgreSQL only")
     async with ctx.engine.begin() as conn:
         await conn.execute(t.revoked_tokens.insert(),
                            [{"jti": f"j{i}", "expires_at": clock.now - 9999} for i in range(301)])
     settings = ctx.settings.model_copy(update={"purge_batch": 7})
-    purgers = [Purger(ctx.engine, settings, clock) for _ in range(3)]
+    default = ctx.engine.execution_options(isolation_level=isolation)  # as if the database's default
+    purgers = [Purger(default, settings, clock) for _ in range(3)]
     async with ctx.engine.connect() as holder:
         await holder.execute(select(t.revoked_tokens.c.jti).where(t.revoked_tokens.c.jti == "j0").with_for_update())
         runs = await asyncio.wait_for(asyncio.gather(*(p.run_once() for p in purgers)), timeout=10)
