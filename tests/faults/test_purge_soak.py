@@ -1,10 +1,12 @@
 """Soak: steady load on a real ``keyturn serve`` with the purge on; the tables stay flat.
 
-Time is aged instead of waited for: every few seconds the test moves every timestamp of the tables the
-load writes two days into the past (as if two days had passed: every family, code, interaction and
-revoked token is then long dead), and the server's own purge task (``KEYTURN_PURGE_INTERVAL=1``) must
-delete them while the load goes on. Table sizes are sampled after each ageing: they stay near what one
-ageing period writes, where without the purge they would grow with every request.
+Time is aged instead of waited for: every two seconds the test moves every timestamp of the tables the
+load writes two days into the past (as if two days had passed: every family, code, interaction, session,
+throttle and revoked token is then long dead), and the server's own purge task
+(``KEYTURN_PURGE_INTERVAL=1``) must delete them while the load goes on: clients minting, refreshing and
+revoking tokens, people signing in (a session, a code redeemed) and strangers failing to (throttle rows).
+Table sizes are sampled before each ageing: they stay near what one period writes, where without the
+purge they would grow with every request. After the load one last ageing must leave every table empty.
 """
 
 from __future__ import annotations
@@ -24,22 +26,26 @@ from sqlalchemy import func, select, text
 from keyturn.storage.db import make_engine
 from keyturn.storage.tables import metadata
 from tests.conftest import PG_BASE, _pg_schema, require_service
-from tests.oidc.helpers import authorize_params, pkce_pair
+from tests.oidc.helpers import authorize_params, form_of, pkce_pair
 from tests.server import start_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.server]
 
-LOAD_SECONDS = 18.0
-AGE_EVERY = 3.0
+LOAD_SECONDS = 12.0
+AGE_EVERY = 2.0
 AGE = 2 * 86400.0
 MAX_REQUESTS = 20000
 REDIRECT = "http://127.0.0.1/cb"
+PASSWORD = "correct horse battery"
 AGED = {  # table: the time columns the load writes
     "grants": ("created_at", "expires_at", "revoked_at"),
     "refresh_tokens": ("issued_at", "expires_at", "used_at"),
     "revoked_tokens": ("expires_at",),
     "interactions": ("created_at", "expires_at"),
     "audit_events": ("at",),
+    "authorization_codes": ("created_at", "expires_at", "used_at"),
+    "sessions": ("auth_time", "created_at", "last_seen_at", "expires_at", "ended_at"),
+    "throttles": ("window_start", "locked_until"),
 }
 
 
@@ -91,24 +97,50 @@ async def _load(url: str, auth: tuple[str, str], rp: str, stop: float, done: dic
             done["requests"] += 5
 
 
+async def _logins(url: str, rp: str, stop: float, done: dict[str, int]) -> None:
+    """People signing in (a session, a code redeemed) and strangers failing to (throttle rows); each costs
+    the production password hash, so this runs beside the token load at a few per second at most."""
+    while time.monotonic() < stop:
+        verifier, challenge = pkce_pair()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as browser:
+            r = await browser.get("/authorize", params=authorize_params(rp, challenge, redirect_uri=REDIRECT))
+            page = await browser.get(r.headers["location"])
+            action, fields = form_of(page.text)
+            r = await browser.post(action, data={**fields, "username": f"x{done['logins']}@example.test",
+                                                 "password": "wrong"})
+            assert r.status_code == 401, r.text  # the form again, with the one message
+            action, fields = form_of(r.text)
+            r = await browser.post(action, data={**fields, "username": "soak@example.test", "password": PASSWORD})
+            done["logins"] += 1
+            if r.status_code == 400 and "has expired" in r.text:
+                continue  # the interaction was aged two days between the two pages
+            assert r.status_code == 303, r.text
+            code = httpx.URL(r.headers["location"]).params["code"]
+            r = await browser.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                                   "redirect_uri": REDIRECT, "client_id": rp,
+                                                   "code_verifier": verifier})
+            assert r.status_code in (200, 400), r.text  # 400: aged between the two requests
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_tables_stay_flat_under_steady_load(kind: str, tmp_path: Path) -> None:
     async with database(kind, tmp_path, "purge_soak") as db:
         server = start_server(db, tmp_path, env_extra={
             "KEYTURN_PURGE_INTERVAL": "1", "KEYTURN_PURGE_GRACE": "0", "KEYTURN_ACCESS_TOKEN_TTL": "60",
+            "KEYTURN_USER_REFRESH_TTL": "86400",  # a person's family: one day, so two days' ageing ends it
             "KEYTURN_AUDIT_RETENTION": "86400"})
         engine = make_engine(db, pool_size=1)
         try:
-            owner = server.cli("users", "create", "--email", "soak@example.test", "--password", "correct horse b")
+            owner = server.cli("users", "create", "--email", "soak@example.test", "--password", PASSWORD)
             cred = server.cli("credentials", "create", "--user", owner["id"], "--name", "soak", "--scope", "a",
                               "--refresh", "1d")["data"]
             rp = server.cli("clients", "create", "--name", "soak", "--public", "--first-party",
                             "--redirect-uri", REDIRECT)["client_id"]
-            done = {"families": 0, "requests": 0}
+            done = {"families": 0, "requests": 0, "logins": 0}
             start = await _sizes(engine)
             stop = time.monotonic() + LOAD_SECONDS
             load = asyncio.gather(*(_load(server.url, (cred["username"], cred["password"]), rp, stop, done)
-                                    for _ in range(4)))
+                                    for _ in range(4)), _logins(server.url, rp, stop, done))
             samples: list[dict[str, int]] = []
             while not load.done():
                 await asyncio.wait({load}, timeout=AGE_EVERY)
@@ -122,12 +154,13 @@ async def test_tables_stay_flat_under_steady_load(kind: str, tmp_path: Path) -> 
                 if (end := await _sizes(engine)) == dict.fromkeys(AGED, 0):
                     break
                 await asyncio.sleep(0.25)
-            figures = (f"[{kind}] {done['requests']} requests, {done['families']} families in {LOAD_SECONDS:.0f} s; "
+            figures = (f"[{kind}] {done['requests']} requests, {done['families']} families, {done['logins']} logins "
+                       f"in {LOAD_SECONDS:.0f} s; "
                        f"sizes at start {start}; every {AGE_EVERY:.0f} s: "
-                       + "; ".join(f"{s['grants']}/{s['refresh_tokens']}/{s['revoked_tokens']}/{s['interactions']}"
-                                   for s in samples) + f" (grants/refresh/jti/interactions); after: {end}")
+                       + "; ".join("/".join(str(s[t]) for t in AGED) for s in samples)
+                       + f" ({'/'.join(AGED)}); after: {end}")
             print(figures)
-            assert done["families"] > 100, figures
+            assert done["families"] > 20 and done["logins"] >= 2, figures
             assert end == dict.fromkeys(AGED, 0), figures
             # Flat: the last samples are no bigger than the early ones (each holds about one period's rows).
             early = max(s["grants"] for s in samples[:2])
