@@ -56,6 +56,7 @@ class Purger:
     settings: Settings
     clock: Callable[[], float]
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         """One batch's transaction; on PostgreSQL at READ COMMITTED whatever the database's default: each
