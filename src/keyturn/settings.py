@@ -136,6 +136,20 @@ class Settings(BaseSettings):
     client_auth_max_failures: int = Field(
         20, ge=1, description="Failed client authentications per client per minute before 429."
     )
+    purge_interval: float = Field(
+        300.0, ge=0, le=86400, description=(
+            "Seconds between runs of the purge task every serving process runs (each wait jittered ±20% so "
+            "nodes spread out); it deletes expired codes, interactions, sessions, revoked-token and throttle "
+            "rows, refresh tokens of dead families and dead grants. 0: no background purge (run `keyturn purge` "
+            "from a scheduler instead; docs/deployment.md)."))
+    purge_batch: int = Field(
+        500, ge=1, le=10000, description=(
+            "Rows one purge statement deletes (one short transaction each, repeated until fewer are left)."))
+    purge_grace: int = Field(
+        3600, ge=0, description=(
+            "Seconds past its expiry (or its grant's death) a row is kept before the purge deletes it."))
+    audit_retention: int = Field(
+        0, ge=0, description="Seconds audit events are kept (the purge deletes older ones); 0: kept forever.")
     key_encryption_secret: str | None = Field(
         None, description="If set, signing private keys are encrypted at rest with a key derived from it."
     )

@@ -1,4 +1,4 @@
-"""``keyturn serve | migrate | users | tokens | credentials | keys`` (and the access/OIDC groups)."""
+"""``keyturn serve | migrate | purge | users | tokens | credentials | keys`` (and the access/OIDC groups)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,18 @@ def _metrics_dir(shared: bool) -> str | None:
 def _stopped(signum: int, frame: object) -> None:
     """SIGTERM after uvicorn's graceful shutdown (or before it started serving): exit normally."""
     raise SystemExit(0)
+
+
+@app.command("purge")
+def purge_cmd(as_json: bool = JSON_OPT) -> None:
+    """Delete expired rows once (what every serving process does each KEYTURN_PURGE_INTERVAL); print counts."""
+    async def go(ctx: Services) -> dict[str, int]:
+        return await ctx.purger.run_once()
+    counts = run(go)
+    if as_json:
+        typer.echo(json.dumps(counts))
+    else:
+        typer.echo("\n".join(f"{table}: {n}" for table, n in counts.items()))
 
 
 @users_app.command("create")

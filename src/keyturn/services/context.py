@@ -21,6 +21,7 @@ from keyturn.services.keyring import KeyRing
 from keyturn.services.origin_index import OriginIndex
 from keyturn.services.outage import OUTAGES
 from keyturn.services.policy_file import load_policy
+from keyturn.services.purge import Purger
 from keyturn.services.readiness import ReadinessProbe
 from keyturn.services.revocations import RevocationCache
 from keyturn.services.shared import Shared
@@ -49,6 +50,7 @@ class Services:
     origins: OriginIndex  # which browser origins some client allows
     readiness: ReadinessProbe  # GET /readyz: database reachable and writable, migrations current, keys loaded
     shared: Shared  # limits, replay cache and change notices: Redis if configured, else this process
+    purger: Purger  # deletes expired rows in the background (KEYTURN_PURGE_INTERVAL)
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -93,8 +95,10 @@ class Services:
         self.api_key_usage.start()
         if notices:
             self.shared.listen(self.forget)
+        self.purger.start()
 
     async def close(self) -> None:
+        await self.purger.stop()
         await self.writes.drain()
         await self.api_key_usage.stop()
         await self.keys.stop()
@@ -118,4 +122,5 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
         readiness=ReadinessProbe(engine, keys),
         shared=Shared(settings.redis_url, settings.redis_prefix, settings.redis_timeout, clock=clock),
+        purger=Purger(engine, settings, clock),
     )

@@ -267,6 +267,8 @@ def _upgrade(conn: Connection) -> None:
 
 
 def _pending(conn: Connection) -> list[str]:
+    """The revisions an upgrade to head would apply, in the order it applies them: every revision that
+    is neither a current head nor an ancestor of one (a database mid-chain has applied its ancestors)."""
     script = ScriptDirectory.from_config(_alembic_config(conn))
     current = MigrationContext.configure(conn).get_current_heads()
     heads = script.get_heads()

@@ -150,6 +150,8 @@ grants = Table(
     Index("ix_grants_client", "client_id"),
     Index("ix_grants_user", "user_id"),
     Index("ix_grants_session", "session_id"),
+    Index("ix_grants_expires_at", "expires_at"),  # the purge (migration 0004)
+    Index("ix_grants_revoked_at", "revoked_at"),  # the purge; the revocation cache's recent revocations
 )
 
 refresh_tokens = Table(
@@ -185,6 +187,7 @@ authorization_codes = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
     Column("grant_id", String(ID), nullable=True),
+    Index("ix_authorization_codes_expires_at", "expires_at"),  # the purge (migration 0004)
 )
 
 sessions = Table(
@@ -198,6 +201,9 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
     Column("ended_at", Float, nullable=True),
     Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_expires_at", "expires_at"),  # the purge (migration 0004)
+    Index("ix_sessions_last_seen_at", "last_seen_at"),
+    Index("ix_sessions_ended_at", "ended_at"),
 )
 
 interactions = Table(
@@ -209,6 +215,7 @@ interactions = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
+    Index("ix_interactions_expires_at", "expires_at"),  # the purge (migration 0004)
 )
 
 consents = Table(
@@ -243,6 +250,7 @@ revoked_tokens = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     Column("expires_at", Float, nullable=False),
+    Index("ix_revoked_tokens_expires_at", "expires_at"),  # the purge (migration 0004)
 )
 
 throttles = Table(
@@ -252,6 +260,7 @@ throttles = Table(
     Column("failures", Integer, nullable=False, default=0),
     Column("window_start", Float, nullable=False),
     Column("locked_until", Float, nullable=True),
+    Index("ix_throttles_window_start", "window_start"),  # the purge (migration 0004)
 )
 
 audit_events = Table(
