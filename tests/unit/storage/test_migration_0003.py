@@ -28,7 +28,7 @@ async def test_migration_0003_adds_quotas_that_existing_rows_do_not_have(databas
             await conn.execute(text(
                 "INSERT INTO authorization_codes (digest, client_id, user_id, redirect_uri, scope, created_at,"
                 " expires_at) VALUES ('d', 'c', 'u', 'https://app.example.test/cb', 'openid', 1, 61)"))
-        assert await pending_migrations(eng) == ["0003"]
+        assert (await pending_migrations(eng))[0] == "0003"  # then any later revision
         async with eng.begin() as conn:
             await conn.run_sync(_upgrade, "0003")
             assert "rate_limit" in await conn.run_sync(_columns, "clients")
