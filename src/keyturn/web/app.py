@@ -88,8 +88,9 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
 
     The front runs the route table's hot routes with the app's error pipeline, security headers and
     CORS policy; it only skips the framework layers around them.
-    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log, load
-    shedding (keyturn.web.server.shedding; absent when ``max_in_flight`` is 0), then the lean front.
+    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log, the
+    request metrics (keyturn.web.server.metrics; absent when ``metrics`` is off), load shedding
+    (keyturn.web.server.shedding; absent when ``max_in_flight`` is 0), then the lean front.
     """
     policy = app.state.cors
     if not isinstance(policy, cors.CorsPolicy):
