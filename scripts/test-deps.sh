@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the interop and browser tests need, when it is missing:
-# Debian's chromium, nginx and faketime (libfaketime: the clock-skew test), and the npm packages of tests/js (axios, oidc-client 1.11).
+# Debian's chromium, nginx, faketime (libfaketime: the clock-skew test) and redis-server (tests that freeze or
+# restart their own Redis), and the npm packages of tests/js (axios, oidc-client 1.11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need_apt[*]}"
