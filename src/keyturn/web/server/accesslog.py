@@ -34,10 +34,11 @@ import sys
 import time
 from typing import IO
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from keyturn.core.secrets import mask_secrets
 from keyturn.metrics import LOG_LINES_DROPPED
+from keyturn.web.server.answered import Answered
 from keyturn.web.server.requestid import request_id_of
 
 CLIENT_KEY = "keyturn.client"
@@ -124,33 +125,17 @@ class _Clock:
         return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
 
 
-class AccessLog:
+class AccessLog(Answered):
     """ASGI middleware writing one access-log line per HTTP request."""
 
     def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None, json_lines: bool = False) -> None:
-        self.app = app
+        super().__init__(app)
         self.buffer = buffer or LineBuffer()
         self._clock = _Clock()
         self.json_lines = json_lines
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            # No response started: the app failed and the server answers 500.
-            self.buffer.write(self.line(scope, status or 500, time.perf_counter() - started))
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        self.buffer.write(self.line(scope, status, seconds))
 
     def line(self, scope: Scope, status: int, seconds: float) -> str:
         peer = scope.get("client")

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
 from functools import lru_cache
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from keyturn import metrics
 from keyturn.core.bearer import bearer_token
 from keyturn.core.errors import InvalidToken
 from keyturn.web.routing import matched
+from keyturn.web.server.answered import Answered
 from keyturn.web.state import services
 
 OTHER = "other"
@@ -70,7 +70,7 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(metrics.exposition(), 200, {"cache-control": "no-store"}, media_type=metrics.CONTENT_TYPE)
 
 
-class RequestMetrics:
+class RequestMetrics(Answered):
     """ASGI layer: ``keyturn_http_requests_total`` and ``keyturn_http_request_duration_seconds`` per request.
 
     It sits outside the lean front and the app, so it sees every answer, a failure that escaped as a
@@ -79,27 +79,9 @@ class RequestMetrics:
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._latencies: dict[str, Any] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            self.record(scope, status or 500, time.perf_counter() - started)
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         route = matched(scope)

@@ -1,0 +1,41 @@
+"""The one way an outer layer of the front sees how each HTTP request was answered.
+
+The access log and the request metrics both need the status and the time from arrival to answer;
+:class:`Answered` wraps ``send`` once to read the status and calls :meth:`Answered.record` when the
+request is done, also when the app failed before answering (the server then answers 500).
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Answered:
+    """ASGI layer base: :meth:`record` is called once per HTTP request with its status and duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # No response started: the app failed and the server answers 500.
+            self.record(scope, status or 500, time.perf_counter() - started)
+
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        raise NotImplementedError
