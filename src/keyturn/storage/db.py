@@ -5,8 +5,10 @@ Every engine :func:`make_engine` builds is a :class:`BoundedEngine`: each ``conn
 seconds (``KEYTURN_DATABASE_TIMEOUT``), or it fails with ``TimeoutError``. On PostgreSQL the
 connection in use is then terminated, so the statement in flight fails at once (a frozen server
 never answers a cancel); a block still waiting for a connection is cancelled. asyncpg's own
-``command_timeout`` is ``bound + 1`` as a backstop. Work that may take longer (migrations, a
-background job) asks for :meth:`BoundedEngine.unbounded`, the same pool without the bound.
+``command_timeout`` is not set: it would apply to every statement of every connection of the
+pool, also to a migration's ``CREATE INDEX`` on a large table. Work that may take longer
+(migrations, a background job) asks for :meth:`BoundedEngine.unbounded`, the same pool without
+the bound.
 """
 
 from __future__ import annotations
@@ -186,8 +188,8 @@ def _make_engine(url: str, *, pool_size: int, timeout: float) -> BoundedEngine:
 
         _count_checkouts(engine)
         return engine
-    # command_timeout: a backstop only, the bound above fails a stuck statement first
-    connect_args: dict[str, Any] = {"timeout": timeout, "command_timeout": timeout + 1.0}
+    # No command_timeout: the bound (BoundedEngine) ends a stuck block; migrations run unbounded.
+    connect_args: dict[str, Any] = {"timeout": timeout}
     if "schema=" in url:  # test isolation: postgresql+asyncpg://.../test?schema=foo
         base, _, schema = url.partition("?schema=")
         connect_args["server_settings"] = {"search_path": schema}

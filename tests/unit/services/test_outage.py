@@ -236,3 +236,21 @@ async def test_a_split_batch_whose_first_half_loses_the_database_fails_the_secon
     assert calls == [4, 2]  # the second half never ran: it failed with the first
     assert all(isinstance(r, ConnectionResetError) for r in results)
     assert writes.stats.splits == 1 and writes.waiting == 0
+
+
+async def test_a_migration_statement_may_outlive_the_bound(database_url: str) -> None:
+    """The bound ends a request's block, never a migration's long statement (a CREATE INDEX on a large table):
+    no driver-level statement timeout is set on the pool that migrations share."""
+    engine = make_engine(database_url, pool_size=1, timeout=0.3)
+    slow = "SELECT pg_sleep(0.8)" if engine.dialect.name == "postgresql" else (  # SQLite: ≈ 1.6 s here
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000000) SELECT count(*) FROM n")
+    try:
+        started = time.monotonic()
+        async with engine.unbounded().begin() as conn:
+            await conn.execute(text(slow))
+        assert time.monotonic() - started > 0.3
+        with pytest.raises(TimeoutError):
+            async with engine.begin() as conn:
+                await conn.execute(text(slow))
+    finally:
+        await engine.dispose()
