@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from keyturn.storage.db import make_engine
 from keyturn.storage.tables import metadata
@@ -71,10 +72,22 @@ async def _sizes(engine: Any) -> dict[str, int]:
 
 
 async def _age(engine: Any) -> None:
-    async with engine.begin() as conn:
-        for table, cols in AGED.items():
-            sets = ", ".join(f"{c} = {c} - {AGE}" for c in cols)
-            await conn.execute(text(f"UPDATE {table} SET {sets}"))  # noqa: S608 - this module's names only
+    """Every timestamp moved back, one table per transaction: whole-table UPDATEs in one transaction
+    deadlock against the server's own writes (a grant and its refresh token), which PostgreSQL then
+    resolves by failing one side — retried here, the server's side is retried by group commit."""
+    for table, cols in AGED.items():
+        sets = ", ".join(f"{c} = {c} - {AGE}" for c in cols)
+        for attempt in range(5):
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(text(f"UPDATE {table} SET {sets}"))  # noqa: S608 - this module's names only
+                break
+            except DBAPIError as exc:
+                cause = getattr(exc.orig, "__cause__", None)
+                code = getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+                if attempt == 4 or code not in ("40P01", "40001"):
+                    raise
+                await asyncio.sleep(0.05)
 
 
 async def _load(url: str, auth: tuple[str, str], rp: str, stop: float, done: dict[str, int]) -> None:
