@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import jwt
 from typer.testing import CliRunner
 
 from keyturn import metrics
@@ -166,3 +167,20 @@ async def test_the_cli_sets_and_removes_an_expiration(app_and_ctx, ctx, clock, m
         r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh},
                               auth=cred.basic)
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+async def test_access_tokens_never_outlive_the_credential(client, clock, ctx, make_credential):
+    """A resource server validating JWTs offline (keyturn.rs) stops accepting them at the expiration too."""
+    at = clock() + 600.5
+    cred = await make_credential(refresh="1d", expiration=_iso(at))
+    r = await _token(client, cred)
+    body = r.json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert body["expires_in"] == claims["exp"] - claims["iat"] <= 601 and at - 1 < claims["exp"] <= at
+    clock.advance(300)
+    r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                          auth=cred.basic)
+    claims = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
+    assert r.json()["expires_in"] <= 302 and at - 1 < claims["exp"] <= at
+    never = await make_credential()
+    assert (await _token(client, never)).json()["expires_in"] == ctx.settings.access_token_ttl
