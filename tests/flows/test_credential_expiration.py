@@ -184,3 +184,14 @@ async def test_access_tokens_never_outlive_the_credential(client, clock, ctx, ma
     assert r.json()["expires_in"] <= 302 and at - 1 < claims["exp"] <= at
     never = await make_credential()
     assert (await _token(client, never)).json()["expires_in"] == ctx.settings.access_token_ttl
+
+
+async def test_an_expired_credentials_browser_origins_stop_at_once(clock, ctx, make_credential):
+    """The allowed-origin index (CORS) is rebuilt when the next credential expires, not up to its TTL later."""
+    await make_credential(domain="*.shop.example", expiration=_iso(clock() + 2))
+    origin = "https://www.shop.example"
+    assert await ctx.origins.allows(origin, clock())
+    clock.advance(1)
+    assert await ctx.origins.allows(origin, clock())
+    clock.advance(1.01)  # past the expiration, well within the index's 5 s
+    assert not await ctx.origins.allows(origin, clock())
