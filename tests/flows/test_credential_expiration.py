@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from typer.testing import CliRunner
 
 from keyturn import metrics
 from keyturn.cli.main import app as cli_app
+from keyturn.core.errors import ApiError
+from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
 from tests.conftest import ISSUER
 
@@ -48,6 +51,9 @@ async def test_create_read_and_update_answer_the_expiration_in_the_seeds_shape(c
     later = datetime.fromtimestamp(at + HOUR, UTC).astimezone().isoformat()
     r = await client.patch(path, json={"expiration": "2099-01-01T02:00:00+02:00"}, headers=user.headers)
     assert r.status_code == 200 and r.json()["data"]["expiration"] == "2099-01-01T00:00:00.000Z"
+    for same in ("20990101T000000Z", "2099-01-01 00:00:00.000+00:00", "2098-12-31t19:00:00-05:00"):
+        r = await client.patch(path, json={"expiration": same}, headers=user.headers)
+        assert r.status_code == 200 and r.json()["data"]["expiration"] == "2099-01-01T00:00:00.000Z", same
     r = await client.put(path, json={"expiration": later}, headers=user.headers)
     assert r.status_code == 200 and r.json()["data"]["expiration"].startswith(_iso(at + HOUR)[:19])
     r = await client.put(path, json={"name": "renamed"}, headers=user.headers)
@@ -64,7 +70,8 @@ async def test_bad_expirations_are_400_in_the_apis_shape_and_change_nothing(clie
     user = await make_user()
     cred = await make_credential(user)
     path = f"/api/v2/credential/{cred.client_id}"
-    bad = ["tomorrow", "", "2099-01-01", "2099-01-01T00:00:00", "2099-13-01T00:00:00Z", "2099-01-01T25:00:00Z",
+    bad = ["tomorrow", "", "2099-01-01", "2099-01-01Z", "2099-01-01+02:00",
+           "2099-01-01T00:00:00", "2099-13-01T00:00:00Z", "2099-01-01T25:00:00Z",
            _iso(clock() - 1), _iso(int(clock())), "9999-12-31T23:59:59-14:00", "2099-01-01T00:00:00+25:00", 4102444800,
            True, ["2099-01-01T00:00:00Z"], "x" * 101, "2099-01-01T00:00:00Z\x00"]
     for value in bad:
@@ -195,3 +202,21 @@ async def test_an_expired_credentials_browser_origins_stop_at_once(clock, ctx, m
     assert await ctx.origins.allows(origin, clock())
     clock.advance(1.01)  # past the expiration, well within the index's 5 s
     assert not await ctx.origins.allows(origin, clock())
+
+
+
+async def test_the_use_case_checks_what_the_api_model_cannot_see(client, clock, ctx, make_credential):
+    """The CLI and in-process callers reach ``validate_expiration`` without the request model in front."""
+    for value in (4102444800, True, ["x"]):
+        with pytest.raises(ApiError) as caught:
+            credentials_service.validate_expiration(value, clock())
+        assert caught.value.status_code == 400 and "string" in caught.value.message
+    assert credentials_service.validate_expiration(None, clock()) is None
+    # A disabled credential (not expired) keeps its own failure reason.
+    cred = await make_credential()
+    await credentials_service.update(ctx, Principal(kind="user", id=cred.data["ownerId"]), cred.client_id,
+                                     {"status": 1})
+    inactive = metrics.CLIENT_AUTH_FAILURES.labels("inactive_client")
+    before, expired = inactive._value.get(), _expired_failures()  # noqa: SLF001
+    assert (await _token(client, cred)).status_code == 401
+    assert inactive._value.get() == before + 1 and _expired_failures() == expired  # noqa: SLF001

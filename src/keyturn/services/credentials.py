@@ -192,7 +192,7 @@ def validate_expiration(raw: Any, now: float, *, allow_none: bool = False) -> fl
     check_text("expiration", raw)
     text = raw.strip()
     try:
-        if len(text) < 16 or text[10] not in "Tt ":  # a date and a time, not a date alone
+        if not any(c in text for c in "Tt "):  # a date and a time, not a date alone
             raise ValueError(text)
         when = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
     except ValueError:
