@@ -66,8 +66,9 @@ async def _world(client: httpx.AsyncClient, ctx: Any, make_user: Any, make_crede
         "path": {"accountId": org["id"], "client_id": cred.client_id, "userId": member.id, "name": "till"},
         "good": {  # one valid body per operation that takes one
             "POST /api/v2/credential": {**credential, "refresh": "1d", "redirect": "https://app.example/cb",
-                                        "role": "merchant-terminal", "accountId": user.account_id},
-            "PUT /api/v2/credential/{client_id}": credential,
+                                        "role": "merchant-terminal", "accountId": user.account_id,
+                                        "expiration": "2099-01-31T23:59:59Z"},
+            "PUT /api/v2/credential/{client_id}": {**credential, "expiration": "2099-01-31T23:59:59+01:00"},
             "PATCH /api/v2/credential/{client_id}": credential,
             "POST /api/accounts": {"name": "Acme Ltd"},
             "PUT /api/accounts/{accountId}": {"name": "Acme Ltd"},
@@ -75,6 +76,7 @@ async def _world(client: httpx.AsyncClient, ctx: Any, make_user: Any, make_crede
             "POST /api/accounts/{accountId}/api-keys": {"name": "till two", "role": "merchant-terminal"},
             "PUT /api/accounts/{accountId}/api-keys/{name}": {"enabled": True},
             "POST /api/authorize": {"permission": "accounts:read", "accountId": org["id"]},
+            "POST /api/v2/credential/grant/allow": {"permission": "accounts:read", "accountId": org["id"]},
             "POST /api/oidc-clients": {
                 "name": "Shop", "type": "confidential", "redirect_uris": ["https://rp.example/cb"],
                 "post_logout_redirect_uris": ["https://rp.example/bye"], "allowed_origins": ["https://rp.example"],

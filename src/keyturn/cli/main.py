@@ -205,13 +205,15 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        role: str = typer.Option(None, help="Role on the account (default merchant-terminal)."),
                        rate_limit: str = typer.Option(
                            None, "--rate-limit", help="Token requests allowed: N/S, e.g. 100/60 (none: no quota)."),
+                       expiration: str = typer.Option(
+                           None, help="When it expires: ISO 8601 with an offset, e.g. 2027-01-31T23:59:59Z."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
     async def go(ctx: Services) -> CredentialEnvelope:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
         for k, v in (("domain", domain), ("scope", scope), ("refresh", refresh), ("accountId", account),
-                     ("role", role), ("rateLimit", rate_limit)):
+                     ("role", role), ("rateLimit", rate_limit), ("expiration", expiration)):
             if v is not None:
                 body[k] = v
         issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
@@ -231,6 +233,19 @@ def credentials_limit(client_id: str = typer.Argument(..., help="The credential'
         return CredentialEnvelope(data=CredentialOut.of(client))
     data = run(go)
     output(data, as_json, f"{data.data.username} rate limit: {data.data.rateLimit or 'none'}")
+
+
+@credentials_app.command("expire")
+def credentials_expire(client_id: str = typer.Argument(..., help="The credential's client_id (username)."),
+                       expiration: str = typer.Argument(..., help="ISO 8601 date-time with an offset, in the future "
+                                                                  "(e.g. 2027-01-31T23:59:59Z), or none."),
+                       as_json: bool = JSON_OPT) -> None:
+    """Set or remove a credential's expiration (past it: invalid_client, and its refresh tokens stop working)."""
+    async def go(ctx: Services) -> CredentialEnvelope:
+        client = await credentials_service.set_expiration(ctx, client_id, expiration)
+        return CredentialEnvelope(data=CredentialOut.of(client))
+    data = run(go)
+    output(data, as_json, f"{data.data.username} expiration: {data.data.expiration or 'none'}")
 
 
 @keys_app.command("rotate")

@@ -38,6 +38,9 @@ INTERACTION_CONSENT = INTERACTION + "/consent"
 # The management and decision API live under this prefix; the account list is also a hot path
 API_PREFIX = "/api/"
 ACCOUNT_MEMBERSHIPS = "/api/account-memberships"
+# The decision endpoint (seed 001's services ask it), and TropiPay's spelling of it (seed 000's permission check)
+DECISION = "/api/authorize"
+CREDENTIAL_GRANT_ALLOW = "/api/v2/credential/grant/allow"
 
 
 def interaction(interaction_id: str, path: str = INTERACTION) -> str:

@@ -10,7 +10,13 @@ from keyturn.core.scopes import format_scope, narrow, parse_scope
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
-from keyturn.services.tokens import mint_access_token, new_grant, refresh_lifetime, store_grants
+from keyturn.services.tokens import (
+    access_token_lifetime,
+    mint_access_token,
+    new_grant,
+    refresh_lifetime,
+    store_grants,
+)
 
 GRANT_TYPE = GRANT_CLIENT_CREDENTIALS
 PARAMS = AUTH_PARAMS | {"scope"}
@@ -29,7 +35,8 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
                         grant_type=GRANT_TYPE, scope=scope, now=req.now)
     token, expires_in = mint_access_token(
         ctx, sub=client.client_id, client_id=client.client_id, scope=scope, kind="credential", now=req.now,
-        account_id=client.account_id, role=client.role, grant_id=new.grant.id if new else None)
+        account_id=client.account_id, role=client.role, grant_id=new.grant.id if new else None,
+        lifetime=access_token_lifetime(ctx.settings, client, req.now))
     if new is not None:  # answered once committed (group commit, services/writes.py)
         await ctx.writes.submit(store_grants, new)
     body: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,

@@ -17,7 +17,13 @@ from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.refresh import user_refresh
-from keyturn.services.tokens import Rotate, mint_access_token, rotate_refresh_tokens, settle
+from keyturn.services.tokens import (
+    Rotate,
+    access_token_lifetime,
+    mint_access_token,
+    rotate_refresh_tokens,
+    settle,
+)
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
 PARAMS = AUTH_PARAMS | {"refresh_token", "scope"}
@@ -45,7 +51,8 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
                 checked.id_token
         # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
         access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
-                                               now=req.now, account_id=account_id, role=role, grant_id=grant.id)
+                                               now=req.now, account_id=account_id, role=role, grant_id=grant.id,
+                                               lifetime=access_token_lifetime(ctx.settings, client, req.now))
         body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
                                 "scope": scope, "refresh_token": successor}
         if id_token is not None:

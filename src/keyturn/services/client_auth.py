@@ -143,10 +143,13 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
-        _failed("bad_secret" if client.active(now) else "inactive_client")
+        reason = _inactive_reason(client, now) or "bad_secret"
+        _failed(reason)
         await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
+        # The answer is the same for every reason (nothing learnt about the secret); the log says which.
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
-                            detail="bad secret or client disabled")
+                            detail="credential expired" if reason == "expired_client"
+                            else "bad secret or client disabled")
     return ClientAuth(client, method)
 
 
@@ -162,6 +165,16 @@ async def check_quota(ctx: Services, client: Client) -> None:
         metrics.RATE_LIMITED.labels("client_quota").inc()
         raise TooManyRequests(f"this client allows {limit[0]} token requests per {limit[1]:g} seconds; retry later",
                               retry_after=retry)
+
+
+def _inactive_reason(client: Client, now: float) -> str | None:
+    """Why ``client`` cannot authenticate whatever its secret: ``expired_client`` when only its expiration
+    has passed (docs/client-authentication.md), ``inactive_client`` when disabled or deleted, else None."""
+    if client.active(now):
+        return None
+    if client.status == 0 and client.deleted_at is None:
+        return "expired_client"
+    return "inactive_client"
 
 
 def _failed(reason: str) -> None:

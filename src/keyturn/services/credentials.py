@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from keyturn import metrics
@@ -44,7 +45,9 @@ from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
-UPDATABLE = ("name", "domain", "scope", "status", "rateLimit")
+UPDATABLE = ("name", "domain", "scope", "status", "rateLimit", "expiration")
+NO_EXPIRATION = "none"  # an update's way to remove an expiration (null is refused, as for every field)
+LAST_EXPIRATION = 253370764800.0  # 9999-01-01T00:00:00Z: later instants have no 4-digit ISO year to answer with
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool = False, max_len: int = 2048) -> str | None:
@@ -179,6 +182,37 @@ def validate_refresh(raw: Any) -> str | None:
         raise ApiError(400, "INVALID_REQUEST", f"refresh: {exc}") from None
 
 
+def validate_expiration(raw: Any, now: float, *, allow_none: bool = False) -> float | None:
+    """An expiration as epoch seconds: an ISO 8601 date-time with a UTC offset (``Z`` or ``+hh:mm``), later
+    than ``now``. ``None`` (create) and, when ``allow_none`` (update), ``"none"`` mean no expiration."""
+    if raw is None or (allow_none and raw == NO_EXPIRATION):
+        return None
+    if not isinstance(raw, str):
+        raise ApiError(400, "INVALID_REQUEST", "expiration must be an ISO 8601 date-time string")
+    check_text("expiration", raw)
+    text = raw.strip()
+    try:
+        if not any(c in text for c in "Tt "):  # a date and a time, not a date alone
+            raise ValueError(text)
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+    except ValueError:
+        raise ApiError(400, "INVALID_REQUEST", "expiration must be an ISO 8601 date-time with an offset, "
+                       "e.g. 2027-01-31T23:59:59Z") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ApiError(400, "INVALID_REQUEST", "expiration needs a UTC offset (Z or +hh:mm)")
+    at = when.timestamp()
+    if at <= now:
+        raise ApiError(400, "INVALID_REQUEST", "expiration must be in the future")
+    if at >= LAST_EXPIRATION:
+        raise ApiError(400, "INVALID_REQUEST", "expiration must be before 9999-01-01T00:00:00Z")
+    return at
+
+
+def expired(client: Client, now: float) -> bool:
+    """The credential's expiration has passed (it then fails client authentication, keyturn.core.models)."""
+    return client.expiration is not None and now >= client.expiration
+
+
 async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
                  by_operator: bool = False) -> Issued[Client]:
     """Create a credential for ``creator``. ``by_operator`` (the CLI) skips the scope catalogue and the rate
@@ -199,6 +233,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     role = _text(body, "role", max_len=100) or DEFAULT_ROLE
     account_id = _text(body, "accountId", max_len=64)
     rate_limit = parse_rate_limit(body["rateLimit"]) if body.get("rateLimit") is not None else None
+    expiration = validate_expiration(body.get("expiration"), ctx.clock())
     reserved = [s for s in scope.split() if is_reserved(s)]
     if by_operator and reserved:  # (self-service: check_grantable names these with any other refused scope)
         raise ApiError(400, "INVALID_SCOPE", f"scope not grantable: {' '.join(reserved)} (reserved for Keyturn)")
@@ -206,7 +241,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     try:
         return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
                              redirect_uris=redirect_uris, role=role, account_id=account_id,
-                             check_catalogue=not by_operator, rate_limit=rate_limit)
+                             check_catalogue=not by_operator, rate_limit=rate_limit, expiration=expiration)
     except BaseException:
         if slot is not None:
             await _release_create_slot(ctx, creator.id, slot)
@@ -215,7 +250,8 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
 
 async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
                   redirect_uris: list[str], role: str, account_id: str | None,
-                  check_catalogue: bool, rate_limit: str | None = None) -> Issued[Client]:
+                  check_catalogue: bool, rate_limit: str | None = None,
+                  expiration: float | None = None) -> Issued[Client]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -231,11 +267,12 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
             is_public=False, public_id=str(int(now * 1000)), domain=domain, scope=scope, refresh=refresh,
             status=0, grant_types=tuple(grant_types), redirect_uris=tuple(redirect_uris),
             post_logout_redirect_uris=(), allowed_origins=(), first_party=False, refresh_enabled=bool(refresh),
-            id_token_alg=None, revoke_refresh_on_logout=False, expiration=None, created_at=now, updated_at=now,
-            rate_limit=rate_limit)
+            id_token_alg=None, revoke_refresh_on_logout=False, expiration=expiration, created_at=now,
+            updated_at=now, rate_limit=rate_limit)
         await clients_repo.insert(conn, client)
         await audit.record(conn, "credential.created", at=now, actor=creator.resource_name, client_id=client_id,
-                           account_id=account_id, role=role, scope=scope, rate_limit=rate_limit)
+                           account_id=account_id, role=role, scope=scope, rate_limit=rate_limit,
+                           expiration=expiration)
     return Issued(client, secret)
 
 
@@ -288,8 +325,12 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
             raise ApiError(400, "INVALID_REQUEST", "status must be 0 (active) or 1 (disabled)")
         changes["status"] = body["status"]
     now = ctx.clock()
+    if "expiration" in body:
+        changes["expiration"] = validate_expiration(body["expiration"], now, allow_none=True)
     async with ctx.engine.begin() as conn:
         client = await _owned(ctx, conn, owner, client_id)
+        if expired(client, now):  # its refresh tokens died with it: extending the credential does not revive them
+            await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_expired")
         if "scope" in changes:
             account_id = await access.check_can_mint(ctx, conn, owner, client.account_id,
                                                      client.role or DEFAULT_ROLE, changes["scope"])
@@ -347,5 +388,24 @@ async def set_rate_limit(ctx: Services, client_id: str, rate_limit: str, actor: 
         await audit.record(conn, "credential.updated", at=now, actor=actor, client_id=client_id,
                            fields=["rate_limit"])
         client = replace(client, rate_limit=value, updated_at=now)
+    ctx.changed("client", client_id)
+    return client
+
+
+async def set_expiration(ctx: Services, client_id: str, expiration: str, actor: str = "operator") -> Client:
+    """The operator's ``keyturn credentials expire``: set (ISO 8601, in the future) or remove (``none``) a
+    credential's expiration. A credential found expired loses its refresh tokens first, as on update."""
+    now = ctx.clock()
+    value = validate_expiration(expiration, now, allow_none=True)
+    async with ctx.engine.begin() as conn:
+        client = await clients_repo.get(conn, client_id) if is_client_id(client_id) else None
+        if client is None or client.kind != "credential" or client.deleted_at is not None:
+            raise not_found("credential")
+        if expired(client, now):
+            await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_expired")
+        await clients_repo.update_fields(conn, client_id, expiration=value, updated_at=now)
+        await audit.record(conn, "credential.updated", at=now, actor=actor, client_id=client_id,
+                           fields=["expiration"])
+        client = replace(client, expiration=value, updated_at=now)
     ctx.changed("client", client_id)
     return client

@@ -94,7 +94,8 @@ class OriginIndex:
         self._exact = frozenset(o for c in active if c.kind != "credential" for o in c.allowed_origins)
         self._patterns = tuple(patterns)
         self._answers = {}
-        self._until = now + ALL_ORIGINS_TTL
+        # rebuilt when the next credential expires too, so its origins stop being allowed then (not up to TTL later)
+        self._until = min([now + ALL_ORIGINS_TTL] + [c.expiration for c in active if c.expiration is not None])
         self._built = True
 
     def invalidate(self) -> None:

@@ -52,6 +52,15 @@ def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, ki
     return jose.sign(claims, key, typ="at+jwt"), ttl
 
 
+def access_token_lifetime(settings: Settings, client: Client, now: float) -> int:
+    """Seconds an access token issued to ``client`` now lives: ``access_token_ttl``, but never past the
+    client's expiration, so a resource server validating offline stops accepting it then too."""
+    ttl = settings.access_token_ttl
+    if client.expiration is None:
+        return ttl
+    return max(1, min(ttl, int(client.expiration - int(now))))  # exp = int(now) + ttl <= expiration
+
+
 BAD_REFRESH = "refresh token is invalid, expired or revoked"
 
 

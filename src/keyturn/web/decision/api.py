@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from keyturn.core import paths
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import access
@@ -90,14 +91,24 @@ async def decision_principal(request: Request) -> Principal:
     return principal
 
 
+DECISION_ANSWERS = {**ERRORS, 403: {"model": AuthorizeOut, "description": "Not allowed, with the reason"}}
+
+
 @router.post(
-    "/api/authorize",
+    paths.DECISION,
     response_model=AuthorizeOut,
-    responses={**ERRORS, 403: {"model": AuthorizeOut, "description": "Not allowed, with the reason"}},
+    responses=DECISION_ANSWERS,
     summary="Decision for other services: may the forwarded credential do `permission` on `accountId`?",
 )
+@router.post(
+    paths.CREDENTIAL_GRANT_ALLOW,
+    response_model=AuthorizeOut,
+    responses=DECISION_ANSWERS,
+    summary=f"TropiPay's path for the decision endpoint: the same request and answer as POST {paths.DECISION}",
+)
 async def authorize(body: AuthorizeIn, request: Request) -> Response:
-    """200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
+    """``POST /api/authorize``, and ``POST /api/v2/credential/grant/allow`` (TropiPay's path, same function).
+    200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
     (``accountId``), the query or ``X-Keyturn-Account``; it binds API keys and credentials as it binds users."""
     principal = await decision_principal(request)
     verdict = await access.authorize(services(request), principal, body.permission,

@@ -53,6 +53,10 @@ class CredentialCreate(Strict):
     redirect: Text | None = Field(None, description="Space-separated redirect URIs for the code flow")
     rateLimit: Word | None = Field(None, description="Token requests allowed: N/S (at most N in any S seconds, "
                                    "e.g. 100/60; past it 429 with Retry-After); null or none: no quota")
+    expiration: Word | None = Field(None, description="When the credential expires: an ISO 8601 date-time with an "
+                                    "offset, in the future (e.g. 2027-01-31T23:59:59Z); past it the credential "
+                                    "gets invalid_client and its refresh tokens stop working; null: never",
+                                    json_schema_extra={"format": "date-time"})
 
 
 class CredentialUpdate(Strict):
@@ -65,6 +69,8 @@ class CredentialUpdate(Strict):
     status: Patch[StrictInt] = Field(None, ge=0, le=1, description="0 active, 1 disabled")
     rateLimit: Patch[Word] = Field(None, description="Token requests allowed: N/S (e.g. 100/60); \"none\" removes "
                                    "the quota")
+    expiration: Patch[Word] = Field(None, description="New expiration: an ISO 8601 date-time with an offset, in the "
+                                    "future; \"none\" removes it (never expires)")
 
 
 @router.post("", response_model=CredentialEnvelope, responses=CREATE_ERRORS,
@@ -105,7 +111,8 @@ async def get_credential(client_id: str, request: Request,
 
 
 @router.put("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
-            summary="Update name, domain, scope, status or rateLimit (partial: absent unchanged; null is 400)")
+            summary="Update name, domain, scope, status, rateLimit or expiration (partial: absent unchanged; "
+                    "null is 400)")
 @router.patch("/{client_id}", response_model=CredentialEnvelope, responses=ERRORS,
               summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,
