@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -26,7 +27,8 @@ def test_the_imported_format_bounds() -> None:
     assert imported_key_problem("Ab3dEf7hIjKl9nOp.r5t~") is None  # 21 of every class: 128.3 bits
     assert imported_key_problem("Ab3dEf7hIjKl9nOpQr5tU1") is None  # 22 mixed-case letters and digits: 131 bits
     assert imported_key_problem(("Ab3dEf7hIjKl9nOpQr5t" * 13)[:256]) is None
-    too_weak = ["Ab3dEf7hIjKl9nOpQr5t", "Ab3dEf7hIjKl9nOp.r5t", "0123456789abcdef0123456789abcde", "1234567890" * 3, "a" * 40, "abababababababababababab"]
+    too_weak = ["Ab3dEf7hIjKl9nOpQr5t", "Ab3dEf7hIjKl9nOp.r5t", "0123456789abcdef0123456789abcde",
+                "1234567890" * 3, "a" * 40, "abababababababababababab"]
     bad_shape = ["Ab3dEf7hIjKl9nOpQr5", ("Ab3dEf7hIjKl9nOpQr5t" * 13)[:257], SEED_KEY[:30] + " " + SEED_KEY[31:],
                  SEED_KEY + "!", SEED_KEY + "é", "kt_live_" + SEED_KEY, "ktcs_" + SEED_KEY, ""]
     for value in too_weak:
@@ -83,7 +85,7 @@ async def test_refused_imports_get_400_403_409_and_write_nothing(client, make_us
     org = await make_org(owner)
     other = await make_org(owner, name="Other Ltd")
     url = f"/api/accounts/{org['id']}/api-keys"
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"name": "k", "role": "merchant-terminal", "key": "short0123456789"},
         {"name": "k", "role": "merchant-terminal", "key": "a" * 40},
         {"name": "k", "role": "merchant-terminal", "key": SEED_KEY + " x"},
