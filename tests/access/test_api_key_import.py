@@ -6,6 +6,7 @@ curl line works verbatim. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ def test_the_imported_format_bounds() -> None:
         assert "characters" in (imported_key_problem(value) or ""), value
 
 
-async def test_import_over_http_then_use_list_disable_delete(client, ctx, make_user, make_org):
+async def test_import_over_http_then_use_list_disable_delete(client, ctx, make_user, make_org, caplog):
+    caplog.set_level(logging.DEBUG)
     owner = await make_user()
     org = await make_org(owner, test=True)
     url = f"/api/accounts/{org['id']}/api-keys"
@@ -78,6 +80,7 @@ async def test_import_over_http_then_use_list_disable_delete(client, ctx, make_u
     assert (await client.get("/api/account-memberships", headers={"X-Api-Key": SEED_KEY})).status_code == 200
     assert (await client.delete(f"{url}/terminal-7", headers=owner.headers)).status_code == 204
     assert (await client.get("/api/account-memberships", headers={"X-Api-Key": SEED_KEY})).status_code == 401
+    assert "api_key.imported" in caplog.text and SEED_KEY not in caplog.text
 
 
 async def test_refused_imports_get_400_403_409_and_write_nothing(client, make_user, make_org, make_key):
