@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from keyturn.cli import app
 from keyturn.core.secrets import digest, imported_key_problem
+from keyturn.services import api_keys as api_keys_service
 from keyturn.services.demo import SEED_001_TEST_KEY, create_demo_data
 from keyturn.storage.tables import api_keys, audit_events
 
@@ -142,6 +143,16 @@ async def test_serve_demo_imports_seed_001s_test_merchant_key(client, ctx):
     async with ctx.engine.connect() as conn:
         rows = (await conn.execute(select(api_keys.c.name).where(api_keys.c.imported.is_(True)))).all()
     assert [r[0] for r in rows] == ["seed-001-test-merchant"]
+
+
+async def test_the_demo_leaves_the_seed_key_where_an_operator_imported_it(client, ctx, make_user, make_org):
+    owner = await make_user()
+    org = await make_org(owner)
+    await api_keys_service.import_key(ctx, None, org["id"], "mine", "merchant-terminal", SEED_KEY)
+    data = await create_demo_data(ctx, "http://keyturn.test")
+    assert "seed_001_api_key" not in data["test_merchant"] and "seed_001_test_key" not in data["try"]
+    r = await client.get("/api/account-memberships", headers={"X-Api-Key": SEED_KEY})
+    assert r.status_code == 200 and r.json()[0]["accountId"] == org["id"]
 
 
 def _cli(tmp_path: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
