@@ -146,8 +146,6 @@ async def _add(
                 access.check_may_assign(ctx, subject, creator, account_id, role)
             if account is None:
                 raise not_found("account")
-            if await keys_repo.get_api_key_by_name(conn, account_id, name) is not None:
-                raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account")
             secret = imported if imported is not None else new_api_key(test=account.test)
             key = ApiKey(
                 id=str(uuid.uuid4()),
@@ -164,12 +162,7 @@ async def _add(
                 rate_limit=rate_limit,
                 imported=imported is not None,
             )
-            try:
-                await keys_repo.insert_api_key(conn, key, digest(secret))
-            except IntegrityError:  # the name was free: an imported key itself is registered already
-                if imported is None:
-                    raise
-                raise ApiError(409, "CONFLICT", "this API key is registered already") from None
+            await keys_repo.insert_api_key(conn, key, digest(secret))
             await audit.record(
                 conn,
                 "api_key.imported" if imported is not None else "api_key.created",
@@ -182,6 +175,11 @@ async def _add(
                 rate_limit=rate_limit,
             )
     except IntegrityError:
+        # the name taken on the account, or (importing) the key itself registered already, on any account
+        async with ctx.engine.connect() as conn:
+            named = await keys_repo.get_api_key_by_name(conn, account_id, name)
+        if named is None and imported is not None:
+            raise ApiError(409, "CONFLICT", "this API key is registered already") from None
         raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
     if imported is not None:
         ctx.changed("api_key")  # other workers' "no imported key exists" answer is stale now
