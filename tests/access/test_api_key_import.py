@@ -68,7 +68,8 @@ async def test_import_over_http_then_use_list_disable_delete(client, ctx, make_u
     native = (await client.post(url, json={"name": "n", "role": "merchant-terminal"}, headers=owner.headers))
     assert native.json()["imported"] is False
     assert (await client.get("/api/account-memberships", headers={"X-Api-Key": native.json()["secret"]})).is_success
-    for noise in (SEED_KEY[:-1] + "4", OTHER, native.json()["secret"][:-1] + "x", "kt_test_" + SEED_KEY, "x" * 300):
+    for noise in (SEED_KEY[:-1] + "4", OTHER, native.json()["secret"][:-1] + "x", "kt_test_" + SEED_KEY,
+                  "ktrt_" + SEED_KEY, "x" * 300):
         assert (await client.get("/api/account-memberships", headers={"X-Api-Key": noise})).status_code == 401
 
     listed = (await client.get(url, headers=owner.headers)).json()
