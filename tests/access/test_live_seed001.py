@@ -52,3 +52,28 @@ def test_seed_001_curl_with_a_bare_access_token(provisioned):
         (user["individualAccountId"], "individual", "account-owner"),
         (org["id"], "org", "account-owner"),
     }
+
+
+def test_seed_001_test_merchant_key_imported_with_the_cli_then_the_seeds_curl_line(provisioned):
+    """Issue 13 item 1: the seed's published key, imported from stdin (never argv), works with curl as written."""
+    import time
+
+    from typer.testing import CliRunner
+
+    from keyturn.cli.main import app
+
+    s, org = provisioned["server"], provisioned["org"]
+    seed_key = "f32c5497297084e5354b47c40d5ccacb109ce483"
+    env = {k: v for k, v in s.env.items() if k.startswith("KEYTURN_")}
+    res = CliRunner().invoke(app, ["api-keys", "import", "--account", org["id"], "--name", "seed-001",
+                                   "--role", "merchant-terminal", "--json"], env=env, input=seed_key + "\n")
+    assert res.exit_code == 0, res.output
+    assert seed_key not in res.output
+    deadline = time.monotonic() + 5  # the server's "no imported key" answer lasts client_cache_ttl at most
+    while True:
+        status, body, _ = curl("-X", "GET", f"{s.url}/api/account-memberships", "-H", f"X-Api-Key: {seed_key}")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200 and body == [{"accountId": org["id"], "accountName": "Test Merchant",
+                                       "accountType": "org", "role": "merchant-terminal"}]

@@ -74,6 +74,8 @@ async def _world(client: httpx.AsyncClient, ctx: Any, make_user: Any, make_crede
             "PUT /api/accounts/{accountId}": {"name": "Acme Ltd"},
             "POST /api/accounts/{accountId}/members": {"user": member.email, "role": "anon-consumer"},
             "POST /api/accounts/{accountId}/api-keys": {"name": "till two", "role": "merchant-terminal"},
+            "POST /api/accounts/{accountId}/api-keys/import": {"name": "till three", "role": "merchant-terminal",
+                                                               "key": "f32c5497297084e5354b47c40d5ccacb109ce483"},
             "PUT /api/accounts/{accountId}/api-keys/{name}": {"enabled": True},
             "POST /api/authorize": {"permission": "accounts:read", "accountId": org["id"]},
             "POST /api/v2/credential/grant/allow": {"permission": "accounts:read", "accountId": org["id"]},

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 from keyturn.cli.common import output, require_user, run
@@ -94,6 +97,32 @@ def api_keys_create(
 
     data = run(go)
     output(data, as_json, data.secret)
+
+
+@api_keys_app.command("import")
+def api_keys_import(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    name: str = typer.Option(..., "--name", help="Key name (unique on the account)."),
+    role: str = typer.Option(..., "--role", help="Role of the key on the account."),
+    file: Path = typer.Option(  # noqa: B008
+        None, "--file", help="Read the key from this file (default: standard input); never from the command line."
+    ),
+    rate_limit: str = typer.Option(None, "--rate-limit", help="Requests allowed: N/S, e.g. 100/60 (none: no quota)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Import an API key another service issued (its own format: 20-256 characters of A-Z a-z 0-9 . _ ~ + / = -,
+    at least 128 bits), read from standard input or --file; prints the key's record, never the key."""
+    try:
+        raw = file.read_text(encoding="utf-8") if file is not None else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read the key: {exc.__class__.__name__}", param_hint="--file") from None
+    secret = raw.strip()
+
+    async def go(ctx: Services) -> ApiKeyOut:
+        return ApiKeyOut.of(await api_keys_service.import_key(ctx, None, account, name, role, secret, rate_limit))
+
+    data = run(go)
+    output(data, as_json, f"imported {data.name} ({data.role}) on {account}")
 
 
 def _set_enabled(account: str, name: str, enabled: bool, as_json: bool) -> None:

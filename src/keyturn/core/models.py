@@ -116,6 +116,7 @@ class ApiKey:
     updated_at: float
     last_used_at: float | None
     rate_limit: str | None = None  # N/S requests per seconds at the management API (keyturn.core.ratelimit)
+    imported: bool = False  # brought over from another service in its own format (not kt_live_/kt_test_)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -118,6 +119,36 @@ def looks_like_api_key(value: str) -> bool:
             body, check = rest[:API_KEY_BODY], rest[API_KEY_BODY:]
             return hmac.compare_digest(_base62(zlib.crc32(body.encode()), API_KEY_CHECK), check)
     return False
+
+
+# Imported API keys (issued by another service, brought over unchanged; docs/management-api.md): 20-256
+# characters of this alphabet, never a Keyturn prefix, and at least 128 bits by the estimate below.
+IMPORTED_KEY_MIN, IMPORTED_KEY_MAX = 20, 256
+IMPORTED_KEY_BITS = 128
+_IMPORTED = re.compile(f"[A-Za-z0-9._~+/=-]{{{IMPORTED_KEY_MIN},{IMPORTED_KEY_MAX}}}")
+_CLASSES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "._~+/=-")
+_HEX = frozenset("0123456789abcdef")
+
+
+def looks_like_imported_api_key(value: str) -> bool:
+    """Offline check of an imported key's shape: the bounds' length and alphabet, and no Keyturn prefix
+    (a value with one is checked as a native key, by its checksum)."""
+    return _IMPORTED.fullmatch(value) is not None and not value.startswith(PREFIXES)
+
+
+def imported_key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be imported as an API key, or None. Beyond the shape, a key must carry at
+    least 128 bits by a generous estimate (length × log2 of the character classes it uses; hex counts
+    16) and at least 8 distinct characters: "aaaa…" or a short digit string is refused."""
+    if not looks_like_imported_api_key(value):
+        return (f"the key must be {IMPORTED_KEY_MIN}-{IMPORTED_KEY_MAX} characters of A-Z a-z 0-9 . _ ~ + / = - "
+                "and must not start with a Keyturn prefix (kt_live_, kt_test_, ktcs_, ktrt_, ktac_)")
+    chars = set(value)
+    size = 16 if chars <= _HEX or chars <= set("0123456789ABCDEF") else sum(
+        len(c) for c in _CLASSES if chars & set(c))
+    if len(chars) < 8 or len(value) * math.log2(size) < IMPORTED_KEY_BITS:
+        return "the key is too weak to import (at least 128 bits: e.g. 32 hex or 22 mixed-case letters and digits)"
+    return None
 
 
 def redact(value: str) -> str:

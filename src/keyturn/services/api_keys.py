@@ -6,6 +6,12 @@ finds a key by one indexed query on its digest, caches the answer per worker for
 records the last-used time in memory; a background task writes those times every few seconds.
 An unknown key and a disabled key take the same path and get the same 401. Use cases return records;
 the wire shape is ``keyturn.wire.api_keys``.
+
+Imported keys (:func:`import_key`) were issued by another service and keep their own format: no prefix,
+no checksum. A presented value with a Keyturn prefix is still checked by its checksum, offline; one
+without is looked up only if it has the imported shape (keyturn.core.secrets) and some imported key
+exists at all (asked once per ``client_cache_ttl``), so a deployment that never imports refuses it
+offline as before.
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ from keyturn import metrics
 from keyturn.core.errors import ApiError, InvalidToken, not_found
 from keyturn.core.models import ApiKey, Issued, Principal
 from keyturn.core.ratelimit import parse_rate_limit, quota
-from keyturn.core.secrets import digest, looks_like_api_key, new_api_key
+from keyturn.core.secrets import (
+    PREFIXES,
+    digest,
+    imported_key_problem,
+    looks_like_api_key,
+    looks_like_imported_api_key,
+    new_api_key,
+)
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Services
@@ -35,14 +48,18 @@ MAX_KEY_LENGTH = 64
 
 async def authenticate(ctx: Services, raw: str, now: float) -> Principal:
     """``X-Api-Key`` → the key's principal, or InvalidToken (same message for noise, unknown, disabled)."""
-    if len(raw) > MAX_KEY_LENGTH or not looks_like_api_key(raw):
+    native = raw.startswith(PREFIXES)
+    if native:
+        if len(raw) > MAX_KEY_LENGTH or not looks_like_api_key(raw):
+            raise InvalidToken(INVALID_KEY)
+    elif not looks_like_imported_api_key(raw) or not await _imports_exist(ctx, now):
         raise InvalidToken(INVALID_KEY)
     key_digest = digest(raw)
 
     async def load() -> Principal | None:
         async with ctx.engine.connect() as conn:
             found = await keys_repo.find_api_key_by_digest(conn, key_digest)
-        if found is None or not found[0].enabled:
+        if found is None or not found[0].enabled or found[0].imported == native:
             return None
         key, account = found
         return Principal(
@@ -74,6 +91,14 @@ async def authenticate(ctx: Services, raw: str, now: float) -> Principal:
     return principal
 
 
+async def _imports_exist(ctx: Services, now: float) -> bool:
+    async def load() -> bool:
+        async with ctx.engine.connect() as conn:
+            return await keys_repo.any_imported(conn)
+
+    return bool(await ctx.api_key_imports.get("any", now, load))
+
+
 def _name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name.strip()):
         raise ApiError(400, "INVALID_REQUEST", "name must be 1-100 letters, digits, spaces or . _ : @ -")
@@ -85,6 +110,27 @@ async def create(
 ) -> Issued[ApiKey]:
     """Mint a key (``creator`` None: the operator, via the CLI). The secret is in this answer only.
     ``rate_limit``: ``N/S`` requests per seconds (keyturn.core.ratelimit), None or ``none``: no quota."""
+    return await _add(ctx, creator, account_id, name, role, rate_limit, None)
+
+
+async def import_key(
+    ctx: Services, creator: Principal | None, account_id: str, name: str, role: str, secret: Any,
+    rate_limit: str | None = None,
+) -> ApiKey:
+    """Bring over a key another service issued (``creator`` None: the operator, via the CLI), in its own
+    format (keyturn.core.secrets.imported_key_problem says which): stored as a digest and marked imported,
+    then usable like a minted key. Same permission as creating one (``api-keys:create``, a role no
+    stronger than the caller's). The answer never carries the key."""
+    problem = imported_key_problem(secret) if isinstance(secret, str) else "the key must be a string"
+    if problem is not None:
+        raise ApiError(400, "INVALID_REQUEST", problem)
+    return (await _add(ctx, creator, account_id, name, role, rate_limit, secret)).record
+
+
+async def _add(
+    ctx: Services, creator: Principal | None, account_id: str, name: str, role: str, rate_limit: str | None,
+    imported: str | None,
+) -> Issued[ApiKey]:
     name = _name(name)
     rate_limit = parse_rate_limit(rate_limit) if rate_limit is not None else None
     if not usable_id(account_id):
@@ -100,24 +146,26 @@ async def create(
                 access.check_may_assign(ctx, subject, creator, account_id, role)
             if account is None:
                 raise not_found("account")
-            secret = new_api_key(test=account.test)
+            secret = imported if imported is not None else new_api_key(test=account.test)
             key = ApiKey(
                 id=str(uuid.uuid4()),
                 account_id=account_id,
                 name=name,
                 role=role,
-                hint=secret[:12] + "…" + secret[-4:],
+                # an imported key has no prefix to show: its last characters only
+                hint="…" + secret[-4:] if imported is not None else secret[:12] + "…" + secret[-4:],
                 enabled=True,
                 created_at=now,
                 created_by=actor,
                 updated_at=now,
                 last_used_at=None,
                 rate_limit=rate_limit,
+                imported=imported is not None,
             )
             await keys_repo.insert_api_key(conn, key, digest(secret))
             await audit.record(
                 conn,
-                "api_key.created",
+                "api_key.imported" if imported is not None else "api_key.created",
                 at=now,
                 actor=actor,
                 subject=key.id,
@@ -127,7 +175,14 @@ async def create(
                 rate_limit=rate_limit,
             )
     except IntegrityError:
+        # the name taken on the account, or (importing) the key itself registered already, on any account
+        async with ctx.engine.connect() as conn:
+            named = await keys_repo.get_api_key_by_name(conn, account_id, name)
+        if named is None and imported is not None:
+            raise ApiError(409, "CONFLICT", "this API key is registered already") from None
         raise ApiError(409, "CONFLICT", f"an API key named {name} exists on this account") from None
+    if imported is not None:
+        ctx.changed("api_key")  # other workers' "no imported key exists" answer is stale now
     return Issued(key, secret)
 
 

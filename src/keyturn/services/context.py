@@ -44,6 +44,7 @@ class Services:
     keys: KeyRing  # signing keys
     clients: TTLCache[Client]  # client records, for client_cache_ttl seconds
     api_keys: TTLCache[Principal]  # API-key principals by digest, for client_cache_ttl seconds
+    api_key_imports: TTLCache[bool]  # whether any imported API key exists (else unprefixed keys fail offline)
     api_key_usage: LastUsed  # last-used times, written off the request path
     revocations: RevocationCache  # revoked jtis and grants
     verified_tokens: VerifiedTokens  # signature results of access tokens
@@ -79,6 +80,7 @@ class Services:
             self.clients.invalidate(key if kind == "client" else None)
         if kind in ("api_key", "*"):
             self.api_keys.invalidate()
+            self.api_key_imports.invalidate()
         if kind in ("revocation", "client", "*"):
             self.revocations.invalidate()
 
@@ -118,6 +120,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         settings=settings, engine=engine, writes=GroupCommit(engine, settings.write_batch), clock=clock,
         policy=load_policy(settings),
         keys=keys, clients=TTLCache(ttl, name="clients"), api_keys=TTLCache(ttl, name="api_keys"),
+        api_key_imports=TTLCache(ttl, name="api_key_imports"),
         api_key_usage=LastUsed(engine), revocations=RevocationCache(engine, ttl, settings.access_token_ttl),
         verified_tokens=VerifiedTokens(), origins=OriginIndex(engine),
         readiness=ReadinessProbe(engine, keys),

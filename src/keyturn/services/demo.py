@@ -6,16 +6,22 @@ from typing import Any
 
 from keyturn.core import paths
 from keyturn.core.models import Principal
-from keyturn.services import credentials
+from keyturn.core.secrets import digest
+from keyturn.services import api_keys, credentials
 from keyturn.services.accounts import create_demo_merchant
 from keyturn.services.context import Services
 from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.services.users import create_user, find_user
+from keyturn.storage import api_keys as api_keys_repo
 from keyturn.storage import clients as clients_repo
 
 DEMO_EMAIL = "demo@keyturn.test"
 DEMO_PHONE = "+6421234567890"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - published demo data, development only
+# Seed 001 (Centrapay's "Auth" page) publishes its test merchant API key; the demo imports it into its test
+# merchant account, so the seed's curl line works verbatim against `make demo`.
+SEED_001_TEST_KEY = "f32c5497297084e5354b47c40d5ccacb109ce483"  # noqa: S105 - published in seed 001
+SEED_001_KEY_NAME = "seed-001-test-merchant"
 
 
 async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
@@ -49,6 +55,23 @@ async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
         },
     }
     await create_demo_merchant(ctx, user.id, data, base_url)  # access model: test merchant account + terminal API key
+    await import_seed_key(ctx, data, base_url)
     from keyturn.services.oidc.demo import add_demo_client
     await add_demo_client(ctx, user, data, base_url)
     return data
+
+
+async def import_seed_key(ctx: Services, data: dict[str, Any], base_url: str) -> None:
+    """Seed 001's published test merchant key, imported (merchant-terminal) into the demo's test merchant
+    account once; later runs find it there and leave it as it is."""
+    account_id = data["test_merchant"]["account_id"]
+    async with ctx.engine.connect() as conn:
+        found = await api_keys_repo.find_api_key_by_digest(conn, digest(SEED_001_TEST_KEY))
+    if found is None:
+        await api_keys.import_key(ctx, None, account_id, SEED_001_KEY_NAME, "merchant-terminal", SEED_001_TEST_KEY)
+    elif found[0].account_id != account_id:  # imported by hand elsewhere: not the demo's to move
+        return
+    data["test_merchant"]["seed_001_api_key"] = SEED_001_TEST_KEY
+    data["try"]["seed_001_test_key"] = (
+        f'curl -X GET "{base_url}/api/account-memberships" -H "X-Api-Key: {SEED_001_TEST_KEY}"'
+    )

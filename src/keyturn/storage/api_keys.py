@@ -34,6 +34,12 @@ async def find_api_key_by_digest(conn: AsyncConnection, key_digest: str) -> tupl
     return to_api_key(key), to_account(acct)
 
 
+async def any_imported(conn: AsyncConnection) -> bool:
+    """Whether some imported key exists (one row at most is read)."""
+    q = select(api_keys.c.id).where(api_keys.c.imported.is_(True)).limit(1)
+    return (await conn.execute(q)).first() is not None
+
+
 async def get_api_key_by_name(conn: AsyncConnection, account_id: str, name: str) -> ApiKey | None:
     q = select(api_keys).where(api_keys.c.account_id == account_id, api_keys.c.name == name)
     row = (await conn.execute(q)).mappings().first()

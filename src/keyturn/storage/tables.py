@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -242,6 +243,8 @@ api_keys = Table(
     Column("updated_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
     Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the management API (0003)
+    # brought over from another service, in its own format (0006); false: minted here (kt_live_/kt_test_)
+    Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("account_id", "name", name="uq_api_keys_account_name"),
 )
 

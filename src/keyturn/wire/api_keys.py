@@ -20,6 +20,8 @@ class ApiKeyOut(BaseModel):
     updatedAt: str | None
     lastUsedAt: str | None
     rateLimit: str | None = Field(None, description="Requests allowed: N/S (at most N in any S seconds); null: none")
+    imported: bool = Field(False, description="true: brought over from another service in its own format "
+                           "(keyturn api-keys import, POST …/api-keys/import); the hint then shows its last characters")
     secret: str | None = Field(None, exclude_if=absent,
                                description="The key itself: only in the create answer, shown once")
 
@@ -28,4 +30,4 @@ class ApiKeyOut(BaseModel):
         return cls(id=key.id, accountId=key.account_id, name=key.name, role=key.role, enabled=key.enabled,
                    hint=key.hint, createdAt=iso(key.created_at), createdBy=key.created_by,
                    updatedAt=iso(key.updated_at), lastUsedAt=iso(key.last_used_at), secret=secret,
-                   rateLimit=key.rate_limit)
+                   rateLimit=key.rate_limit, imported=key.imported)

@@ -6,8 +6,10 @@ record's wire shape (keyturn.wire.api_keys, which the CLI prints too).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictStr
 from starlette.responses import Response
 
 from keyturn.core.errors import ApiError
@@ -35,6 +37,12 @@ class ApiKeyCreate(Strict):
     rateLimit: Word | None = Field(None, description=RATE_LIMIT)
 
 
+class ApiKeyImport(ApiKeyCreate):
+    key: Annotated[StrictStr, Field(max_length=1000)] = Field(
+        description="The key another service issued: 20-256 characters of A-Z a-z 0-9 . _ ~ + / = -, no Keyturn "
+        "prefix, at least 128 bits (e.g. 32 hex characters); stored as a digest, never shown again")
+
+
 class ApiKeyUpdate(Strict):
     """Partial: an absent field is unchanged; null is refused."""
 
@@ -54,6 +62,21 @@ async def create_api_key(
 ) -> Response:
     issued = await api_keys.create(services(request), principal, accountId, body.name, body.role, body.rateLimit)
     return shape_response(ApiKeyOut.of(issued.record, issued.secret), 201)
+
+
+@router.post(
+    "/api/accounts/{accountId}/api-keys/import",
+    response_model=ApiKeyOut,
+    status_code=201,
+    responses=ERRORS,
+    summary="Import an API key another service issued, in its own format (api-keys:create); never echoed back",
+)
+async def import_api_key(
+    accountId: str, body: ApiKeyImport, request: Request, principal: Principal = Caller
+) -> Response:
+    key = await api_keys.import_key(services(request), principal, accountId, body.name, body.role, body.key,
+                                    body.rateLimit)
+    return shape_response(ApiKeyOut.of(key), 201)
 
 
 @router.get(
