@@ -118,8 +118,8 @@ def front_cost_pct(rounds: int = 16, requests: int = 200) -> dict[str, float]:
             issued = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
                                                       {"name": "bench", "scope": "a", "refresh": "none"})
             with_layer = front(app, settings)
-            assert isinstance(with_layer, RequestMetrics)
-            layers = {True: with_layer, False: with_layer.app}
+            assert isinstance(with_layer.app, RequestMetrics)  # inside the request id (access log off)
+            layers = {True: with_layer, False: front(app, settings.model_copy(update={"metrics": False}))}
             auth = (issued.record.client_id, str(issued.secret))
 
             async def timed(on: bool) -> float:

@@ -88,9 +88,10 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
 
     The front runs the route table's hot routes with the app's error pipeline, security headers and
     CORS policy; it only skips the framework layers around them.
-    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log, the
-    request metrics (keyturn.web.server.metrics; absent when ``metrics`` is off), load shedding
-    (keyturn.web.server.shedding; absent when ``max_in_flight`` is 0), then the lean front.
+    The layers, outermost first: the request id (keyturn.web.server.requestid), the access log which
+    also records the request metrics (keyturn.web.server.metrics; without the access log the metrics
+    are their own layer; neither when ``metrics`` is off), load shedding (keyturn.web.server.shedding;
+    absent when ``max_in_flight`` is 0), then the lean front.
     """
     policy = app.state.cors
     if not isinstance(policy, cors.CorsPolicy):
@@ -100,8 +101,10 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
     if settings.max_in_flight:
         busy = {r.path: authorize.busy_endpoint for r in routes.table() if r.endpoint is authorize.authorize_endpoint}
         inner = Shedding(inner, settings.max_in_flight, routes.table(), extra, busy=busy, endpoint_app=app)
-    if settings.metrics:  # KEYTURN_METRICS (web/server/metrics.py)
-        inner = RequestMetrics(inner)
-    if settings.access_log:
-        inner = AccessLog(inner, json_lines=settings.log_format == "json")
+    counting = RequestMetrics(inner) if settings.metrics else None  # KEYTURN_METRICS (web/server/metrics.py)
+    if settings.access_log:  # one layer observes the answer for both the access log and the metrics
+        inner = AccessLog(inner, json_lines=settings.log_format == "json",
+                          also=counting.record if counting is not None else None)
+    elif counting is not None:
+        inner = counting
     return RequestId(inner)

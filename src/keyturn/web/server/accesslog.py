@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Scope
 
 from keyturn.core.secrets import mask_secrets
 from keyturn.metrics import LOG_LINES_DROPPED
-from keyturn.web.server.answered import Answered
+from keyturn.web.server.answered import Answered, Recorder
 from keyturn.web.server.requestid import request_id_of
 
 CLIENT_KEY = "keyturn.client"
@@ -128,8 +128,9 @@ class _Clock:
 class AccessLog(Answered):
     """ASGI middleware writing one access-log line per HTTP request."""
 
-    def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None, json_lines: bool = False) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None, json_lines: bool = False,
+                 also: Recorder | None = None) -> None:
+        super().__init__(app, also)
         self.buffer = buffer or LineBuffer()
         self._clock = _Clock()
         self.json_lines = json_lines

@@ -8,15 +8,21 @@ request is done, also when the app failed before answering (the server then answ
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+Recorder = Callable[[Scope, int, float], None]
+
 
 class Answered:
-    """ASGI layer base: :meth:`record` is called once per HTTP request with its status and duration."""
+    """ASGI layer base: :meth:`record` is called once per HTTP request with its status and duration, then
+    ``also`` (another layer's ``record``, so that the access log and the metrics share one layer: one
+    wrapped ``send`` and one frame per request instead of two)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, also: Recorder | None = None) -> None:
         self.app = app
+        self.also = also
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,7 +41,10 @@ class Answered:
             await self.app(scope, receive, send_status)
         finally:
             # No response started: the app failed and the server answers 500.
-            self.record(scope, status or 500, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.record(scope, status or 500, seconds)
+            if self.also is not None:
+                self.also(scope, status or 500, seconds)
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         raise NotImplementedError

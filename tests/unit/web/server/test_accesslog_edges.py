@@ -53,3 +53,26 @@ def test_an_empty_flush_writes_nothing():
     buffer = LineBuffer(out)
     buffer.flush()
     assert out.getvalue() == b"" and _chunks([]) == []
+
+
+async def test_the_access_log_layer_also_records_the_metrics_answer():
+    """front(): with the access log on, its layer hands each answer to the metrics too (one layer, not two)."""
+    recorded: list[tuple[str, int]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    out = io.BytesIO()
+    buffer = LineBuffer(out)
+    log = AccessLog(app, buffer, also=lambda scope, status, seconds: recorded.append((scope["path"], status)))
+    await log({"type": "http", "method": "GET", "path": "/x", "headers": []}, receive, send)
+    buffer.flush()
+    assert recorded == [("/x", 204)]
+    assert b'"GET /x HTTP/1.1" 204' in out.getvalue()
