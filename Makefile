@@ -25,7 +25,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider --cov=keyturn --cov-branch --cov-report=term:skip-covered \
-		--cov-fail-under=95 tests
+		--cov-fail-under=95 --durations=30 tests
 
 ## Style (ruff), types (mypy, src and tests) and the layer contracts of docs/architecture.md (import-linter).
 lint: $(STAMP)
