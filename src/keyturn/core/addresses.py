@@ -126,12 +126,12 @@ def forwarded_client(peer: str | None, forwarded_for: list[str], trusted: tuple[
     joined = ",".join(forwarded_for)
     if len(joined) > MAX_FORWARDED:
         return peer
-    found: IP | None = None
+    client = peer
     for item in reversed(joined.split(",")):
         hop = _hop(item)
         if hop is None:
             return peer
-        found = hop
+        client = str(hop)
         if not any(hop.version == net.version and hop in net for net in trusted):
             break
-    return str(found) if found is not None else peer
+    return client
