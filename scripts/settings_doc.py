@@ -17,7 +17,10 @@ def render() -> str:
     ]
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "(none)" if default is None else f"`{' '.join(default) if isinstance(default, tuple) else default}`"
+        if default is None or default == ():
+            shown = "(none)"
+        else:
+            shown = f"`{' '.join(default) if isinstance(default, tuple) else default}`"
         desc = (field.description or "").replace("|", "\\|")
         lines.append(f"| `KEYTURN_{name.upper()}` | {shown} | {desc} |")
     return "\n".join(lines) + "\n"

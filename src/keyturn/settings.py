@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         ("127.0.0.0/8", "::1/128"), description=(
             "Addresses (CIDR blocks, comma- or space-separated) `GET /metrics` answers; any other address gets a "
             "404, as if there were no such endpoint (R104). Default: loopback only."))
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description=(
+            "Addresses (CIDR blocks, comma- or space-separated) of the reverse proxies in front of Keyturn. Only "
+            "when the TCP peer is one of them is `X-Forwarded-For` read: the client is its right-most address "
+            "that is not one of them (each proxy must append the address it saw). Default: none, the peer is "
+            "the client. Used by every per-address decision: a credential's address entries, login and "
+            "client-authentication limits, the audit trail, the access log and `KEYTURN_METRICS_ALLOW` "
+            "(docs/deployment.md)."))
     metrics_token: str | None = Field(None, description=(
         "If set, `GET /metrics` also requires `Authorization: Bearer <this value>` (compared in constant "
         "time; 401 otherwise), from an allowed address. Prometheus: `authorization: {credentials: …}`."))
@@ -170,7 +178,7 @@ class Settings(BaseSettings):
             return tuple(v.split())
         return v
 
-    @field_validator("metrics_allow", mode="before")
+    @field_validator("metrics_allow", "trusted_proxies", mode="before")
     @classmethod
     def _check_networks(cls, v: Any) -> Any:
         import ipaddress

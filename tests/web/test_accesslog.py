@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from typing import cast
 
@@ -101,3 +102,19 @@ def test_each_write_is_whole_lines_of_at_most_4_kib():
     for size in out.sizes:  # every write ends at a line boundary
         offset += size
         assert out.getvalue()[offset - 1:offset] == b"\n"
+
+
+def test_behind_a_trusted_proxy_the_line_names_the_forwarded_client():
+    log = AccessLog(app, LineBuffer(io.BytesIO()), trusted_proxies=("10.0.0.0/8",))
+    xff = [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.7")]
+    line = log.line({"method": "GET", "path": "/a", "client": ("10.0.0.5", 4711), "headers": xff}, 200, 0.001)
+    assert ' 10.0.0.5:4711 "GET /a HTTP/1.1" 200 ' in line and line.rstrip().endswith("ms ip=203.0.113.7")
+    # an untrusted peer: its header is not read, and the line is as it always was
+    line = log.line({"method": "GET", "path": "/a", "client": ("198.51.100.1", 1), "headers": xff}, 200, 0.001)
+    assert "ip=" not in line and "203.0.113.7" not in line and "6.6.6.6" not in line
+    json_log = AccessLog(app, LineBuffer(io.BytesIO()), json_lines=True, trusted_proxies=("10.0.0.0/8",))
+    record = json.loads(json_log.line({"method": "GET", "path": "/a", "client": ("10.0.0.5", 4711), "headers": xff},
+                                      200, 0.001))
+    assert (record["peer"], record["client_ip"]) == ("10.0.0.5:4711", "203.0.113.7")
+    record = json.loads(json_log.line({"method": "GET", "path": "/a"}, 200, 0.001))
+    assert (record["peer"], record["client_ip"]) == ("-", None)

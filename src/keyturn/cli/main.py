@@ -198,7 +198,8 @@ def tokens_issue(user: str = typer.Option(..., help="Email, phone or id of the u
 @credentials_app.command("create")
 def credentials_create(user: str = typer.Option(..., help="Email, phone or id of the owner."),
                        name: str = typer.Option(..., help="Name, e.g. my.app.cu."),
-                       domain: str = typer.Option(None, help="Allowed-origin patterns, space-separated."),
+                       domain: str = typer.Option(
+                           None, help="Allowed-origin patterns and caller addresses (IP, CIDR), space-separated."),
                        scope: str = typer.Option(None, help="Scopes, space-separated."),
                        refresh: str = typer.Option(None, help="Refresh lifetime: 1d, 12h, or none."),
                        account: str = typer.Option(None, help="Account id (default: the user's own)."),

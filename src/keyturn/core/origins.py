@@ -15,6 +15,9 @@ pattern in the seed means what its author meant and nothing more:
   over a public suffix (``*.com``, ``*.co.uk``, ``*.github.io``: anyone can register a
   name under it), a wildcard over an IP address, or a ``*`` anywhere else (``*example.com``).
 - A host name is at most 253 characters and each label at most 63 (RFC 1035 §2.3.4).
+- An entry written as a bare IP address or CIDR network (``203.0.113.7``, ``10.0.0.0/8``, ``::1``) is not an
+  origin pattern but an address entry (keyturn.core.addresses); an IP literal as a browser origin is written
+  with a scheme, a port or brackets (``http://127.0.0.1``, ``127.0.0.1:*``, ``[::1]``).
 
 Public suffixes come from the Public Suffix List bundled with the ``publicsuffixlist``
 package (ICANN and private sections), read once from the package's own data file on the
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
+
+from keyturn.core.addresses import AddressError, Network, is_address_entry, parse_entry
 
 LOOPBACK_IPS = ("127.0.0.1", "[::1]")  # the loopback IP literals, as written in a URL (RFC 8252 §7.3)
 LOOPBACK_HOSTS = frozenset({"localhost", *LOOPBACK_IPS})  # hosts where http is accepted (RFC 8252 §8.3)
@@ -137,11 +142,22 @@ def parse_pattern(text: str) -> OriginPattern:
 
 
 def parse_patterns(text: str | None) -> tuple[OriginPattern, ...]:
+    """The origin patterns of a ``domain``; its address entries (keyturn.core.addresses) are left out."""
     if not text:
         return ()
     if len(text) > 2048:
         raise PatternError("domain is too long")
-    return tuple(parse_pattern(p) for p in text.split())
+    return tuple(parse_pattern(p) for p in text.split() if not is_address_entry(p))
+
+
+def parse_domain(text: str | None) -> tuple[tuple[OriginPattern, ...], tuple[Network, ...]]:
+    """A whole ``domain``: its origin patterns and its address entries, each validated (:class:`PatternError`)."""
+    patterns = parse_patterns(text)
+    try:
+        nets = tuple(parse_entry(p) for p in (text or "").split() if is_address_entry(p))
+    except AddressError as exc:
+        raise PatternError(str(exc)) from None
+    return patterns, nets
 
 
 def split_origin(origin: str) -> tuple[str, str, int | None] | None:

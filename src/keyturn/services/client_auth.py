@@ -12,6 +12,13 @@ client calling from its own address is never locked out (F18). Refused (429)
 attempts are not counted, so a block ends at most 60 s after the attack stops.
 The counter is shared by every worker and node through Redis when ``KEYTURN_REDIS_URL`` is set, else per
 worker and bounded in memory (keyturn.services.shared, docs/client-authentication.md).
+
+A credential whose ``domain`` has address entries (``203.0.113.0/24``: keyturn.core.addresses)
+authenticates only from a matching address (``ip``, the client's address as keyturn.web.server.address
+finds it). From any other the right secret gets ``unauthorized_client`` (400, RFC 6749 §5.2: the client is
+not allowed to do this), audited as ``client.address_refused`` and counted as a failure like a wrong secret.
+A wrong secret from such an address is still ``invalid_client``: the restriction is told only to a caller
+who holds the secret, and never which addresses are allowed.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from keyturn import metrics
-from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests
+from keyturn.core.addresses import address_in, domain_networks
+from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests, UnauthorizedClient
 from keyturn.core.models import Client, is_client_id
 from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
 from keyturn.services.context import Services
+from keyturn.storage import audit
 
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
 FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
@@ -129,7 +138,7 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
     client = await ctx.client(client_id, now)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:
-            return ClientAuth(client, "none")
+            return ClientAuth(client, "none")  # a public client is an OIDC client: no `domain`
         if client is not None and client.is_public and client.active(now):
             _failed("public_client")
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
@@ -150,6 +159,14 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="credential expired" if reason == "expired_client"
                             else "bad secret or client disabled")
+    nets = domain_networks(client.domain) if client.kind == "credential" and client.domain else ()
+    if nets and not address_in(ip, nets):
+        _failed("address_refused")
+        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
+        async with ctx.engine.begin() as conn:
+            await audit.record(conn, "client.address_refused", at=now, client_id=client.client_id, ip=ip)
+        # Seed 000's `domain` names the addresses it may call from; which ones is not told (nor logged here).
+        raise UnauthorizedClient("this client is not allowed from this address")
     return ClientAuth(client, method)
 
 

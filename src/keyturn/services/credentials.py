@@ -165,7 +165,7 @@ async def _release_create_slot(ctx: Services, user_id: str, slot: str) -> None:
 
 def validate_domain(raw: str | None) -> str:
     try:
-        origins.parse_patterns(raw)
+        origins.parse_domain(raw)  # origin patterns and address entries (docs/domain-patterns.md)
     except origins.PatternError as exc:
         raise ApiError(400, "INVALID_DOMAIN", str(exc)) from None
     return " ".join((raw or "").split())

@@ -104,7 +104,8 @@ def front(app: FastAPI, settings: Settings) -> ASGIApp:
     counting = RequestMetrics(inner) if settings.metrics else None  # KEYTURN_METRICS (web/server/metrics.py)
     if settings.access_log:  # one layer observes the answer for both the access log and the metrics
         inner = AccessLog(inner, json_lines=settings.log_format == "json",
-                          also=counting.record if counting is not None else None)
+                          also=counting.record if counting is not None else None,
+                          trusted_proxies=settings.trusted_proxies)
     elif counting is not None:
         inner = counting
     return RequestId(inner)

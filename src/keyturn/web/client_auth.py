@@ -6,8 +6,8 @@ from starlette.requests import Request
 
 from keyturn.services.client_auth import ClientAuth, authenticate_client
 from keyturn.services.context import Services
-from keyturn.web.params import client_ip
 from keyturn.web.server.accesslog import note_client
+from keyturn.web.server.address import client_ip
 
 
 async def authenticate_request(ctx: Services, request: Request, params: dict[str, str], now: float, *,

@@ -120,11 +120,6 @@ def _safe(name: str) -> str:
     return cleaned or "?"
 
 
-def client_ip(request: Request) -> str | None:
-    """The TCP peer's address; X-Forwarded-For is never trusted (`serve` runs uvicorn with proxy_headers off)."""
-    return request.client.host if request.client else None
-
-
 async def read_body(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:

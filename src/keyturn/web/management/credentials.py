@@ -42,8 +42,9 @@ CREATE_ERRORS = {**ERRORS, **error_answers({429: "Too many credentials created b
 
 class CredentialCreate(Strict):
     name: Name = Field(description="A name for the credential, e.g. my.app.cu")
-    domain: Text | None = Field(None, description="Space-separated allowed-origin patterns; empty or null: "
-                                "no browser origin")
+    domain: Text | None = Field(None, description="Space-separated allowed-origin patterns and caller addresses "
+                                "(203.0.113.0/24, 2001:db8::/32: only from these may it call /token); empty or "
+                                "null: no browser origin, any address (docs/domain-patterns.md)")
     scope: Text | None = Field(None, description="Space-separated scopes from GET /api/v2/credential/grant/list, "
                                "e.g. ALLOW_EXTERNAL_CHARGE; empty or null: no scope (the role alone)")
     refresh: Word | None = Field(None, description="Refresh-token lifetime (1d, 12h) or none; null: none; "
@@ -63,8 +64,8 @@ class CredentialUpdate(Strict):
     """Partial: an absent field is unchanged; null is refused (400) for every field."""
 
     name: Patch[Name] = Field(None, description="New name")
-    domain: Patch[Text] = Field(None, description="Replaces the allowed-origin patterns; \"\" means no "
-                                "browser origin at all")
+    domain: Patch[Text] = Field(None, description="Replaces the allowed-origin patterns and caller addresses; "
+                                "\"\" means no browser origin at all and any address")
     scope: Patch[Text] = Field(None, description="Replaces the scope: at least one scope from the catalogue")
     status: Patch[StrictInt] = Field(None, ge=0, le=1, description="0 active, 1 disabled")
     rateLimit: Patch[Word] = Field(None, description="Token requests allowed: N/S (e.g. 100/60); \"none\" removes "

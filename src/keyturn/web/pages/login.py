@@ -13,7 +13,7 @@ from starlette.responses import Response
 from keyturn.services.oidc import interactions, login, sessions
 from keyturn.web.pages.interaction import EXPIRED, load_submission, render_login
 from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
-from keyturn.web.params import client_ip
+from keyturn.web.server.address import client_ip
 from keyturn.web.state import services
 
 

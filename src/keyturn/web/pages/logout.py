@@ -20,7 +20,8 @@ from keyturn.services.context import Services
 from keyturn.services.oidc import logout, sessions
 from keyturn.services.oidc.flow import with_query
 from keyturn.web.pages.render import clear_cookie, error_page, page, read_form_pairs, see_other, set_cookie
-from keyturn.web.params import client_ip, collect, decode
+from keyturn.web.params import collect, decode
+from keyturn.web.server.address import client_ip
 from keyturn.web.state import services
 
 XSRF_COOKIE = "keyturn_logout_xsrf"

@@ -18,8 +18,9 @@ from keyturn.services.client_auth import check_quota
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
 from keyturn.web.client_auth import authenticate_request
-from keyturn.web.params import client_ip, parse_body
+from keyturn.web.params import parse_body
 from keyturn.web.responses import json_response
+from keyturn.web.server.address import client_ip
 from keyturn.web.state import services
 
 log = logging.getLogger("keyturn.token")

@@ -12,7 +12,7 @@ Each write holds whole lines and at most 4 KiB, so workers sharing one pipe
 
 With ``KEYTURN_LOG_FORMAT=json`` each line is one JSON object instead: ``time``, ``level`` (INFO),
 ``logger`` (``keyturn.access``), ``message`` (``POST /token 200``), ``request_id``, ``peer``,
-``method``, ``path``, ``http_version``, ``status``, ``duration_ms`` and ``client`` (or null).
+``client_ip``, ``method``, ``path``, ``http_version``, ``status``, ``duration_ms`` and ``client`` (or null).
 
 - The path is the raw path as received (still percent-encoded), without the query
   string: a query may carry personal data (``login_hint``), and a percent-decoded
@@ -20,6 +20,9 @@ With ``KEYTURN_LOG_FORMAT=json`` each line is one JSON object instead: ``time``,
 - ``client=`` names the client (or API key) that authenticated, when one did;
   endpoints set it with ``note_client``. Nothing secret is ever written (a path that
   carries a token anyway is masked, keyturn.core.secrets.mask_secrets).
+- ``ip=`` is the client's address when it is not the peer's: behind a proxy listed in
+  ``KEYTURN_TRUSTED_PROXIES``, the address ``X-Forwarded-For`` names (keyturn.web.server.address);
+  the JSON line's ``client_ip`` is the client's address always.
 - ``rid=`` is the request's id (keyturn.web.server.requestid), the one echoed in ``X-Request-Id``.
 - Lines the stream refuses (full disk, closed pipe) are counted in
   ``keyturn_log_lines_dropped_total{stream="access"}``.
@@ -38,6 +41,7 @@ from starlette.types import ASGIApp, Scope
 
 from keyturn.core.secrets import mask_secrets
 from keyturn.metrics import LOG_LINES_DROPPED
+from keyturn.web.server.address import client_address
 from keyturn.web.server.answered import Answered, Recorder
 from keyturn.web.server.requestid import request_id_of
 
@@ -129,11 +133,12 @@ class AccessLog(Answered):
     """ASGI middleware writing one access-log line per HTTP request."""
 
     def __init__(self, app: ASGIApp, buffer: LineBuffer | None = None, json_lines: bool = False,
-                 also: Recorder | None = None) -> None:
+                 also: Recorder | None = None, trusted_proxies: tuple[str, ...] = ()) -> None:
         super().__init__(app, also)
         self.buffer = buffer or LineBuffer()
         self._clock = _Clock()
         self.json_lines = json_lines
+        self.trusted_proxies = trusted_proxies
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         self.buffer.write(self.line(scope, status, seconds))
@@ -141,6 +146,8 @@ class AccessLog(Answered):
     def line(self, scope: Scope, status: int, seconds: float) -> str:
         peer = scope.get("client")
         where = f"{peer[0]}:{peer[1]}" if peer else "-"
+        address = client_address(scope, self.trusted_proxies)
+        forwarded = address if address is not None and (not peer or address != peer[0]) else None
         raw = scope.get("raw_path")
         path = raw.decode("ascii", "backslashreplace") if raw else scope.get("path", "")
         if not path.isprintable():
@@ -152,11 +159,13 @@ class AccessLog(Answered):
         if self.json_lines:
             return json.dumps({
                 "time": self._clock.stamp(time.time()), "level": "INFO", "logger": "keyturn.access",
-                "message": f"{method} {path} {status}", "request_id": rid, "peer": where, "method": method,
+                "message": f"{method} {path} {status}", "request_id": rid, "peer": where,
+                "client_ip": address, "method": method,
                 "path": path, "http_version": version, "status": status, "duration_ms": round(seconds * 1000, 1),
                 "client": client}) + "\n"
         who = f" client={client}" if client else ""
         ids = f" rid={rid}" if rid else ""
+        via = f" ip={forwarded}" if forwarded else ""
         return (f'{self._clock.stamp(time.time())} {where} "{method} {path} '
-                f'HTTP/{version}" {status} {seconds * 1000:.1f}ms{who}{ids}\n')
+                f'HTTP/{version}" {status} {seconds * 1000:.1f}ms{who}{via}{ids}\n')
 

@@ -15,8 +15,6 @@ a scan of random URLs cannot grow the series without bound.
 from __future__ import annotations
 
 import hmac
-import ipaddress
-from functools import lru_cache
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -25,40 +23,28 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Scope
 
 from keyturn import metrics
+from keyturn.core.addresses import address_in, networks
 from keyturn.core.bearer import bearer_token
 from keyturn.core.errors import InvalidToken
 from keyturn.web.routing import matched
+from keyturn.web.server.address import client_ip
 from keyturn.web.server.answered import Answered
 from keyturn.web.state import services
 
 OTHER = "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@lru_cache(maxsize=8)
-def _networks(blocks: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(b) for b in blocks)
 
 
 def address_allowed(host: str | None, blocks: tuple[str, ...]) -> bool:
-    """Whether the peer ``host`` is inside one of the CIDR ``blocks`` (an IPv4-mapped IPv6 address counts as
-    its IPv4 address; a peer that is no IP address, e.g. a Unix socket's, is refused)."""
-    if not host:
-        return False
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in _networks(blocks))
+    """Whether the client address ``host`` is inside one of the CIDR ``blocks`` (an IPv4-mapped IPv6 address
+    counts as its IPv4 address; an address that is no IP, e.g. a Unix socket's, is refused)."""
+    return address_in(host, networks(blocks))
 
 
 async def metrics_endpoint(request: Request) -> Response:
     settings = services(request).settings
-    host = request.client.host if request.client else None
-    if not settings.metrics or not address_allowed(host, settings.metrics_allow):
+    # the client's address (behind a trusted proxy the real client, never the proxy: web/server/address.py)
+    if not settings.metrics or not address_allowed(client_ip(request), settings.metrics_allow):
         raise HTTPException(404, "Not Found")  # what an unknown path answers (R104)
     if settings.metrics_token is not None:
         header = request.headers.get("authorization")
