@@ -161,6 +161,7 @@ async def _add(
                 last_used_at=None,
                 rate_limit=rate_limit,
                 imported=imported is not None,
+                updated_by=actor,
             )
             await keys_repo.insert_api_key(conn, key, digest(secret))
             await audit.record(
@@ -215,7 +216,7 @@ async def set_enabled(
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
-        await keys_repo.set_api_key_enabled(conn, key.id, enabled, now)
+        await keys_repo.set_api_key_enabled(conn, key.id, enabled, now, actor)
         await audit.record(
             conn,
             "api_key.enabled" if enabled else "api_key.disabled",
@@ -250,7 +251,7 @@ async def set_rate_limit(
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
-        await keys_repo.set_api_key_rate_limit(conn, key.id, value, now)
+        await keys_repo.set_api_key_rate_limit(conn, key.id, value, now, actor)
         await audit.record(conn, "api_key.limited", at=now, actor=actor, subject=key.id, account_id=account_id,
                            rate_limit=value)
         key = await _key(ctx, conn, None, account_id, name)

@@ -57,6 +57,15 @@ async def rename_account(conn: AsyncConnection, account_id: str, name: str, now:
                        .values(name=name, updated_at=now, updated_by=by))
 
 
+async def set_features(conn: AsyncConnection, account_id: str, column: str, names: list[str], now: float,
+                       by: str) -> None:
+    """Replace an account's ``flags`` or ``subscriptions`` (the caller holds the row's lock)."""
+    if column not in ("flags", "subscriptions"):
+        raise ValueError(column)
+    await conn.execute(accounts.update().where(accounts.c.id == account_id)
+                       .values({column: names, "updated_at": now, "updated_by": by}))
+
+
 async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Account, str]]:
     """Every account the user is a member of, with the user's role on it."""
     q = (select(accounts, memberships.c.role.label("member_role"))
