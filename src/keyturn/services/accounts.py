@@ -208,7 +208,7 @@ async def change_features(
             return account
         if len(changed) > MAX_FEATURES:
             raise ApiError(400, "INVALID_REQUEST", f"an account carries at most {MAX_FEATURES} {kind}s")
-        column = "flags" if kind == "flag" else "subscriptions"
+        column: Literal["flags", "subscriptions"] = "flags" if kind == "flag" else "subscriptions"
         await accounts_repo.set_features(conn, account_id, column, changed, now, actor)
         detail: dict[str, Any] = {"added": added, "removed": [n for n in current if n in remove], column: changed}
         await audit.record(conn, f"account.{column}_changed", at=now, actor=actor, subject=account_id, **detail)

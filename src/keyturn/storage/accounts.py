@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,11 +59,9 @@ async def rename_account(conn: AsyncConnection, account_id: str, name: str, now:
                        .values(name=name, updated_at=now, updated_by=by))
 
 
-async def set_features(conn: AsyncConnection, account_id: str, column: str, names: list[str], now: float,
-                       by: str) -> None:
+async def set_features(conn: AsyncConnection, account_id: str, column: Literal["flags", "subscriptions"],
+                       names: list[str], now: float, by: str) -> None:
     """Replace an account's ``flags`` or ``subscriptions`` (the caller holds the row's lock)."""
-    if column not in ("flags", "subscriptions"):
-        raise ValueError(column)
     await conn.execute(accounts.update().where(accounts.c.id == account_id)
                        .values({column: names, "updated_at": now, "updated_by": by}))
 
