@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from keyturn.core.headers import DEFAULT_ACCOUNT_HEADER, account_header_problem
 from keyturn.core.jose import SigningAlg
 
 log = logging.getLogger("keyturn.settings")
@@ -125,7 +126,7 @@ class Settings(BaseSettings):
         "(`07700 900123` → `+447700900123`); unset: only numbers typed with a leading `+` are phone numbers."))
 
     account_header: str = Field(
-        "X-Keyturn-Account", min_length=1, max_length=64, description=(
+        DEFAULT_ACCOUNT_HEADER, min_length=1, max_length=64, description=(
             "The request header that names the account a call acts on: the management API's account selection, "
             "the decision endpoint's and `/auth/forward`'s target account, and CORS's allowed request headers "
             "(Centrapay: `X-Centrapay-Account`). One header only: when another name is set, a request still "
@@ -135,7 +136,6 @@ class Settings(BaseSettings):
     @field_validator("account_header", mode="before")
     @classmethod
     def _check_account_header(cls, v: Any) -> Any:
-        from keyturn.core.headers import account_header_problem
         if isinstance(v, str):
             v = v.strip()
             problem = account_header_problem(v)
