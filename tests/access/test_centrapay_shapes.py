@@ -216,6 +216,14 @@ async def test_api_key_entries_carry_who_created_and_who_last_modified(client, c
     (listed,) = (await client.get(base, headers=owner.headers)).json()
     assert listed["modifiedBy"] == f"user:{owner.id}" and listed["modifiedAt"] == r.json()["modifiedAt"]
     assert "secret" not in listed
+    one = await client.get(f"{base}/till", headers=admin.headers)
+    assert one.status_code == 200 and one.json() == listed
+    assert (await client.get(f"{base}/nope", headers=owner.headers)).status_code == 404
+    terminal = await make_user()
+    await client.post(f"/api/accounts/{org['id']}/members", json={"userId": terminal.id, "role": "merchant-terminal"},
+                      headers=owner.headers)
+    r = await client.get(f"{base}/till", headers=terminal.headers)
+    assert r.status_code == 403 and r.json()["message"] == "missing permission api-keys:list"
     # A key creating a key is named by its id.
     strong = await client.post(base, json={"name": "boss", "role": "account-owner"}, headers=owner.headers)
     r = await client.post(base, json={"name": "made-by-key", "role": "merchant-terminal"},

@@ -198,11 +198,18 @@ async def list_keys(ctx: Services, principal: Principal | None, account_id: str)
         return await keys_repo.list_api_keys_of_account(conn, account_id)
 
 
-async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+async def get_key(ctx: Services, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+    """One key's entry, without its secret (api-keys:list, as listing them)."""
+    async with ctx.engine.connect() as conn:
+        return await _key(ctx, conn, principal, account_id, name, "api-keys:list")
+
+
+async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str,
+               permission: str = "api-keys:update") -> ApiKey:
     if not usable_id(account_id):
         raise not_found("account")
     if principal is not None:
-        await access.require(ctx, conn, principal, "api-keys:update", account_id)
+        await access.require(ctx, conn, principal, permission, account_id)
     key = await keys_repo.get_api_key_by_name(conn, account_id, name) if usable_id(name, 200) else None
     if key is None:
         raise not_found("API key")
