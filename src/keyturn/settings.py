@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from keyturn.core.headers import DEFAULT_ACCOUNT_HEADER, account_header_problem
 from keyturn.core.jose import SigningAlg
 
 log = logging.getLogger("keyturn.settings")
@@ -131,6 +132,24 @@ class Settings(BaseSettings):
     default_phone_region: str | None = Field(None, description=(
         "ISO 3166 alpha-2 region (`GB`, `NZ`) for phone numbers typed without `+` at login and user creation "
         "(`07700 900123` → `+447700900123`); unset: only numbers typed with a leading `+` are phone numbers."))
+
+    account_header: str = Field(
+        DEFAULT_ACCOUNT_HEADER, min_length=1, max_length=64, description=(
+            "The request header that names the account a call acts on: the management API's account selection, "
+            "the decision endpoint's and `/auth/forward`'s target account, and CORS's allowed request headers "
+            "(Centrapay: `X-Centrapay-Account`). One header only: when another name is set, a request still "
+            "sending `X-Keyturn-Account` is refused, never read (docs/management-api.md). An HTTP field name "
+            "(RFC 9110 token) that is none of the headers Keyturn reads or writes for something else."))
+
+    @field_validator("account_header", mode="before")
+    @classmethod
+    def _check_account_header(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip()
+            problem = account_header_problem(v)
+            if problem is not None:
+                raise ValueError(problem)
+        return v
 
     @field_validator("default_phone_region", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
 """Issue 9 item 5, for the whole management API at once: Schemathesis generates requests from the OpenAPI
 document the app serves (valid and invalid ones) for every operation, sends them with a real user token
-(the operator's ``keyturn:admin`` token for /api/oidc-clients and /api/v2/audit) and checks every answer: never a 5xx, a
+(the operator's ``keyturn:admin`` token for /api/oidc-clients, /api/v2/audit and accounts' flags and
+subscriptions) and checks every answer: never a 5xx, a
 documented status code and content type, and a body that conforms to the documented schema.
 
 Schema-valid strings rarely contain NUL, control characters or lone surrogates, so a share of the cases get
@@ -63,7 +64,8 @@ async def _world(client: httpx.AsyncClient, ctx: Any, make_user: Any, make_crede
     credential = {"name": "my.app.cu", "domain": "*.shop.example www.my.app.cu", "scope": "ALLOW_OTA_CHARGE"}
     return {
         "user": user.headers, "admin": {"Authorization": f"Bearer {admin}"},
-        "path": {"accountId": org["id"], "client_id": cred.client_id, "userId": member.id, "name": "till"},
+        "path": {"accountId": org["id"], "client_id": cred.client_id, "userId": member.id, "name": "till",
+                 "flag": "trusted-user", "subscription": "external-asset-issuer"},
         "good": {  # one valid body per operation that takes one
             "POST /api/v2/credential": {**credential, "refresh": "1d", "redirect": "https://app.example/cb",
                                         "role": "merchant-terminal", "accountId": user.account_id,
@@ -122,7 +124,8 @@ def _poison(kwargs: dict[str, Any], path: dict[str, str], template: str, bad: st
 def _fuzz_operation(operation: Any, world: dict[str, Any], send: Any) -> None:
     """Hypothesis over one operation (in a worker thread; ``send`` performs the request)."""
     label = f"{operation.method.upper()} {operation.path}"
-    operator_only = operation.path.startswith(("/api/oidc-clients", "/api/v2/audit/"))
+    operator_only = (operation.path.startswith(("/api/oidc-clients", "/api/v2/audit/"))
+                     or operation.path.endswith(("/flags/{flag}", "/subscriptions/{subscription}")))
     headers = world["admin"] if operator_only else world["user"]
     real = {p.name: world["path"][p.name] for p in operation.path_parameters}
     for mode, examples in ((GenerationMode.POSITIVE, POSITIVE_EXAMPLES), (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES)):

@@ -52,6 +52,45 @@ def accounts_create(
     output(data, as_json, f"account {data.id} {data.name} ({data.type})")
 
 
+def _change_features(kind: accounts_service.Feature, account: str, add: list[str], remove: list[str],
+                     as_json: bool) -> None:
+    if not add and not remove:
+        raise typer.BadParameter("name at least one --add or --remove", param_hint="--add")
+
+    async def go(ctx: Services) -> AccountOut:
+        return AccountOut.of(await accounts_service.change_features(ctx, None, account, kind, add=tuple(add),
+                                                                    remove=tuple(remove)))
+
+    data = run(go)
+    names = data.flags if kind == "flag" else data.subscriptions
+    output(data, as_json, f"account {data.id} {kind}s: {' '.join(names) or '(none)'}")
+
+
+@accounts_app.command("flags")
+def accounts_flags(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    add: list[str] = typer.Option([], "--add", help="A flag to give the account, e.g. trusted-user (repeatable)."),  # noqa: B006
+    remove: list[str] = typer.Option([], "--remove", help="A flag to take from the account (repeatable)."),  # noqa: B006
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Give or take an account's flags (the operator's; the management API's PUT/DELETE
+    /api/accounts/{id}/flags/{flag} with keyturn:admin). Audited as account.flags_changed."""
+    _change_features("flag", account, add, remove, as_json)
+
+
+@accounts_app.command("subscriptions")
+def accounts_subscriptions(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    add: list[str] = typer.Option(  # noqa: B006
+        [], "--add", help="A subscription to give the account, e.g. external-asset-issuer (repeatable)."),
+    remove: list[str] = typer.Option([], "--remove", help="A subscription to end (repeatable)."),  # noqa: B006
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Give or end an account's subscriptions (the operator's; the management API's PUT/DELETE
+    /api/accounts/{id}/subscriptions/{name} with keyturn:admin). Audited as account.subscriptions_changed."""
+    _change_features("subscription", account, add, remove, as_json)
+
+
 @members_app.command("add")
 def members_add(
     account: str = typer.Option(..., "--account", help="Account id."),

@@ -117,6 +117,7 @@ class ApiKey:
     last_used_at: float | None
     rate_limit: str | None = None  # N/S requests per seconds at the management API (keyturn.core.ratelimit)
     imported: bool = False  # brought over from another service in its own format (not kt_live_/kt_test_)
+    updated_by: str | None = None  # who last changed it (created_by until then); None: unknown (before 0007)
 
 
 @dataclass(frozen=True, slots=True)

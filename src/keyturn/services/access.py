@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from keyturn.core.errors import ApiError, InsufficientScope, not_found
+from keyturn.core.errors import ApiError, InsufficientScope, forbidden, not_found
 from keyturn.core.models import Account, Principal
 from keyturn.core.policy import (
     AccountFacts,
@@ -25,7 +25,19 @@ from keyturn.core.policy import (
     scope_permissions,
 )
 from keyturn.services.context import Services
+from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.storage import accounts as accounts_repo
+
+ADMIN_SCOPE = "keyturn:admin"
+
+
+def require_operator(principal: Principal) -> None:
+    """The platform operator only: an access token Keyturn's operator client minted (``keyturn tokens issue
+    --scope keyturn:admin``), else 403 PERMISSION_DENIED naming ``keyturn:admin``. No account role, however
+    strong, makes a principal the operator."""
+    if (principal.kind != "user" or principal.client_id != OPERATOR_CLIENT_ID
+            or ADMIN_SCOPE not in (principal.scopes or ())):
+        raise forbidden(ADMIN_SCOPE)
 
 
 def facts(account: Account) -> AccountFacts:

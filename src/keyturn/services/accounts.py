@@ -3,12 +3,18 @@
 A user belongs to at most one individual account, which has exactly one member; the last
 holder of the owner role cannot be removed. ``actor``/``creator`` None means the operator (CLI).
 Use cases return records; the wire shapes are ``keyturn.wire.accounts``.
+
+Flags and subscriptions (Centrapay's trusted-user, external-asset-issuer: "obtained by contacting
+Centrapay") are the platform operator's to grant, never an account owner's: :func:`change_features` takes
+the operator (the CLI, or an access token of the operator client with ``keyturn:admin``), and each change
+is audited (``account.flags_changed``, ``account.subscriptions_changed``).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +29,24 @@ from keyturn.storage import audit
 from keyturn.storage import users as users_repo
 
 ACCOUNT_TYPES = ("org", "individual")
+Feature = Literal["flag", "subscription"]
+FEATURE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+MAX_FEATURES = 100  # flags (and, apart, subscriptions) one account may carry
+
+
+def feature_names(kind: Feature, names: Any) -> tuple[str, ...]:
+    """Flag or subscription names as the policy's conditions name them (``trusted-user``): 1-100 letters,
+    digits and ``. _ : -``, starting with a letter or digit; repeated names count once."""
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or not FEATURE_RE.fullmatch(name):
+            raise ApiError(400, "INVALID_REQUEST",
+                           f"a {kind} is 1-100 letters, digits or . _ : - (starting with a letter or digit)")
+        if name not in out:
+            out.append(name)
+    if len(out) > MAX_FEATURES:
+        raise ApiError(400, "INVALID_REQUEST", f"an account carries at most {MAX_FEATURES} {kind}s")
+    return tuple(out)
 
 
 def _name(name: Any) -> str:
@@ -86,8 +110,8 @@ async def create_account(
         name=name,
         type=type,
         test=bool(test),
-        flags=tuple(flags),
-        subscriptions=tuple(subscriptions),
+        flags=feature_names("flag", flags),
+        subscriptions=feature_names("subscription", subscriptions),
         created_at=now,
         created_by=actor,
         updated_at=now,
@@ -122,7 +146,8 @@ async def create_account(
                 await accounts_repo.add_member(conn, account.id, owner_id, policy.owner_role, now)
                 if type == "individual":
                     await accounts_repo.link_individual(conn, owner_id, account.id)
-            await audit.record(conn, "account.created", at=now, actor=actor, subject=account.id, type=type)
+            await audit.record(conn, "account.created", at=now, actor=actor, subject=account.id, type=type,
+                               flags=list(account.flags), subscriptions=list(account.subscriptions))
     except IntegrityError:
         raise ApiError(409, "CONFLICT", "the account could not be created (conflict)") from None
     return account
@@ -152,6 +177,47 @@ async def update_account(ctx: Services, principal: Principal, account_id: str, n
     return account
 
 
+async def change_features(
+    ctx: Services, principal: Principal | None, account_id: str, kind: Feature, *,
+    add: tuple[str, ...] = (), remove: tuple[str, ...] = (),
+) -> Account:
+    """Add and remove an account's flags or subscriptions (``principal`` None: the operator, via the CLI).
+
+    The platform operator grants these (seed 001's Centrapay: "obtained by contacting Centrapay"), so an
+    account's own owner, key or credential gets 403 whatever their role: only the operator client's access
+    token with ``keyturn:admin`` may (access.require_operator). Adding a name the account carries, or
+    removing one it does not, changes nothing and writes nothing; a change is audited with what was added
+    and removed, and reaches cached API-key principals at once (their account facts)."""
+    if principal is not None:
+        access.require_operator(principal)
+    _account_id(account_id)
+    add, remove = feature_names(kind, add), feature_names(kind, remove)
+    if set(add) & set(remove):
+        raise ApiError(400, "INVALID_REQUEST", f"a {kind} cannot be both added and removed")
+    now = ctx.clock()
+    actor = principal.resource_name if principal else "operator"
+    async with ctx.engine.begin() as conn:
+        account = await accounts_repo.lock_account(conn, account_id)
+        if account is None:
+            raise not_found("account")
+        current = account.flags if kind == "flag" else account.subscriptions
+        kept = [n for n in current if n not in remove]
+        added = [n for n in add if n not in current]
+        changed = kept + added
+        if changed == list(current):
+            return account
+        if len(changed) > MAX_FEATURES:
+            raise ApiError(400, "INVALID_REQUEST", f"an account carries at most {MAX_FEATURES} {kind}s")
+        column: Literal["flags", "subscriptions"] = "flags" if kind == "flag" else "subscriptions"
+        await accounts_repo.set_features(conn, account_id, column, changed, now, actor)
+        detail: dict[str, Any] = {"added": added, "removed": [n for n in current if n in remove], column: changed}
+        await audit.record(conn, f"account.{column}_changed", at=now, actor=actor, subject=account_id, **detail)
+        account = await accounts_repo.get(conn, account_id)
+    assert account is not None
+    ctx.changed("api_key")  # a key's cached principal carries its account's flags and subscriptions
+    return account
+
+
 async def list_members(ctx: Services, principal: Principal | None, account_id: str) -> list[Member]:
     _account_id(account_id)
     async with ctx.engine.connect() as conn:
@@ -161,9 +227,10 @@ async def list_members(ctx: Services, principal: Principal | None, account_id: s
 
 
 async def add_member(
-    ctx: Services, principal: Principal | None, account_id: str, user_ref: str, role: str
+    ctx: Services, principal: Principal | None, account_id: str, user_ref: str, role: str, *, by_id: bool = False
 ) -> Member:
-    """Add a member (``user_ref``: id, email, phone or username), never with a role above the caller's."""
+    """Add a member (``user_ref``: id, email, phone or username; ``by_id``: the user's id only, Centrapay's
+    ``userId``), never with a role above the caller's."""
     _account_id(account_id)
     check_text("user", user_ref)
     access.check_role_exists(ctx, check_text("role", role))
@@ -177,7 +244,10 @@ async def add_member(
             account = await accounts_repo.lock_account(conn, account_id)
             if account is None:
                 raise not_found("account")
-            user = await users_repo.find(conn, user_ref, ctx.settings.default_phone_region)  # as login reads it
+            if by_id:
+                user = await users_repo.get(conn, user_ref) if usable_id(user_ref) else None
+            else:
+                user = await users_repo.find(conn, user_ref, ctx.settings.default_phone_region)  # as login reads it
             if user is None:
                 raise not_found("user")
             if account.type == "individual":

@@ -161,6 +161,7 @@ async def _add(
                 last_used_at=None,
                 rate_limit=rate_limit,
                 imported=imported is not None,
+                updated_by=actor,
             )
             await keys_repo.insert_api_key(conn, key, digest(secret))
             await audit.record(
@@ -197,11 +198,18 @@ async def list_keys(ctx: Services, principal: Principal | None, account_id: str)
         return await keys_repo.list_api_keys_of_account(conn, account_id)
 
 
-async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+async def get_key(ctx: Services, principal: Principal | None, account_id: str, name: str) -> ApiKey:
+    """One key's entry, without its secret (api-keys:list, as listing them)."""
+    async with ctx.engine.connect() as conn:
+        return await _key(ctx, conn, principal, account_id, name, "api-keys:list")
+
+
+async def _key(ctx: Services, conn: Any, principal: Principal | None, account_id: str, name: str,
+               permission: str = "api-keys:update") -> ApiKey:
     if not usable_id(account_id):
         raise not_found("account")
     if principal is not None:
-        await access.require(ctx, conn, principal, "api-keys:update", account_id)
+        await access.require(ctx, conn, principal, permission, account_id)
     key = await keys_repo.get_api_key_by_name(conn, account_id, name) if usable_id(name, 200) else None
     if key is None:
         raise not_found("API key")
@@ -215,7 +223,7 @@ async def set_enabled(
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
-        await keys_repo.set_api_key_enabled(conn, key.id, enabled, now)
+        await keys_repo.set_api_key_enabled(conn, key.id, enabled, now, actor)
         await audit.record(
             conn,
             "api_key.enabled" if enabled else "api_key.disabled",
@@ -250,7 +258,7 @@ async def set_rate_limit(
     actor = principal.resource_name if principal else "operator"
     async with ctx.engine.begin() as conn:
         key = await _key(ctx, conn, principal, account_id, name)
-        await keys_repo.set_api_key_rate_limit(conn, key.id, value, now)
+        await keys_repo.set_api_key_rate_limit(conn, key.id, value, now, actor)
         await audit.record(conn, "api_key.limited", at=now, actor=actor, subject=key.id, account_id=account_id,
                            rate_limit=value)
         key = await _key(ctx, conn, None, account_id, name)

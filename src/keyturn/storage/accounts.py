@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,6 +57,13 @@ async def memberships_of_user(conn: AsyncConnection, user_id: str) -> list[Membe
 async def rename_account(conn: AsyncConnection, account_id: str, name: str, now: float, by: str) -> None:
     await conn.execute(accounts.update().where(accounts.c.id == account_id)
                        .values(name=name, updated_at=now, updated_by=by))
+
+
+async def set_features(conn: AsyncConnection, account_id: str, column: Literal["flags", "subscriptions"],
+                       names: list[str], now: float, by: str) -> None:
+    """Replace an account's ``flags`` or ``subscriptions`` (the caller holds the row's lock)."""
+    await conn.execute(accounts.update().where(accounts.c.id == account_id)
+                       .values({column: names, "updated_at": now, "updated_by": by}))
 
 
 async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Account, str]]:

@@ -55,15 +55,16 @@ async def list_api_keys_of_account(conn: AsyncConnection, account_id: str) -> li
     return [to_api_key(r) for r in (await conn.execute(q)).mappings()]
 
 
-async def set_api_key_enabled(conn: AsyncConnection, key_id: str, enabled: bool, now: float) -> None:
+async def set_api_key_enabled(conn: AsyncConnection, key_id: str, enabled: bool, now: float, by: str) -> None:
     await conn.execute(
-        update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled, updated_at=now)
+        update(api_keys).where(api_keys.c.id == key_id).values(enabled=enabled, updated_at=now, updated_by=by)
     )
 
 
-async def set_api_key_rate_limit(conn: AsyncConnection, key_id: str, rate_limit: str | None, now: float) -> None:
+async def set_api_key_rate_limit(conn: AsyncConnection, key_id: str, rate_limit: str | None, now: float,
+                                 by: str) -> None:
     await conn.execute(
-        update(api_keys).where(api_keys.c.id == key_id).values(rate_limit=rate_limit, updated_at=now)
+        update(api_keys).where(api_keys.c.id == key_id).values(rate_limit=rate_limit, updated_at=now, updated_by=by)
     )
 
 

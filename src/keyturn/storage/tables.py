@@ -245,6 +245,7 @@ api_keys = Table(
     Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the management API (0003)
     # brought over from another service, in its own format (0006); false: minted here (kt_live_/kt_test_)
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
+    Column("updated_by", String(200), nullable=True),  # who last changed it (0007); null: unknown
     UniqueConstraint("account_id", "name", name="uq_api_keys_account_name"),
 )
 

@@ -63,7 +63,10 @@ def create_app(context: Services, *, run_migrations: bool = False) -> FastAPI:
     app = FastAPI(title="Keyturn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
                   openapi_url="/openapi.json",
-                  description="Management API of Keyturn. OAuth endpoints are described by discovery.")
+                  description="Management API of Keyturn. OAuth endpoints are described by discovery. "
+                              f"A user selects the account a call acts on with the "
+                              f"`{context.settings.account_header}` header (KEYTURN_ACCOUNT_HEADER); the "
+                              "decision endpoints read it as the account to decide on.")
     app.state.ctx = context
     errors.install(app)
     for route in routes.ROUTES:  # the route table, then its routers (the OpenAPI document is theirs)

@@ -3,8 +3,11 @@
 ``X-Api-Key: <key>`` or ``Authorization: <access token>`` with or without the
 ``Bearer `` prefix (seed 001's curl sends none). Both at once is refused as
 ambiguous (400). Failures are 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
-For user tokens, ``X-Keyturn-Account`` selects the account a request acts on; API keys and
-credentials are bound to one account, and naming another one is refused.
+For user tokens, the account-selection header (``KEYTURN_ACCOUNT_HEADER``: ``X-Keyturn-Account`` by
+default, Centrapay's ``X-Centrapay-Account``) selects the account a request acts on; API keys and
+credentials are bound to one account, and naming another one is refused. Exactly one header name is read:
+a server configured with another name refuses a request that still sends ``X-Keyturn-Account`` (400), so
+a call never acts on another account than its sender meant.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from starlette.requests import Request
 
 from keyturn.core.bearer import bearer_token
 from keyturn.core.errors import ApiError, InvalidToken
+from keyturn.core.headers import DEFAULT_ACCOUNT_HEADER
 from keyturn.core.models import Principal
 from keyturn.services import api_keys
 from keyturn.services.context import Services
@@ -22,7 +26,6 @@ from keyturn.services.introspection import verify_access_token
 from keyturn.web.server.accesslog import note_client
 from keyturn.web.state import services
 
-ACCOUNT_HEADER = "x-keyturn-account"
 PRINCIPAL_KEY = "keyturn.principal"  # in the ASGI scope: request.state's getattr misses cost an exception
 
 
@@ -44,13 +47,29 @@ async def principal_from_token(ctx: Services, token: str, now: float) -> Princip
     return Principal(kind="user", id=claims["sub"], scopes=scopes, client_id=claims.get("client_id"), claims=claims)
 
 
-def select_account(principal: Principal, selected: str | None) -> Principal:
-    """Apply ``X-Keyturn-Account`` (membership is checked by the decision, not here)."""
+def accounts_named(ctx: Services, request: Request) -> list[str]:
+    """The values of the account-selection header (``KEYTURN_ACCOUNT_HEADER``), as sent.
+
+    The default name, sent to a server that reads another one, is refused (400), never ignored: the caller
+    meant an account, and acting on a default account instead would surprise them.
+    """
+    name = ctx.settings.account_header
+    if name.lower() != _DEFAULT and _DEFAULT in request.headers:
+        raise ApiError(400, "INVALID_REQUEST", f"this server selects the account with {name}, "
+                                               f"not {DEFAULT_ACCOUNT_HEADER}")
+    return request.headers.getlist(name)
+
+
+_DEFAULT = DEFAULT_ACCOUNT_HEADER.lower()
+
+
+def select_account(principal: Principal, selected: str | None, header: str = DEFAULT_ACCOUNT_HEADER) -> Principal:
+    """Apply the account-selection header ``header`` (membership is checked by the decision, not here)."""
     if selected is None:
         return principal
     selected = selected.strip()
     if not selected or len(selected) > 64:
-        raise ApiError(400, "INVALID_REQUEST", "X-Keyturn-Account must be an account id")
+        raise ApiError(400, "INVALID_REQUEST", f"{header} must be an account id")
     if principal.kind == "user":
         return replace(principal, account_id=selected)
     if selected != principal.account_id:
@@ -59,11 +78,12 @@ def select_account(principal: Principal, selected: str | None) -> Principal:
 
 
 async def authenticate(ctx: Services, request: Request) -> Principal:
-    """The caller, with the account ``X-Keyturn-Account`` selects (management API)."""
-    selected = request.headers.getlist(ACCOUNT_HEADER)
+    """The caller, with the account the account-selection header selects (management API)."""
+    selected = accounts_named(ctx, request)
+    header = ctx.settings.account_header
     if len(selected) > 1:
-        raise ApiError(400, "INVALID_REQUEST", "X-Keyturn-Account is sent more than once")
-    return select_account(await identify(ctx, request), selected[0] if selected else None)
+        raise ApiError(400, "INVALID_REQUEST", f"{header} is sent more than once")
+    return select_account(await identify(ctx, request), selected[0] if selected else None, header)
 
 
 async def identify(ctx: Services, request: Request) -> Principal:

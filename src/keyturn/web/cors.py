@@ -19,13 +19,18 @@ from keyturn.web.allow_origin import allow_headers
 from keyturn.web.routes import table
 from keyturn.web.routing import Cors, Route
 
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, X-Api-Key, X-Keyturn-Account"
 PREFLIGHT_MAX_AGE = "600"
 
 
-def preflight_headers(origin: str, methods: str) -> dict[str, str]:
+def allowed_request_headers(account_header: str) -> str:
+    """``Access-Control-Allow-Headers``: the credentials, the body's type, the account-selection header
+    (``KEYTURN_ACCOUNT_HEADER``)."""
+    return f"Authorization, Content-Type, X-Api-Key, {account_header}"
+
+
+def preflight_headers(origin: str, methods: str, allowed: str) -> dict[str, str]:
     return {**allow_headers(origin), "Access-Control-Allow-Methods": methods,
-            "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
+            "Access-Control-Allow-Headers": allowed, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
 
 
 NONE, PREFLIGHT_ONLY, FULL = Cors.NONE, Cors.PREFLIGHT_ONLY, Cors.FULL
@@ -102,6 +107,7 @@ class CorsPolicy:
     def __init__(self, ctx: Services, routes: Sequence[BaseRoute]) -> None:
         self.ctx = ctx
         self.routes = routes  # the router's own list: routes added later are seen
+        self.allowed_headers = allowed_request_headers(ctx.settings.account_header)
         self._methods: dict[str, str | None] = {}
 
     async def allows(self, origin: str) -> bool:
@@ -138,7 +144,7 @@ class CorsPolicy:
             return None
         origin = request_origin(scope)
         if origin and await self.allows(origin):
-            return Response(status_code=204, headers=preflight_headers(origin, methods))
+            return Response(status_code=204, headers=preflight_headers(origin, methods, self.allowed_headers))
         return Response(status_code=204, headers={"Vary": "Origin"})
 
     async def decorate(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:

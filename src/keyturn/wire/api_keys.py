@@ -15,9 +15,14 @@ class ApiKeyOut(BaseModel):
     role: str
     enabled: bool
     hint: str = Field(description="Prefix and last characters, to recognise the key")
-    createdAt: str | None
-    createdBy: str | None
-    updatedAt: str | None
+    createdAt: str | None = Field(description="When it was created or imported")
+    createdBy: str | None = Field(description="Who created or imported it: user:…, api-key:…, credential:… or "
+                                  "operator (the CLI)")
+    modifiedAt: str | None = Field(description="When it was last changed (enabled, disabled, its rate limit); "
+                                   "its creation until then. Not changed by use (lastUsedAt)")
+    modifiedBy: str | None = Field(description="Who last changed it, as createdBy; null: changed before Keyturn "
+                                   "recorded who")
+    updatedAt: str | None = Field(description="The same as modifiedAt (its name before modifiedAt)")
     lastUsedAt: str | None
     rateLimit: str | None = Field(None, description="Requests allowed: N/S (at most N in any S seconds); null: none")
     imported: bool = Field(False, description="true: brought over from another service in its own format "
@@ -29,5 +34,6 @@ class ApiKeyOut(BaseModel):
     def of(cls, key: ApiKey, secret: str | None = None) -> ApiKeyOut:
         return cls(id=key.id, accountId=key.account_id, name=key.name, role=key.role, enabled=key.enabled,
                    hint=key.hint, createdAt=iso(key.created_at), createdBy=key.created_by,
-                   updatedAt=iso(key.updated_at), lastUsedAt=iso(key.last_used_at), secret=secret,
+                   modifiedAt=iso(key.updated_at), modifiedBy=key.updated_by, updatedAt=iso(key.updated_at),
+                   lastUsedAt=iso(key.last_used_at), secret=secret,
                    rateLimit=key.rate_limit, imported=key.imported)

@@ -11,7 +11,8 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from keyturn.services.context import Services
-from keyturn.web.cors import ALLOWED_REQUEST_HEADERS, CorsMiddleware, CorsPolicy, add_headers
+from keyturn.settings import Settings
+from keyturn.web.cors import CorsMiddleware, CorsPolicy, add_headers
 
 ORIGIN = "https://shop.example"
 
@@ -54,9 +55,10 @@ class Origins:
 
 @dataclass
 class Ctx:
-    """What the policy reads of the services: the origin index and the clock."""
+    """What the policy reads of the services: the origin index, the clock, the account-selection header."""
 
     origins: Origins
+    settings: Settings = Settings(environment="development")
 
     def clock(self) -> float:
         return 0.0
@@ -89,10 +91,19 @@ async def test_the_preflight_names_exactly_the_methods_the_routes_serve():
     assert answer is not None and answer.status_code == 204
     assert answer.headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
     assert answer.headers["access-control-allow-origin"] == ORIGIN
-    assert answer.headers["access-control-allow-headers"] == ALLOWED_REQUEST_HEADERS
+    assert answer.headers["access-control-allow-headers"] == "Authorization, Content-Type, X-Api-Key, X-Keyturn-Account"
     refused = await policy.preflight(_scope("/api/things", origin="https://evil.example"))
     assert refused is not None and "access-control-allow-origin" not in refused.headers
     assert await policy.preflight(_scope("/api/nothing-here")) is None  # the app answers (404)
+
+
+async def test_the_preflight_allows_the_configured_account_header_only():
+    ctx = Ctx(Origins(frozenset({ORIGIN})), Settings(environment="development", account_header="X-Centrapay-Account"))
+    policy = CorsPolicy(cast(Services, ctx), [Route("/api/things", ok, methods=["GET"])])
+    answer = await policy.preflight(_scope("/api/things"))
+    assert answer is not None
+    allowed = answer.headers["access-control-allow-headers"]
+    assert allowed == "Authorization, Content-Type, X-Api-Key, X-Centrapay-Account"
 
 
 def test_the_methods_memo_is_bounded():

@@ -17,7 +17,7 @@ from keyturn.core import paths
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.models import Principal
 from keyturn.services import access
-from keyturn.web.auth import ACCOUNT_HEADER, identify
+from keyturn.web.auth import accounts_named, identify
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
 from keyturn.web.management.schemas import Id, Strict, Word
 from keyturn.web.responses import shape_response
@@ -57,12 +57,13 @@ FORWARD_ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 def named_accounts(request: Request, *more: str | None) -> list[str]:
-    """Every account the request names as its target: ``?account=``/``?accountId=``, ``X-Keyturn-Account``,
-    and the body's ``accountId`` (``more``). Each binds the decision, whoever the principal is."""
+    """Every account the request names as its target: ``?account=``/``?accountId=``, the account-selection
+    header (``KEYTURN_ACCOUNT_HEADER``, default ``X-Keyturn-Account``), and the body's ``accountId``
+    (``more``). Each binds the decision, whoever the principal is."""
     # Any spelling a framework might bind to "account" counts (ACCOUNTID, account_id, account[]), so an
     # upstream that reads it case- or punctuation-insensitively can never see another account than we decided.
     names = [v for k, v in request.query_params.multi_items() if _letters(k) in ACCOUNT_PARAMS]
-    names += request.headers.getlist(ACCOUNT_HEADER) + [m for m in more if m is not None]
+    names += accounts_named(services(request), request) + [m for m in more if m is not None]
     return [n.strip() for n in names if n.strip()]  # an empty value names nothing (a gateway's unset variable)
 
 
@@ -109,7 +110,8 @@ DECISION_ANSWERS = {**ERRORS, 403: {"model": AuthorizeOut, "description": "Not a
 async def authorize(body: AuthorizeIn, request: Request) -> Response:
     """``POST /api/authorize``, and ``POST /api/v2/credential/grant/allow`` (TropiPay's path, same function).
     200 ``allowed: true`` or 403 ``allowed: false`` with the reason. The account may be named in the body
-    (``accountId``), the query or ``X-Keyturn-Account``; it binds API keys and credentials as it binds users."""
+    (``accountId``), the query or the account-selection header (``KEYTURN_ACCOUNT_HEADER``, default
+    ``X-Keyturn-Account``); it binds API keys and credentials as it binds users."""
     principal = await decision_principal(request)
     verdict = await access.authorize(services(request), principal, body.permission,
                                      named_accounts(request, body.accountId))
@@ -127,8 +129,9 @@ async def authorize(body: AuthorizeIn, request: Request) -> Response:
 async def forward_auth(request: Request) -> Response:
     """200 with ``X-Keyturn-*`` identity headers, else 401/403 only (a gateway treats anything else as an
     error). The permission comes from ``X-Keyturn-Permission`` or ``?permission=``; the target account from
-    ``?account=``, ``?accountId=`` or ``X-Keyturn-Account`` for every kind of principal (default: the key's or
-    credential's own, a user's individual account). ``X-Keyturn-Account`` in a 200 is the account decided on."""
+    ``?account=``, ``?accountId=`` or the account-selection header (``KEYTURN_ACCOUNT_HEADER``, default
+    ``X-Keyturn-Account``) for every kind of principal (default: the key's or credential's own, a user's
+    individual account). ``X-Keyturn-Account`` in a 200 is the account decided on, whatever that setting."""
     ctx = services(request)
     try:
         principal = await decision_principal(request)

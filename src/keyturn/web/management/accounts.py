@@ -4,7 +4,9 @@
 Thin HTTP: parse with pydantic (unknown fields are refused, so ids, audit fields, flags and
 subscriptions cannot be mass-assigned), call a use case, answer with the record's wire shape
 (keyturn.wire.accounts, the route's response model). Every route authenticates through
-:func:`keyturn.web.auth.current_principal`.
+:func:`keyturn.web.auth.current_principal`. Flags and subscriptions have routes of their own, for the
+operator only (the use case checks: services/accounts.py ``change_features``). Adding a member takes
+Keyturn's ``{user, role}`` or Centrapay's ``{userId, role}``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, model_validator
 from starlette.responses import Response
 
 from keyturn.core import paths
@@ -20,8 +22,8 @@ from keyturn.core.models import Principal
 from keyturn.services import accounts
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import ACCESS_ERRORS as ERRORS
-from keyturn.web.management.schemas import Name, Strict, UserRef, Word
-from keyturn.web.responses import shape_response
+from keyturn.web.management.schemas import Id, Name, Strict, UserRef, Word
+from keyturn.web.responses import error_answers, shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
 from keyturn.wire.accounts import AccountOut, MemberOut, MembershipOut
@@ -43,8 +45,17 @@ class AccountUpdate(Strict):
 
 
 class MemberAdd(Strict):
-    user: UserRef = Field(description="User id, email, phone number or username")
+    """Exactly one of ``user`` (Keyturn's: any identifier) or ``userId`` (Centrapay's: the user's id)."""
+
+    user: UserRef | None = Field(None, description="User id, email, phone number or username (or send userId)")
+    userId: Id | None = Field(None, description="The user's id, as Centrapay sends it (or send user)")
     role: Word
+
+    @model_validator(mode="after")
+    def _one_user(self) -> MemberAdd:
+        if (self.user is None) == (self.userId is None):
+            raise ValueError("send exactly one of user or userId")
+        return self
 
 
 @router.get(
@@ -111,6 +122,49 @@ async def update_account(
     return shape_response(AccountOut.of(account))
 
 
+OPERATOR_ERRORS = error_answers({
+    400: "Invalid name (INVALID_REQUEST)",
+    401: "Missing, malformed, expired or revoked credential",
+    403: "Not the operator (needs keyturn:admin from keyturn-operator): an account's own owner cannot grant these",
+    404: "No such account",
+})
+
+
+async def _features(request: Request, principal: Principal, account_id: str, kind: accounts.Feature,
+                    name: str, add: bool) -> Response:
+    account = await accounts.change_features(services(request), principal, account_id, kind,
+                                             add=(name,) if add else (), remove=() if add else (name,))
+    return shape_response(AccountOut.of(account))
+
+
+@router.put("/api/accounts/{accountId}/flags/{flag}", response_model=AccountOut, responses=OPERATOR_ERRORS,
+            summary="Give an account a flag, e.g. trusted-user (operator only; idempotent; audited)")
+async def add_flag(accountId: str, flag: str, request: Request, principal: Principal = Caller) -> Response:
+    return await _features(request, principal, accountId, "flag", flag, True)
+
+
+@router.delete("/api/accounts/{accountId}/flags/{flag}", response_model=AccountOut, responses=OPERATOR_ERRORS,
+               summary="Take a flag from an account (operator only; idempotent; audited)")
+async def remove_flag(accountId: str, flag: str, request: Request, principal: Principal = Caller) -> Response:
+    return await _features(request, principal, accountId, "flag", flag, False)
+
+
+@router.put("/api/accounts/{accountId}/subscriptions/{subscription}", response_model=AccountOut,
+            responses=OPERATOR_ERRORS,
+            summary="Give an account a subscription, e.g. external-asset-issuer (operator only; idempotent; audited)")
+async def add_subscription(accountId: str, subscription: str, request: Request,
+                           principal: Principal = Caller) -> Response:
+    return await _features(request, principal, accountId, "subscription", subscription, True)
+
+
+@router.delete("/api/accounts/{accountId}/subscriptions/{subscription}", response_model=AccountOut,
+               responses=OPERATOR_ERRORS,
+               summary="End an account's subscription (operator only; idempotent; audited)")
+async def remove_subscription(accountId: str, subscription: str, request: Request,
+                              principal: Principal = Caller) -> Response:
+    return await _features(request, principal, accountId, "subscription", subscription, False)
+
+
 @router.get(
     "/api/accounts/{accountId}/members",
     response_model=list[MemberOut],
@@ -127,12 +181,18 @@ async def list_members(accountId: str, request: Request, principal: Principal = 
     response_model=MemberOut,
     status_code=201,
     responses=ERRORS,
-    summary="Add a member with a role no stronger than yours (accounts:update)",
+    summary="Add a member ({user, role} or Centrapay's {userId, role}) with a role no stronger than yours "
+            "(accounts:update)",
 )
 async def add_member(
     accountId: str, body: MemberAdd, request: Request, principal: Principal = Caller
 ) -> Response:
-    member = await accounts.add_member(services(request), principal, accountId, body.user, body.role)
+    if body.userId is not None:
+        member = await accounts.add_member(services(request), principal, accountId, body.userId, body.role,
+                                           by_id=True)
+    else:
+        assert body.user is not None  # MemberAdd: exactly one
+        member = await accounts.add_member(services(request), principal, accountId, body.user, body.role)
     return shape_response(MemberOut.of(member), 201)
 
 

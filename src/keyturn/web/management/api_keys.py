@@ -90,6 +90,16 @@ async def list_api_keys(accountId: str, request: Request, principal: Principal =
     return shape_response([ApiKeyOut.of(k) for k in keys])
 
 
+@router.get(
+    "/api/accounts/{accountId}/api-keys/{name}",
+    response_model=ApiKeyOut,
+    responses=ERRORS,
+    summary="Read one API key's entry, without its secret (api-keys:list)",
+)
+async def get_api_key(accountId: str, name: str, request: Request, principal: Principal = Caller) -> Response:
+    return shape_response(ApiKeyOut.of(await api_keys.get_key(services(request), principal, accountId, name)))
+
+
 @router.put(
     "/api/accounts/{accountId}/api-keys/{name}",
     response_model=ApiKeyOut,
