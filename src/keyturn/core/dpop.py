@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from keyturn.core import jose
 
@@ -25,12 +26,13 @@ SAFE_ALGS: tuple[str, ...] = ("ES256", "PS256", "EdDSA", "ES384", "PS384", "ES51
 KNOWN_ALGS: tuple[str, ...] = (*SAFE_ALGS, "RS256", "RS384", "RS512")
 TYP = "dpop+jwt"
 MAX_PROOF_LENGTH = 4096
+MIN_RSA_BITS = 2048  # a smaller RSA key's proof is refused (NIST SP 800-131A)
 # RFC 7638 §3.2: the required members of each key type, the only ones hashed
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 # Private members (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2) and the symmetric key value: never in a proof's jwk
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _KTY_OF_ALG = {"ES": "EC", "PS": "RSA", "RS": "RSA", "Ed": "OKP"}
-_jws = jwt.PyJWS()
+_ALGORITHMS = jwt.PyJWS().get_algorithm_by_name  # PyJWT's algorithm objects: key loading and verification
 
 
 class ProofInvalid(Exception):
@@ -124,9 +126,11 @@ def verify_proof(proof: str, *, method: str, url: str, now: float, rules: Rules,
     if _KTY_OF_ALG.get(alg[:2]) != jwk.get("kty"):
         raise ProofInvalid("jwk does not fit alg")
     jkt = thumbprint(jwk)
-    try:  # (6): the signature, by that key
-        key = jwt.PyJWK(jwk, algorithm=alg)
-        ok = _jws.get_algorithm_by_name(alg).verify(parsed.signing_input, key.key, parsed.signature)
+    try:  # (6): the signature, by that key (loaded by PyJWT, as jwt.PyJWK does, without its per-call set-up)
+        algorithm = _ALGORITHMS(alg)
+        public = algorithm.from_jwk(jwk)
+        ok = not (isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS) and \
+            algorithm.verify(parsed.signing_input, public, parsed.signature)
     except Exception:  # noqa: BLE001 - an unusable key or a malformed signature is simply not valid
         ok = False
     if not ok:

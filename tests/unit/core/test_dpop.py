@@ -180,3 +180,14 @@ def test_nonce_is_returned_and_must_be_a_string(key: DPoPKey) -> None:
 def test_duplicate_members_and_crit_are_refused(key: DPoPKey) -> None:
     with pytest.raises(ProofInvalid):
         check(key.proof("POST", URL, header={"crit": ["x"], "x": 1}))
+
+
+def test_a_small_rsa_key_is_refused() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    small = DPoPKey("PS256")
+    small.private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    small.jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(small.private.public_key()))
+    with pytest.warns(Warning, match="1024 bits"):  # PyJWT signs it, with a warning
+        proof = small.proof("POST", URL)
+    with pytest.raises(ProofInvalid, match="signature"):
+        check(proof)
