@@ -263,3 +263,17 @@ async def test_dpop_off_is_not_advertised_and_proofs_are_ignored(client, make_cr
     r = await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic,
                           headers={"DPoP": key.proof("POST", TOKEN, iat=clock.now)})
     assert r.status_code == 200 and r.json()["token_type"] == "Bearer"
+
+
+async def test_a_browser_app_may_send_dpop_and_read_the_nonce(client, ctx, key, clock):
+    rp = await make_client(ctx)  # allows its redirect URI's origin
+    origin = "https://app.example.test"
+    pre = await client.options("/token", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "dpop"})
+    assert pre.status_code in (200, 204), pre.text
+    assert "DPoP" in pre.headers["access-control-allow-headers"]
+    r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "ktrt_x",
+                                          "client_id": rp["client_id"]},
+                          headers={"Origin": origin, "DPoP": key.proof("POST", TOKEN, iat=clock.now)})
+    assert r.headers["access-control-allow-origin"] == origin
+    assert "DPoP-Nonce" in r.headers["access-control-expose-headers"]

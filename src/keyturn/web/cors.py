@@ -19,7 +19,7 @@ from keyturn.web.allow_origin import allow_headers
 from keyturn.web.routes import table
 from keyturn.web.routing import Cors, Route
 
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, X-Api-Key, X-Keyturn-Account"
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, DPoP, X-Api-Key, X-Keyturn-Account"  # DPoP: RFC 9449 §4.1
 PREFLIGHT_MAX_AGE = "600"
 
 
