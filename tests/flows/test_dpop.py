@@ -277,3 +277,13 @@ async def test_a_browser_app_may_send_dpop_and_read_the_nonce(client, ctx, key, 
                           headers={"Origin": origin, "DPoP": key.proof("POST", TOKEN, iat=clock.now)})
     assert r.headers["access-control-allow-origin"] == origin
     assert "DPoP-Nonce" in r.headers["access-control-expose-headers"]
+
+
+async def test_a_credential_registered_dpop_bound_needs_a_proof(client, make_credential, key, clock):
+    from keyturn.core.errors import ApiError
+    cred = await make_credential(refresh="none", dpopBoundAccessTokens=True)
+    r = await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
+    assert (await dpop_token(client, cred, key, clock))["token_type"] == "DPoP"
+    with pytest.raises(ApiError):
+        await make_credential(dpopBoundAccessTokens="yes")
