@@ -191,3 +191,9 @@ def test_a_small_rsa_key_is_refused() -> None:
         proof = small.proof("POST", URL)
     with pytest.raises(ProofInvalid, match="signature"):
         check(proof)
+
+
+def test_a_jwk_that_is_no_key_is_refused(key: DPoPKey) -> None:
+    off_curve = {**key.jwk, "x": key.jwk["y"]}  # not a point of P-256: PyJWT cannot load it
+    with pytest.raises(ProofInvalid, match="signature"):
+        check(key.proof("POST", URL, header={"jwk": off_curve}))

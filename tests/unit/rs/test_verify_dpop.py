@@ -126,3 +126,17 @@ async def test_the_dependency_answers_dpop_challenges(verifier, key, holder):
         as_bearer = await c.post("/payments", headers={"Authorization": f"Bearer {token}"})
         assert as_bearer.status_code == 401
         assert as_bearer.headers["www-authenticate"] == 'Bearer realm="api", error="invalid_token"'
+
+
+async def test_a_malformed_authorization_header_is_invalid_token(verifier):
+    with pytest.raises(InvalidAccessToken, match="malformed"):
+        await verifier.verify_request("Basic a b", method="GET", url=URL)
+
+
+async def test_the_memory_replay_cache_makes_room_by_dropping_expired_entries_first():
+    now = [0.0]
+    cache = MemoryReplayCache(lambda: now[0], max_entries=2)
+    assert await cache.first_use("a", 1) and await cache.first_use("b", 100)
+    now[0] = 5  # "a" expired: dropping it makes room, "b" stays
+    assert await cache.first_use("c", 100)
+    assert not await cache.first_use("b", 100)
