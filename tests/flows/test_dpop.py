@@ -237,6 +237,7 @@ async def test_server_nonce_use_dpop_nonce_then_success(client, make_credential,
     r = await client.post("/token", data={"grant_type": "client_credentials"}, auth=cred.basic,
                           headers={"DPoP": key.proof("POST", TOKEN, iat=clock.now, nonce=nonce)})
     assert r.status_code == 200, r.text
+    assert r.headers["dpop-nonce"] == nonce  # the nonce to use next (the same within its time slot)
     token = r.json()["access_token"]
     # at a resource: 401 use_dpop_nonce with a nonce, then success
     r = await client.get("/api/account-memberships", headers=dpop_headers(key, token, clock))
