@@ -190,6 +190,37 @@ class Settings(BaseSettings):
         "Seconds one Redis call may take; a slower or failed call sends limits to in-process counting for 1 s "
         "and replay checks to 503 (docs/deployment.md, Redis)."))
 
+    dpop: bool = Field(True, description=(
+        "Accept DPoP proofs (RFC 9449) at the token endpoint and DPoP-bound access tokens at every resource "
+        "Keyturn serves; off: a `DPoP` header is ignored at the token endpoint, discovery lists no DPoP "
+        "algorithms and clients that require DPoP cannot get tokens (docs/dpop.md)."))
+    dpop_signing_algs: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("ES256", "PS256", "EdDSA", "ES384"), description=(
+            "Algorithms a DPoP proof may be signed with (comma- or space-separated; asymmetric only, from "
+            "ES256 ES384 ES512 PS256 PS384 PS512 EdDSA RS256 RS384 RS512). The default is FAPI 2.0's: no RS*."))
+    dpop_proof_window: int = Field(60, ge=5, le=300, description=(
+        "Seconds a DPoP proof's `iat` may lie in the past (plus `clock_leeway` either way); its `jti` is "
+        "remembered this long (shared through Redis when set) so a replay is refused."))
+    dpop_nonce_required: bool = Field(False, description=(
+        "Require a server-provided nonce in every DPoP proof (RFC 9449 §8, §9): a proof without a current one "
+        "gets `use_dpop_nonce` with a `DPoP-Nonce` header. Needs `dpop_nonce_secret`."))
+    dpop_nonce_secret: str | None = Field(None, description=(
+        "Secret (at least 32 characters, the same on every node) the stateless DPoP nonces are derived from "
+        "(an HMAC of the time window); a nonce is accepted for 2 × `dpop_nonce_lifetime` seconds at most."))
+    dpop_nonce_lifetime: int = Field(300, ge=10, le=3600, description="Seconds one DPoP nonce is handed out.")
+
+    @field_validator("dpop_signing_algs", mode="before")
+    @classmethod
+    def _check_dpop_algs(cls, v: Any) -> Any:
+        from keyturn.core.dpop import KNOWN_ALGS
+        items = v.replace(",", " ").split() if isinstance(v, str) else v
+        if not isinstance(items, list | tuple):
+            return v
+        unknown = [a for a in items if a not in KNOWN_ALGS]
+        if unknown or not items:
+            raise ValueError(f"must be asymmetric JWS algorithms among {' '.join(KNOWN_ALGS)}")
+        return tuple(items)
+
     @field_validator("allowed_scopes", mode="before")
     @classmethod
     def _split_scopes(cls, v: Any) -> Any:
@@ -239,6 +270,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "issuer must be https outside development (set KEYTURN_ENVIRONMENT=development for local use)"
             )
+        if self.dpop_nonce_required and len(self.dpop_nonce_secret or "") < 32:
+            raise ValueError("dpop_nonce_required needs dpop_nonce_secret of at least 32 characters")
         return self
 
     @property

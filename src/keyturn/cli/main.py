@@ -208,6 +208,9 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                            None, "--rate-limit", help="Token requests allowed: N/S, e.g. 100/60 (none: no quota)."),
                        expiration: str = typer.Option(
                            None, help="When it expires: ISO 8601 with an offset, e.g. 2027-01-31T23:59:59Z."),
+                       dpop_bound: bool = typer.Option(
+                           False, "--dpop-bound-access-tokens",
+                           help="Require a DPoP proof at every token request (RFC 9449 §5.2)."),
                        as_json: bool = JSON_OPT) -> None:
     """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
     async def go(ctx: Services) -> CredentialEnvelope:
@@ -217,6 +220,8 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                      ("role", role), ("rateLimit", rate_limit), ("expiration", expiration)):
             if v is not None:
                 body[k] = v
+        if dpop_bound:
+            body["dpopBoundAccessTokens"] = True
         issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
         return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret))
     data = run(go)

@@ -14,3 +14,14 @@ def bearer_token(header: str, *, prefix_optional: bool) -> str | None:
         return None
     value = value.strip()
     return value if value and " " not in value else None
+
+
+def access_token(header: str, *, prefix_optional: bool) -> tuple[str, str] | None:
+    """``(scheme, token)`` of ``Bearer <token>`` or ``DPoP <token>`` (RFC 9449 §7.1), scheme lower-cased
+    (``bearer`` for a bare token where ``prefix_optional``); None when malformed."""
+    value = header.lstrip()
+    if value[:5].lower() == "dpop ":
+        token = value[5:].strip()
+        return ("dpop", token) if token and " " not in token else None
+    found = bearer_token(header, prefix_optional=prefix_optional)
+    return None if found is None else ("bearer", found)

@@ -53,6 +53,22 @@ class InvalidRequest(OAuthError):
     error = "invalid_request"
 
 
+class InvalidDPoPProof(OAuthError):
+    """RFC 9449 §5: the token request's DPoP proof is missing where required, invalid, or of another key."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(OAuthError):
+    """RFC 9449 §8: the proof lacks the server's current nonce; the answer carries one in ``DPoP-Nonce``."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__("a DPoP proof with the nonce in the DPoP-Nonce header is required")
+        self.nonce = nonce
+
+
 class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
@@ -143,6 +159,17 @@ class InvalidToken(KeyturnError):
         self.description = description
         self.detail = detail
         self.missing = missing
+
+
+class DPoPRefused(KeyturnError):
+    """RFC 9449 §7.1, §9: a resource refuses a DPoP request (401, ``WWW-Authenticate: DPoP``): ``invalid_token``
+    (a bound token as Bearer, another key), ``invalid_dpop_proof`` or ``use_dpop_nonce`` (with ``nonce``)."""
+
+    def __init__(self, error: str, description: str, *, nonce: str | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.nonce = nonce
 
 
 class InsufficientScope(KeyturnError):

@@ -70,6 +70,7 @@ class Client:
     updated_at: float
     deleted_at: float | None = None
     rate_limit: str | None = None  # N/S requests per seconds at the token endpoint (keyturn.core.ratelimit)
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: a token request without a DPoP proof is refused
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -133,6 +134,7 @@ class Grant:
     created_at: float
     expires_at: float
     revoked_at: float | None
+    dpop_jkt: str | None = None  # RFC 9449 §5: a public client's refresh tokens are bound to this key
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ class AuthorizationCode:
     expires_at: float
     used_at: float | None
     grant_id: str | None  # the grant its exchange created (a replay revokes it)
+    dpop_jkt: str | None = None  # RFC 9449 §10: the authorization request's dpop_jkt; the exchange needs that key
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,7 @@ class AuthorizationRequest:
     # Whether the request carried redirect_uri (RFC 6749 §4.1.3: then the token request must repeat it).
     # None: unknown, for an interaction stored by a version that did not record it.
     redirect_uri_sent: bool | None = None
+    dpop_jkt: str | None = None  # RFC 9449 §10: the key the code's token request must prove
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

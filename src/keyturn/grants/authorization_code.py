@@ -13,10 +13,11 @@ was issued for.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from keyturn.core import pkce
-from keyturn.core.errors import InvalidGrant, InvalidRequest
+from keyturn.core.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
@@ -54,6 +55,16 @@ def check_verifier(verifier: str | None, code: AuthorizationCode) -> None:
         raise InvalidRequest("code_verifier sent but no code_challenge was")
 
 
+def check_dpop_jkt(jkt: str | None, code: AuthorizationCode) -> None:
+    """RFC 9449 §10: a code requested with ``dpop_jkt`` is exchanged only with a proof of that key."""
+    if code.dpop_jkt is None:
+        return
+    if jkt is None:
+        raise InvalidDPoPProof("the authorization request named a DPoP key (dpop_jkt): send a proof of it")
+    if not hmac.compare_digest(jkt.encode(), code.dpop_jkt.encode()):
+        raise InvalidDPoPProof("the DPoP proof's key is not the authorization request's dpop_jkt")
+
+
 async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     client = req.client
     require_grant_type(client, GRANT_TYPE)
@@ -67,12 +78,13 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     def check(issued: AuthorizationCode) -> None:  # runs in the batch, before the code is consumed
         check_redirect_uri(req.params.get("redirect_uri"), issued, client.redirect_uris)
         check_verifier(verifier, issued)
+        check_dpop_jkt(req.dpop_jkt, issued)
 
     def finish(redeemed: Redeemed) -> dict[str, Any]:  # runs in the batch, before the code is consumed
         grant, user = redeemed.issued.grant, redeemed.user
         access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=grant.scope,
-                                               kind="user", now=req.now, grant_id=grant.id)
-        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                                               kind="user", now=req.now, grant_id=grant.id, jkt=req.dpop_jkt)
+        body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
                                 "scope": grant.scope}
         if "openid" in grant.scope.split():
             body["id_token"] = mint_id_token(ctx, client=client, user=user, scope=tuple(grant.scope.split()),
@@ -83,5 +95,5 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         return body
 
     body: dict[str, Any] = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check,
-                                             finish=finish)
+                                             finish=finish, dpop_jkt=req.dpop_jkt)
     return body

@@ -7,9 +7,10 @@ leaves the token unused.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from keyturn.core.errors import InvalidRequest, InvalidScope
+from keyturn.core.errors import InvalidDPoPProof, InvalidRequest, InvalidScope
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Grant, RefreshToken, User
 from keyturn.core.scopes import format_scope, parse_scope
 from keyturn.core.secrets import digest, new_refresh_token
@@ -38,6 +39,11 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     requested = parse_scope(req.params.get("scope"))
 
     def finish(old: RefreshToken, grant: Grant, user: User | None) -> dict[str, Any]:
+        if grant.dpop_jkt is not None:  # RFC 9449 §5: a public client's refresh token needs a proof of its key
+            if req.dpop_jkt is None:
+                raise InvalidDPoPProof("this refresh token is DPoP-bound: send a DPoP proof of its key")
+            if not hmac.compare_digest(req.dpop_jkt.encode(), grant.dpop_jkt.encode()):
+                raise InvalidDPoPProof("the DPoP proof's key is not the one this refresh token is bound to")
         granted = tuple(old.scope.split())
         if requested and any(s not in granted for s in requested):
             raise InvalidScope("requested scope exceeds the original grant")  # OAuth 2.1 §4.3.1
@@ -52,8 +58,9 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         # Signed before the commit: if signing fails, the old refresh token stays unused (F04, I2).
         access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
                                                now=req.now, account_id=account_id, role=role, grant_id=grant.id,
-                                               lifetime=access_token_lifetime(ctx.settings, client, req.now))
-        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                                               lifetime=access_token_lifetime(ctx.settings, client, req.now),
+                                               jkt=req.dpop_jkt)
+        body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
                                 "scope": scope, "refresh_token": successor}
         if id_token is not None:
             body["id_token"] = id_token(access)

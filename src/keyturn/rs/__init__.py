@@ -20,18 +20,35 @@ a leeway of at most 60 s. Keys older than ``max_age`` are refetched whatever the
 cooldown; an unknown ``kid`` refreshes the JWKS at most once per
 ``min(cooldown, max_age)`` seconds; a fetch failure keeps serving the cached keys.
 A planned rotation pre-publishes the next key ≥ ``max_age`` + 5 s before it signs.
+
+DPoP (RFC 9449): ``TokenVerifier.verify_request(authorization, method=, url=, dpop_proofs=)`` accepts
+``Authorization: DPoP <token>`` with one proof of the token's ``cnf.jkt`` key for this request (``htm``,
+``htu``, ``iat`` window, ``ath``; the ``jti`` remembered in ``replay``, in-process by default — give every
+process of one API a shared one); a DPoP-bound token sent as Bearer is refused. ``bearer_dependency(...,
+base_url=)`` does this for FastAPI.
 """
 
 from __future__ import annotations
 
 from keyturn.rs._jwks import JWKSCache, JWKSUnavailable
-from keyturn.rs._verify import InsufficientScope, InvalidAccessToken, TokenVerifier, bearer_dependency
+from keyturn.rs._verify import (
+    InsufficientScope,
+    InvalidAccessToken,
+    InvalidDPoPProof,
+    MemoryReplayCache,
+    ReplayCache,
+    TokenVerifier,
+    bearer_dependency,
+)
 
 __all__ = [
     "InsufficientScope",
     "InvalidAccessToken",
+    "InvalidDPoPProof",
     "JWKSCache",
     "JWKSUnavailable",
+    "MemoryReplayCache",
+    "ReplayCache",
     "TokenVerifier",
     "bearer_dependency",
 ]

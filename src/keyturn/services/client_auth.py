@@ -58,6 +58,12 @@ class TokenRequest:
     now: float
     ip: str | None = None
     origin: str | None = None
+    dpop_jkt: str | None = None  # RFC 9449 §5: the thumbprint of the key a valid DPoP proof holds
+
+    @property
+    def token_type(self) -> str:
+        """RFC 9449 §5.1: ``DPoP`` for a token bound to a key, else ``Bearer``."""
+        return "DPoP" if self.dpop_jkt else "Bearer"
 
     @property
     def client(self) -> Client:

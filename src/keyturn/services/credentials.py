@@ -234,6 +234,9 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     account_id = _text(body, "accountId", max_len=64)
     rate_limit = parse_rate_limit(body["rateLimit"]) if body.get("rateLimit") is not None else None
     expiration = validate_expiration(body.get("expiration"), ctx.clock())
+    dpop_bound = body.get("dpopBoundAccessTokens", False)
+    if not isinstance(dpop_bound, bool):
+        raise ApiError(400, "INVALID_REQUEST", "dpopBoundAccessTokens must be true or false")
     reserved = [s for s in scope.split() if is_reserved(s)]
     if by_operator and reserved:  # (self-service: check_grantable names these with any other refused scope)
         raise ApiError(400, "INVALID_SCOPE", f"scope not grantable: {' '.join(reserved)} (reserved for Keyturn)")
@@ -241,7 +244,8 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     try:
         return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
                              redirect_uris=redirect_uris, role=role, account_id=account_id,
-                             check_catalogue=not by_operator, rate_limit=rate_limit, expiration=expiration)
+                             check_catalogue=not by_operator, rate_limit=rate_limit, expiration=expiration,
+                             dpop_bound=dpop_bound)
     except BaseException:
         if slot is not None:
             await _release_create_slot(ctx, creator.id, slot)
@@ -251,7 +255,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
 async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, scope: str, refresh: str | None,
                   redirect_uris: list[str], role: str, account_id: str | None,
                   check_catalogue: bool, rate_limit: str | None = None,
-                  expiration: float | None = None) -> Issued[Client]:
+                  expiration: float | None = None, dpop_bound: bool = False) -> Issued[Client]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -268,7 +272,7 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
             status=0, grant_types=tuple(grant_types), redirect_uris=tuple(redirect_uris),
             post_logout_redirect_uris=(), allowed_origins=(), first_party=False, refresh_enabled=bool(refresh),
             id_token_alg=None, revoke_refresh_on_logout=False, expiration=expiration, created_at=now,
-            updated_at=now, rate_limit=rate_limit)
+            updated_at=now, rate_limit=rate_limit, dpop_bound_access_tokens=dpop_bound)
         await clients_repo.insert(conn, client)
         await audit.record(conn, "credential.created", at=now, actor=creator.resource_name, client_id=client_id,
                            account_id=account_id, role=role, scope=scope, rate_limit=rate_limit,

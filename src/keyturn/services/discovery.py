@@ -45,4 +45,6 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
+        # RFC 9449 §5.1: only when DPoP is on
+        **({"dpop_signing_alg_values_supported": list(settings.dpop_signing_algs)} if settings.dpop else {}),
     }

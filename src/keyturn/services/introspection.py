@@ -101,6 +101,10 @@ async def introspect(ctx: Services, caller: Client, token: str | None, hint: str
     for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "kind", "account_id", "role"):
         if k in claims:
             out[k] = claims[k]
+    cnf = claims.get("cnf")
+    if isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str):  # RFC 9449 §6.2: the key it is bound to
+        out["token_type"] = "DPoP"
+        out["cnf"] = {"jkt": cnf["jkt"]}
     return out
 
 

@@ -31,8 +31,10 @@ OPERATOR_CLIENT_ID = "keyturn-operator"
 
 def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, kind: str, now: float,
                       account_id: str | None = None, role: str | None = None, grant_id: str | None = None,
-                      lifetime: int | None = None, extra: dict[str, Any] | None = None) -> tuple[str, int]:
-    """Sign an RFC 9068 access token; returns (jwt, expires_in seconds)."""
+                      lifetime: int | None = None, extra: dict[str, Any] | None = None,
+                      jkt: str | None = None) -> tuple[str, int]:
+    """Sign an RFC 9068 access token; returns (jwt, expires_in seconds). ``jkt``: bound to that DPoP key
+    (RFC 9449 §6.1, ``cnf.jkt``)."""
     ttl = lifetime or ctx.settings.access_token_ttl
     iat = int(now)
     claims: dict[str, Any] = {
@@ -48,6 +50,8 @@ def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, ki
         claims["gid"] = grant_id
     if extra:
         claims.update(extra)
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
     key = ctx.keys.signing_key(ctx.settings.access_token_alg)
     return jose.sign(claims, key, typ="at+jwt"), ttl
 
@@ -85,14 +89,16 @@ class NewGrant:
 
 def new_grant(settings: Settings, *, client: Client, user_id: str | None, account_id: str | None,
               grant_type: str, scope: str, now: float, grant_id: str | None = None, session_id: str | None = None,
-              auth_time: float | None = None) -> NewGrant:
+              auth_time: float | None = None, dpop_jkt: str | None = None) -> NewGrant:
     """A grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh token of
-    its family. Without one the grant lives as long as an access token (revocable by its id)."""
+    its family. Without one the grant lives as long as an access token (revocable by its id). ``dpop_jkt``:
+    the refresh tokens of a public client are bound to that DPoP key (RFC 9449 §5); a confidential client's
+    are bound to the client by its authentication, so never to a key."""
     lifetime = refresh_lifetime(settings, client)
     grant = Grant(id=grant_id or new_token_id(), client_id=client.client_id, user_id=user_id,
                   account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
                   auth_time=auth_time, created_at=now, expires_at=now + (lifetime or settings.access_token_ttl),
-                  revoked_at=None)
+                  revoked_at=None, dpop_jkt=dpop_jkt if client.is_public else None)
     if not lifetime:
         return NewGrant(grant, None, None)
     token = new_refresh_token()

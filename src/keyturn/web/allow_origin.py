@@ -13,7 +13,9 @@ ALLOW_KEY = "keyturn.cors.allow"  # the origin the endpoint allows, in the ASGI 
 
 
 def allow_headers(origin: str) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    # A browser app reads a DPoP server nonce (RFC 9449 §8, §9) and the challenge only if exposed
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Expose-Headers": "DPoP-Nonce, WWW-Authenticate"}
 
 
 def allow(scope: Scope, origin: str | None) -> None:

@@ -1,7 +1,8 @@
 """One authentication layer for every management endpoint (seed 001 "Authenticating API Calls").
 
 ``X-Api-Key: <key>`` or ``Authorization: <access token>`` with or without the
-``Bearer `` prefix (seed 001's curl sends none). Both at once is refused as
+``Bearer `` prefix (seed 001's curl sends none), or ``Authorization: DPoP <token>`` with a ``DPoP`` proof
+(RFC 9449 §7; a DPoP-bound token is refused as Bearer, services/dpop.py). Both at once is refused as
 ambiguous (400). Failures are 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
 For user tokens, the account-selection header (``KEYTURN_ACCOUNT_HEADER``: ``X-Keyturn-Account`` by
 default, Centrapay's ``X-Centrapay-Account``) selects the account a request acts on; API keys and
@@ -13,15 +14,17 @@ a call never acts on another account than its sender meant.
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from keyturn.core.bearer import bearer_token
+from keyturn.core.bearer import access_token
 from keyturn.core.errors import ApiError, InvalidToken
 from keyturn.core.headers import DEFAULT_ACCOUNT_HEADER
 from keyturn.core.models import Principal
 from keyturn.services import api_keys
 from keyturn.services.context import Services
+from keyturn.services.dpop import Presented, public_url
 from keyturn.services.introspection import verify_access_token
 from keyturn.web.server.accesslog import note_client
 from keyturn.web.state import services
@@ -29,17 +32,44 @@ from keyturn.web.state import services
 PRINCIPAL_KEY = "keyturn.principal"  # in the ASGI scope: request.state's getattr misses cost an exception
 
 
-def bearer_value(header: str) -> str:
-    value = bearer_token(header, prefix_optional=True)  # seed 001: with or without "Bearer "
-    if value is None:
+def bearer_value(header: str) -> tuple[str, str]:
+    """``(scheme, token)``: ``Bearer`` (seed 001: with or without the prefix) or ``DPoP``."""
+    found = access_token(header, prefix_optional=True)
+    if found is None:
         raise InvalidToken("malformed Authorization header")
-    return value
+    return found
 
 
-async def principal_from_token(ctx: Services, token: str, now: float) -> Principal:
+# /auth/forward is asked by a gateway about another request, often to another host: the method and URI a DPoP
+# proof names are that request's, which the gateway sets (overwriting what the client sent): the method in
+# X-Original-Method or X-Forwarded-Method; the URI in X-Original-URL (absolute: nginx `$scheme://$host$request_uri`)
+# or X-Forwarded-Proto + X-Forwarded-Host + X-Forwarded-Uri (Traefik ForwardAuth), missing parts the issuer's.
+FORWARD_PATH = "/auth/forward"
+
+
+def request_target(ctx: Services, request: Request) -> tuple[str, str]:
+    """The method and URI a DPoP proof of this request must name (htm, htu; docs/dpop.md)."""
+    if request.url.path != FORWARD_PATH:
+        return request.method, public_url(ctx.settings, request.url.path)
+    h = request.headers
+    method = (h.get("x-original-method") or h.get("x-forwarded-method") or request.method).upper()
+    original = h.get("x-original-url")
+    if original:
+        return method, original
+    issuer = urlsplit(ctx.settings.issuer)
+    proto = h.get("x-forwarded-proto") or issuer.scheme
+    host = h.get("x-forwarded-host") or issuer.netloc
+    uri = h.get("x-forwarded-uri") or h.get("x-original-uri") or request.url.path
+    return method, f"{proto}://{host}{uri if uri.startswith('/') else '/' + uri}"
+
+
+async def principal_from_token(ctx: Services, token: str, now: float, presented: Presented | None = None
+                               ) -> Principal:
     claims = await verify_access_token(ctx, token, now)
     if claims is None:
         raise InvalidToken()
+    if presented is not None:
+        await presented.check(ctx, claims, now)
     scopes = tuple(str(claims.get("scope", "")).split())
     if claims.get("kind") == "credential":
         return Principal(kind="credential", id=claims["client_id"], account_id=claims.get("account_id"),
@@ -99,7 +129,10 @@ async def identify(ctx: Services, request: Request) -> Principal:
         return await api_keys.authenticate(ctx, api_key.strip(), now)
     if authorization is None:
         raise InvalidToken("authentication required", missing=True)
-    return await principal_from_token(ctx, bearer_value(authorization), now)
+    scheme, token = bearer_value(authorization)
+    method, url = request_target(ctx, request)
+    presented = Presented(scheme, token, tuple(request.headers.getlist("dpop")), method, url)
+    return await principal_from_token(ctx, token, now, presented)
 
 
 async def current_principal(request: Request) -> Principal:

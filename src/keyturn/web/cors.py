@@ -25,7 +25,7 @@ PREFLIGHT_MAX_AGE = "600"
 def allowed_request_headers(account_header: str) -> str:
     """``Access-Control-Allow-Headers``: the credentials, the body's type, the account-selection header
     (``KEYTURN_ACCOUNT_HEADER``)."""
-    return f"Authorization, Content-Type, X-Api-Key, {account_header}"
+    return f"Authorization, Content-Type, DPoP, X-Api-Key, {account_header}"  # DPoP: RFC 9449 §4.1
 
 
 def preflight_headers(origin: str, methods: str, allowed: str) -> dict[str, str]:

@@ -40,12 +40,21 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import ApiError, InsufficientScope, InvalidBearerRequest, InvalidToken, OAuthError
+from keyturn.core.errors import (
+    ApiError,
+    DPoPRefused,
+    InsufficientScope,
+    InvalidBearerRequest,
+    InvalidToken,
+    OAuthError,
+    UseDPoPNonce,
+)
 from keyturn.services.outage import FAMILIES, OUTAGES, RETRY_AFTER, classify
 from keyturn.web.allow_origin import decided
 from keyturn.web.pages.render import error_page, see_other
 from keyturn.web.responses import json_response, shape_response
 from keyturn.web.routing import Audience, matched
+from keyturn.web.state import services
 from keyturn.wire.common import ErrorOut
 
 log = logging.getLogger("keyturn.errors")
@@ -97,6 +106,8 @@ async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
         headers["WWW-Authenticate"] = f'{exc.auth_scheme or "Basic"} realm="keyturn", error="{exc.error}"'
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, UseDPoPNonce):  # RFC 9449 §8
+        headers["DPoP-Nonce"] = exc.nonce
     return json_response(exc.as_dict(), exc.status_code, headers)
 
 
@@ -121,6 +132,18 @@ async def on_invalid_token(request: Request, exc: InvalidToken) -> Response:
     # RFC 6750 §3.1: no error code, so no description either, for a request that sent no token
     description = None if exc.missing and _oauth_json(request) else exc.description
     return _bearer(request, 401, "invalid_token", description, challenge, "UNAUTHORIZED")
+
+
+async def on_dpop_refused(request: Request, exc: DPoPRefused) -> Response:
+    """RFC 9449 §7.1: ``WWW-Authenticate: DPoP`` with the error and the algorithms a proof may use; with
+    ``use_dpop_nonce``, the nonce in ``DPoP-Nonce`` (§9)."""
+    algs = " ".join(services(request).settings.dpop_signing_algs)
+    challenge = f'DPoP realm="keyturn", error="{exc.error}", error_description="{_quotable(exc.description)}", ' \
+                f'algs="{algs}"'
+    response = _bearer(request, 401, exc.error, exc.description, challenge, "UNAUTHORIZED")
+    if exc.nonce is not None:
+        response.headers["DPoP-Nonce"] = exc.nonce
+    return response
 
 
 async def on_insufficient_scope(request: Request, exc: InsufficientScope) -> Response:
@@ -202,6 +225,7 @@ HANDLERS: dict[type[Exception], Handler] = dict([
     _typed(OAuthError, on_oauth_error),
     _typed(InvalidBearerRequest, on_invalid_bearer_request),
     _typed(InvalidToken, on_invalid_token),
+    _typed(DPoPRefused, on_dpop_refused),
     _typed(InsufficientScope, on_insufficient_scope),
     _typed(ApiError, on_api_error),
     _typed(RequestValidationError, on_validation_error),

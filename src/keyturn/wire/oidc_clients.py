@@ -25,6 +25,7 @@ class ClientOut(BaseModel):
     revoke_refresh_on_logout: bool
     id_token_signed_response_alg: str
     token_endpoint_auth_method: str
+    dpop_bound_access_tokens: bool = False
     client_secret: str | None = Field(None, exclude_if=absent,
                                       description="Confidential clients: in the create answer only")
 
@@ -39,6 +40,7 @@ class ClientOut(BaseModel):
             revoke_refresh_on_logout=client.revoke_refresh_on_logout,
             id_token_signed_response_alg=client.id_token_alg or "RS256",
             token_endpoint_auth_method="none" if client.is_public else "client_secret_basic",
+            dpop_bound_access_tokens=client.dpop_bound_access_tokens,
             client_secret=secret)
 
 

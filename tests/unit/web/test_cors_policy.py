@@ -91,7 +91,7 @@ async def test_the_preflight_names_exactly_the_methods_the_routes_serve():
     assert answer is not None and answer.status_code == 204
     assert answer.headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
     assert answer.headers["access-control-allow-origin"] == ORIGIN
-    assert answer.headers["access-control-allow-headers"] == "Authorization, Content-Type, X-Api-Key, X-Keyturn-Account"
+    assert answer.headers["access-control-allow-headers"] == "Authorization, Content-Type, DPoP, X-Api-Key, X-Keyturn-Account"
     refused = await policy.preflight(_scope("/api/things", origin="https://evil.example"))
     assert refused is not None and "access-control-allow-origin" not in refused.headers
     assert await policy.preflight(_scope("/api/nothing-here")) is None  # the app answers (404)
@@ -103,7 +103,7 @@ async def test_the_preflight_allows_the_configured_account_header_only():
     answer = await policy.preflight(_scope("/api/things"))
     assert answer is not None
     allowed = answer.headers["access-control-allow-headers"]
-    assert allowed == "Authorization, Content-Type, X-Api-Key, X-Centrapay-Account"
+    assert allowed == "Authorization, Content-Type, DPoP, X-Api-Key, X-Centrapay-Account"
 
 
 def test_the_methods_memo_is_bounded():

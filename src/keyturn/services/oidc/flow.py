@@ -100,7 +100,7 @@ async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, 
         redirect_uri_sent=areq.redirect_uri_sent, scope=" ".join(areq.scope), nonce=areq.nonce,
         code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
         session_id=session.digest, auth_time=session.auth_time, created_at=now,
-        expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None)
+        expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None, dpop_jkt=areq.dpop_jkt)
     async with ctx.engine.begin() as conn:
         await codes_repo.insert_code(conn, record)
         await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,

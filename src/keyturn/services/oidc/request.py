@@ -7,6 +7,7 @@ its errors are redirected to the now-trusted redirect URI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from keyturn.core import pkce
@@ -25,6 +26,7 @@ from keyturn.services.redirects import redirect_uri_matches
 OIDC_SCOPES = ("openid", "email", "phone", "profile", "offline_access")
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_PARAM = 2048
+JKT = re.compile(r"[A-Za-z0-9_-]{43}")  # RFC 9449 §10: base64url of a SHA-256 RFC 7638 thumbprint
 
 
 class UntrustedRedirect(Exception):
@@ -104,12 +106,16 @@ def validate(client: Client, redirect_uri: str, params: dict[str, str], repeated
                                      allow_plain_pkce)
     if problem:
         raise InvalidRequest(problem)  # RFC 7636 §4.4.1, OAuth 2.1 §4.1.2.1
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not JKT.fullmatch(dpop_jkt):  # RFC 9449 §10: a SHA-256 JWK thumbprint
+        raise InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint")
     return AuthorizationRequest(
         client_id=client.client_id, redirect_uri=redirect_uri, scope=scope, state=params.get("state"),
         nonce=params.get("nonce"), code_challenge=params["code_challenge"],
         code_challenge_method=params.get("code_challenge_method") or "plain", prompt=prompt, max_age=max_age,
         # Seed 001's `u` prefills the login form like login_hint.
-        login_hint=params.get("login_hint") or params.get("u"), redirect_uri_sent="redirect_uri" in params)
+        login_hint=params.get("login_hint") or params.get("u"), redirect_uri_sent="redirect_uri" in params,
+        dpop_jkt=dpop_jkt)
 
 
 def error_state(params: dict[str, str], repeated: Collection[str]) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from keyturn.core.errors import InsufficientScope, InvalidToken
 from keyturn.core.models import Client
 from keyturn.services.context import Services
+from keyturn.services.dpop import Presented
 from keyturn.services.introspection import verify_access_token
 from keyturn.services.oidc.claims import user_claims
 from keyturn.storage import users as users_repo
@@ -28,11 +29,14 @@ class UserToken:
     client: Client | None
 
 
-async def check_token(ctx: Services, token: str, now: float) -> UserToken:
-    """RFC 6750 §3.1: ``invalid_token`` unless a live user token; ``insufficient_scope`` without ``openid``."""
+async def check_token(ctx: Services, token: str, now: float, presented: Presented | None = None) -> UserToken:
+    """RFC 6750 §3.1: ``invalid_token`` unless a live user token; ``insufficient_scope`` without ``openid``.
+    ``presented``: how it came (RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a proof)."""
     found = await verify_access_token(ctx, token, now)
     if found is None or found.get("kind") != "user":
         raise InvalidToken(INVALID)
+    if presented is not None:
+        await presented.check(ctx, found, now)
     scope = tuple(str(found.get("scope", "")).split())
     if "openid" not in scope:
         raise InsufficientScope("openid", "the access token lacks the openid scope")

@@ -49,6 +49,7 @@ class ClientIn(Strict):
     refresh_tokens: StrictBool = True
     revoke_refresh_on_logout: StrictBool = True
     id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
+    dpop_bound_access_tokens: StrictBool = False  # RFC 9449 §5.2: token requests must carry a DPoP proof
 
 
 def require_operator(principal: Principal) -> None:
@@ -68,7 +69,7 @@ async def create_client(body: ClientIn, request: Request,
         post_logout_redirect_uris=body.post_logout_redirect_uris, origins=body.allowed_origins,
         first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
         revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
-        actor=principal.resource_name)
+        dpop_bound_access_tokens=body.dpop_bound_access_tokens, actor=principal.resource_name)
     return shape_response(ClientEnvelope(data=ClientOut.of(issued.record, issued.secret)), 201)
 
 

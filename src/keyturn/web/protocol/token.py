@@ -15,6 +15,7 @@ from keyturn import metrics
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
 from keyturn.services.client_auth import check_quota
+from keyturn.services.dpop import new_nonce, token_request_jkt
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
 from keyturn.web.client_auth import authenticate_request
@@ -49,12 +50,18 @@ async def token_endpoint(request: Request) -> Response:
         allow(request.scope, origin)
     if auth.client.rate_limit:
         await check_quota(ctx, auth.client)
+    # RFC 9449 §5: a DPoP proof binds the tokens to its key (path: the endpoint as the issuer names it)
+    jkt = await token_request_jkt(ctx, request.headers.getlist("dpop"), client=auth.client,
+                                  path=request.url.path, now=now)
     await ctx.keys.maybe_reload(now)
     accepted = PARAMS[grant_type]
     req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                       ip=client_ip(request), origin=origin)
+                       ip=client_ip(request), origin=origin, dpop_jkt=jkt)
     body = await handler(ctx, req)
     metrics.TOKENS_ISSUED.labels(grant_type).inc()  # a registered grant_type: a fixed set
     log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,
               body.get("scope", ""))
-    return json_response(body, headers=decided(request.scope))
+    headers = decided(request.scope)
+    if jkt is not None and ctx.settings.dpop_nonce_required:  # RFC 9449 §8.2: the nonce to use next
+        headers["DPoP-Nonce"] = new_nonce(ctx.settings, now)
+    return json_response(body, headers=headers)

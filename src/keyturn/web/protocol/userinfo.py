@@ -11,8 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.bearer import bearer_token
+from keyturn.core.bearer import access_token
 from keyturn.core.errors import InvalidBearerRequest, InvalidToken
+from keyturn.services.dpop import Presented, public_url
 from keyturn.services.oidc import userinfo
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
@@ -21,14 +22,17 @@ from keyturn.web.responses import json_response
 from keyturn.web.state import services
 
 
-async def _token(request: Request, max_body_bytes: int) -> str:
-    """The access token, sent exactly one way (RFC 6750 §2.1 header or §2.2 form body)."""
+async def _token(request: Request, max_body_bytes: int) -> tuple[str, str]:
+    """The access token and its scheme, sent exactly one way (RFC 6750 §2.1 header — ``Bearer`` or, RFC 9449
+    §7.1, ``DPoP`` — or §2.2 form body, a Bearer token)."""
     token: str | None = None
+    scheme = "bearer"
     header = request.headers.get("authorization")
     if header is not None:
-        token = bearer_token(header, prefix_optional=False)  # RFC 6750 §2.1 at OIDC's userinfo
-        if token is None:
+        found = access_token(header, prefix_optional=False)  # RFC 6750 §2.1 at OIDC's userinfo
+        if found is None:
             raise InvalidBearerRequest("malformed Authorization header")
+        scheme, token = found
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"):
         try:
@@ -41,7 +45,7 @@ async def _token(request: Request, max_body_bytes: int) -> str:
             token = form["access_token"]
     if token is None:
         raise InvalidToken(missing=True)
-    return token
+    return scheme, token
 
 
 async def userinfo_endpoint(request: Request) -> Response:
@@ -50,7 +54,10 @@ async def userinfo_endpoint(request: Request) -> Response:
     origin = request.headers.get("origin")
     if origin and await ctx.origins.allows(origin, now):
         allow(request.scope, origin)
-    found = await userinfo.check_token(ctx, await _token(request, ctx.settings.max_body_bytes), now)
+    scheme, token = await _token(request, ctx.settings.max_body_bytes)
+    presented = Presented(scheme, token, tuple(request.headers.getlist("dpop")), request.method,
+                          public_url(ctx.settings, request.url.path))
+    found = await userinfo.check_token(ctx, token, now, presented)
     if origin and (found.client is None or not client_allows(found.client, origin)):
         allow(request.scope, None)
     return json_response(await userinfo.claims(ctx, found), headers=decided(request.scope))
