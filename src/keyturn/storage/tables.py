@@ -15,12 +15,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -165,7 +167,12 @@ refresh_tokens = Table(
     Column("issued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
+    # The answer of this token's rotation, sealed with the token itself (core/reissue.py), kept only while a
+    # repeat may get it again (KEYTURN_REFRESH_REUSE_GRACE); null otherwise and once purged.
+    Column("reissue", LargeBinary, nullable=True),
     Index("ix_refresh_tokens_grant", "grant_id"),
+    Index("ix_refresh_tokens_reissue", "used_at", sqlite_where=text("reissue IS NOT NULL"),
+          postgresql_where=text("reissue IS NOT NULL")),
 )
 
 authorization_codes = Table(
