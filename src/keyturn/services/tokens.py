@@ -7,7 +7,7 @@ requests and answering one outcome per unit, in one transaction with set-based s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,7 +228,7 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
             replays.append(i)
     await grants_repo.seal_reissues(conn, boxes)  # in this transaction: a repeat waiting on the row sees both
     if any(units[i].repeat for i in replays):
-        replays = await _answer_repeats(conn, units, replays, first, consumed, outcomes)
+        replays = await _answer_repeats(conn, units, found, replays, first, consumed, outcomes)
     if replays:
         revoked = await grants_repo.revoke_grants(conn, (found[units[i].digest][1].id for i in replays), now,
                                                   "refresh_token_reuse")
@@ -246,7 +246,8 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
     return outcomes
 
 
-async def _answer_repeats(conn: AsyncConnection, units: Sequence[Rotate], replays: list[int], first: dict[str, int],
+async def _answer_repeats(conn: AsyncConnection, units: Sequence[Rotate],
+                          found: Mapping[str, tuple[RefreshToken, Grant]], replays: list[int], first: dict[str, int],
                           consumed: set[str], outcomes: list[Any]) -> list[int]:
     """The grace window: answer each repeat that gets its rotation's answer again; the replays left.
 
@@ -255,29 +256,37 @@ async def _answer_repeats(conn: AsyncConnection, units: Sequence[Rotate], replay
     transaction to the row), when the token was used less than ``window`` seconds ago, the box opens with the
     presented token, and the successor it carries is still unused in a live family; otherwise it is a replay
     (reuse detection revokes the family). The client was checked before (a token of another client is
-    refused, never replayed).
+    refused, never replayed). Each answered repeat is an audit event (``refresh_token.reissued``).
     """
     left: list[int] = []
+    answered: list[int] = []
     opened: dict[int, tuple[str, Any]] = {}
     stored = await grants_repo.find_reissues(conn, (units[i].digest for i in replays if units[i].repeat))
     for i in replays:
-        u = units[i]
-        if u.repeat is None:
-            left.append(i)
-        elif u.digest in consumed and first.get(u.digest, i) != i:
+        u, repeat = units[i], units[i].repeat
+        if repeat is not None and u.digest in consumed and first.get(u.digest, i) != i:
             outcomes[i] = outcomes[first[u.digest]]  # the same token twice in this batch
-        elif (box := stored.get(u.digest)) is not None and u.now < box[0] + u.repeat.window \
-                and (answer := u.repeat.unseal(box[1])) is not None:
+            answered.append(i)
+        elif repeat is not None and (box := stored.get(u.digest)) is not None and u.now < box[0] + repeat.window \
+                and (answer := repeat.unseal(box[1])) is not None:
             opened[i] = answer
         else:
             left.append(i)
     successors = await grants_repo.find_refresh_tokens(conn, (d for d, _ in opened.values()))
     for i, (successor, answer) in opened.items():
         now = units[i].now
-        found = successors.get(successor)
-        if found is not None and found[0].used_at is None and found[1].revoked_at is None \
-                and now < found[0].expires_at and now < found[1].expires_at:
+        live = successors.get(successor)
+        if live is not None and live[0].used_at is None and live[1].revoked_at is None \
+                and now < live[0].expires_at and now < live[1].expires_at:
             outcomes[i] = answer
+            answered.append(i)
         else:  # the successor was used (or its family ended): reuse detection applies
             left.append(i)
+    events: list[audit.Event] = []
+    for i in sorted(answered):
+        u = units[i]
+        token, grant = found[u.digest]
+        events.append(audit.Event("refresh_token.reissued", at=u.now, client_id=u.client_id, subject=grant.user_id,
+                                  ip=u.ip, detail={"grant_id": grant.id, "generation": token.generation}))
+    await audit.record_many(conn, events)
     return left
