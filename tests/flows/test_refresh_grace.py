@@ -249,7 +249,7 @@ async def test_an_idle_limit_is_still_a_setting(client, ctx, make_user, clock):
                                               ("refresh_reuse_grace", 61), ("refresh_reuse_grace", -1)])
 def test_settings_bounds(field: str, value: int) -> None:
     with pytest.raises(ValidationError):
-        Settings(environment="development", issuer=ISSUER, **{field: value})
+        Settings.model_validate({"environment": "development", "issuer": ISSUER, field: value})
 
 
 def test_settings_defaults_follow_the_seed() -> None:
