@@ -181,6 +181,8 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
     token used before — by an earlier transaction, or by an earlier unit of this batch (the same token
     sent twice at once) — revokes its whole grant (reuse detection) and answers :class:`Replayed`.
     A token of another client is refused without consuming it (RFC 6749 §6: bound to the client).
+    With the grace window on (:class:`Repeat`), the answer of each rotation is sealed into the consumed row
+    in the same transaction, and a repeat that comes soon enough gets it again instead (:func:`_answer_repeats`).
     """
     found = await grants_repo.find_refresh_tokens(conn, (u.digest for u in units))
     users = await users_repo.get_many(conn, (g.user_id for t, g in found.values() if g.user_id and t.used_at is None))
