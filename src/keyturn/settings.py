@@ -100,8 +100,16 @@ class Settings(BaseSettings):
         60 * 86400, ge=60, description="Absolute lifetime of a user's refresh-token family, seconds."
     )
     refresh_idle_ttl: int = Field(
-        30 * 86400, ge=60, description="A refresh token unused this many seconds expires (RFC 9700 4.14.2)."
-    )
+        0, ge=0, description=(
+            "A refresh token unused this many seconds expires (RFC 9700 4.14.2), however long its family has "
+            "left. 0 (the default, as seed 001 states: \"expires after 60 days or when revoked\"): no idle "
+            "limit, only the family's absolute lifetime; a value of at least 60 turns one on (docs/tokens.md)."))
+    refresh_reuse_grace: int = Field(
+        0, ge=0, le=60, description=(
+            "Seconds after a refresh token's rotation during which the same client presenting the same token "
+            "again (two browser tabs renewing at once, a lost response retried) gets the identical answer "
+            "again, successor refresh token included, instead of its family being revoked. 0 (the default): "
+            "strict rotation, any reuse revokes the family (docs/client-authentication.md)."))
     default_credential_refresh: str | None = Field(
         "1d", description="Refresh lifetime of a new credential when none is given (seed 000 shows `1d`)."
     )
@@ -256,6 +264,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_format(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("refresh_idle_ttl")
+    @classmethod
+    def _check_idle(cls, v: int) -> int:
+        if 0 < v < 60:
+            raise ValueError("must be 0 (no idle limit) or at least 60 seconds")
+        return v
 
     @field_validator("issuer")
     @classmethod

@@ -72,6 +72,7 @@ async def test_cors_preflight_and_openapi_name_the_configured_header(client, ctx
         "Origin": "https://shop.example", "Access-Control-Request-Method": "GET",
         "Access-Control-Request-Headers": "x-centrapay-account"})
     assert r.status_code == 204
-    assert r.headers["access-control-allow-headers"] == "Authorization, Content-Type, DPoP, X-Api-Key, X-Centrapay-Account"
+    assert r.headers["access-control-allow-headers"] == \
+        "Authorization, Content-Type, DPoP, X-Api-Key, X-Centrapay-Account"
     doc = (await client.get("/openapi.json")).json()
     assert "`X-Centrapay-Account`" in doc["info"]["description"]

@@ -98,8 +98,14 @@ def pinned(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
+@pytest.fixture(params=[0])
+def grace(request: pytest.FixtureRequest) -> int:
+    """KEYTURN_REFRESH_REUSE_GRACE of the nodes: 0 (strict rotation, the default) unless a test asks."""
+    return int(request.param)
+
+
 @pytest.fixture
-async def nodes(database: str, write_batch: int, pinned: bool, monkeypatch: pytest.MonkeyPatch
+async def nodes(database: str, write_batch: int, pinned: bool, grace: int, monkeypatch: pytest.MonkeyPatch
                 ) -> AsyncIterator[Nodes]:
     if not pinned:
         monkeypatch.setattr(context, "pin_read_committed", lambda engine: None)
@@ -109,7 +115,7 @@ async def nodes(database: str, write_batch: int, pinned: bool, monkeypatch: pyte
         for n in range(NODES):
             settings = Settings(environment="development", issuer=ISSUER, database_url=database,
                                 database_pool_size=8, client_cache_ttl=0.0, access_log=False, write_batch=write_batch,
-                                allowed_scopes=("payments:read", "payments:write"))
+                                allowed_scopes=("payments:read", "payments:write"), refresh_reuse_grace=grace)
             ctx = build_services(settings)
             app = create_app(ctx, run_migrations=n == 0)
             await stack.enter_async_context(app.router.lifespan_context(app))
@@ -205,6 +211,53 @@ async def test_f02_one_refresh_token_raced_over_three_nodes(nodes: Nodes, write_
     totals = await race_refresh_token(nodes)
     print(f"\nF02 {_level(nodes)} write_batch={write_batch}: {dict(totals)} retries={_retries(nodes)}")
     assert _retries(nodes) == 0  # pinned at READ COMMITTED: the losers wait for the row, nothing conflicts
+
+
+async def race_refresh_token_in_grace(nodes: Nodes) -> None:
+    """F02 with the grace window on (docs/client-authentication.md): per round, one refresh token sent RACERS
+    times at once over the nodes; every answer is 200 with the identical successor and access token (I1), no
+    replay is detected, and the family lives on: the successor refreshes on another node."""
+    ctx = nodes.ctxs[0]
+    user, _ = await create_user(ctx, email=f"u{uuid.uuid4().hex[:8]}@example.test", phone_number=None,
+                                password=PASSWORD)
+    cred = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
+                                            {"name": "my.app.cu", "scope": "payments:read", "refresh": "1d"})
+    assert cred.secret is not None
+    basic = (cred.record.client_id, cred.secret)
+    before = _replays("refresh_token")
+    rt = (await nodes.clients[0].post("/token", data={"grant_type": "client_credentials"}, auth=basic)).json()[
+        "refresh_token"]
+    for _ in range(ROUNDS):
+        data = {"grant_type": "refresh_token", "refresh_token": rt}
+        answers = await nodes.race(lambda c, data=data: c.post("/token", data=data, auth=basic))
+        assert _tally(answers) == {200: RACERS}
+        assert {(r.json()["refresh_token"], r.json()["access_token"]) for r in answers} == {
+            (answers[0].json()["refresh_token"], answers[0].json()["access_token"])}
+        assert all(r.headers["cache-control"] == "no-store" for r in answers)
+        rt = answers[0].json()["refresh_token"]
+        assert await _active(nodes.clients[2], rt, basic)
+    assert _replays("refresh_token") == before
+    last = await nodes.clients[1].post("/token", data={"grant_type": "refresh_token", "refresh_token": rt},
+                                       auth=basic)
+    assert last.status_code == 200, last.text
+
+
+@pytest.mark.parametrize("database", LEVELS, indirect=True)
+@pytest.mark.parametrize("grace", [30], indirect=True)
+async def test_f02_in_the_grace_window_every_racer_gets_the_identical_successor(nodes: Nodes,
+                                                                               write_batch: int) -> None:
+    await race_refresh_token_in_grace(nodes)
+    print(f"\nF02 grace {_level(nodes)} write_batch={write_batch}: retries={_retries(nodes)}")
+    assert _retries(nodes) == 0  # pinned: a loser waits for the row, then reads the winner's sealed answer
+
+
+@pytest.mark.parametrize("database", ["repeatable read", "serializable"], indirect=True)
+@pytest.mark.parametrize("write_batch", [1], indirect=True)
+@pytest.mark.parametrize("pinned", [False], indirect=True)
+@pytest.mark.parametrize("grace", [30], indirect=True)
+async def test_without_the_pin_the_retries_alone_keep_the_grace_window_identical(nodes: Nodes) -> None:
+    """A loser's conflict (40001) is retried; the retry finds the token used and its sealed answer."""
+    await race_refresh_token_in_grace(nodes)
 
 
 @pytest.mark.parametrize("database", LEVELS, indirect=True)

@@ -8,8 +8,10 @@ leaves the token unused.
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
+from keyturn.core import reissue
 from keyturn.core.errors import InvalidDPoPProof, InvalidRequest, InvalidScope
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Grant, RefreshToken, User
 from keyturn.core.scopes import format_scope, parse_scope
@@ -19,6 +21,7 @@ from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.refresh import user_refresh
 from keyturn.services.tokens import (
+    Repeat,
     Rotate,
     access_token_lifetime,
     mint_access_token,
@@ -67,7 +70,34 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         return body
 
     successor = new_refresh_token()
+    token_digest = digest(token)
+    grace = ctx.settings.refresh_reuse_grace
     body: dict[str, Any] = settle(ctx, await ctx.writes.submit(rotate_refresh_tokens, Rotate(
-        digest=digest(token), client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
-        ip=req.ip, successor=digest(successor), finish=finish)))
+        digest=token_digest, client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
+        ip=req.ip, successor=digest(successor), finish=finish,
+        repeat=_repeat(token, token_digest, grace, req.now, req.dpop_jkt) if grace else None)))
     return body
+
+
+def _repeat(token: str, token_digest: str, window: int, now: float, jkt: str | None) -> Repeat:
+    """The grace window of this request (docs/client-authentication.md): the answer is sealed with the
+    presented token, with its time; a repeat gets it again, ``expires_in`` counted down to the repeat's time.
+    An answer given to a DPoP proof (RFC 9449) is given again only to a proof of the same key: any other
+    repeat is a reuse."""
+
+    def seal(body: dict[str, Any]) -> bytes:
+        return reissue.seal(token, token_digest, json.dumps({"at": now, "jkt": jkt, "body": body}).encode())
+
+    def unseal(box: bytes) -> tuple[str, dict[str, Any]] | None:
+        payload = reissue.unseal(token, token_digest, box)
+        if payload is None:
+            return None
+        kept = json.loads(payload)
+        bound = kept.get("jkt")
+        if bound is not None and (jkt is None or not hmac.compare_digest(jkt.encode(), bound.encode())):
+            return None
+        body: dict[str, Any] = kept["body"]
+        body["expires_in"] = max(1, body["expires_in"] - int(now - kept["at"]))
+        return digest(body["refresh_token"]), body
+
+    return Repeat(window=window, seal=seal, unseal=unseal)

@@ -44,8 +44,8 @@ log = logging.getLogger("keyturn.purge")
 JITTER = 0.2
 # The longest window a throttle row counts failures in (services/oidc/login.py; a test holds them equal).
 THROTTLE_WINDOW = 3600.0
-TABLES = ("authorization_codes", "interactions", "sessions", "revoked_tokens", "throttles", "refresh_tokens",
-          "grants", "audit_events")
+TABLES = ("authorization_codes", "interactions", "sessions", "revoked_tokens", "throttles", "refresh_reissues",
+          "refresh_tokens", "grants", "audit_events")
 
 Batch = Callable[[AsyncConnection, int], Awaitable[int]]
 
@@ -83,6 +83,7 @@ class Purger:
             ("sessions", lambda c, n: store.dead_sessions(c, before, s.session_idle_ttl, n)),
             ("revoked_tokens", lambda c, n: store.expired_revoked_tokens(c, before - s.clock_leeway, n)),
             ("throttles", lambda c, n: store.stale_throttles(c, before, THROTTLE_WINDOW, n)),
+            ("refresh_reissues", lambda c, n: store.stale_reissues(c, now - s.refresh_reuse_grace, n)),
             ("refresh_tokens", lambda c, n: store.refresh_tokens_of_dead_grants(c, before, n)),
             ("grants", lambda c, n: store.dead_grants(c, token_gone - MARGIN, token_gone, n)),
         ]

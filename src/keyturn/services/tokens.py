@@ -7,7 +7,7 @@ requests and answering one outcome per unit, in one transaction with set-based s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +105,15 @@ def new_grant(settings: Settings, *, client: Client, user_id: str | None, accoun
     return NewGrant(grant, first_refresh(grant, digest(token), now, settings.refresh_idle_ttl), token)
 
 
+def refresh_expiry(grant: Grant, now: float, idle: int) -> float:
+    """When a refresh token issued now expires: with its family (the grant), or sooner after ``idle`` seconds
+    unused (RFC 9700 §4.14.2, ``refresh_idle_ttl``; 0: no idle limit, seed 001's "expires after 60 days")."""
+    return min(grant.expires_at, now + idle) if idle else grant.expires_at
+
+
 def first_refresh(grant: Grant, token_digest: str, now: float, idle: int) -> RefreshToken:
     return RefreshToken(digest=token_digest, grant_id=grant.id, client_id=grant.client_id, generation=1,
-                        scope=grant.scope, issued_at=now, expires_at=min(grant.expires_at, now + idle), used_at=None)
+                        scope=grant.scope, issued_at=now, expires_at=refresh_expiry(grant, now, idle), used_at=None)
 
 
 @one_statement
@@ -135,6 +141,23 @@ class Rotate:
     ip: str | None
     successor: str  # the digest of the refresh token that replaces this one
     finish: Callable[[RefreshToken, Grant, User | None], Any]
+    repeat: Repeat | None = None  # the grace window, when on
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """The refresh-reuse grace window of one request (``KEYTURN_REFRESH_REUSE_GRACE``, RFC 9700 §4.14.2 and
+    REQUIREMENTS §8 D1): a repeat of a token rotated less than ``window`` seconds ago, by its client, gets that
+    rotation's answer again, the *identical* successor included, so the family never forks.
+
+    ``seal`` turns a rotation's answer into the box kept in the consumed token's row (core/reissue.py: only the
+    presented token opens it); ``unseal`` turns a box back into (the digest of the successor it carries, the
+    answer at this request's time), or None when it does not open.
+    """
+
+    window: float
+    seal: Callable[[Any], bytes]
+    unseal: Callable[[bytes], tuple[str, Any] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +187,8 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
     token used before — by an earlier transaction, or by an earlier unit of this batch (the same token
     sent twice at once) — revokes its whole grant (reuse detection) and answers :class:`Replayed`.
     A token of another client is refused without consuming it (RFC 6749 §6: bound to the client).
+    With the grace window on (:class:`Repeat`), the answer of each rotation is sealed into the consumed row
+    in the same transaction, and a repeat that comes soon enough gets it again instead (:func:`_answer_repeats`).
     """
     found = await grants_repo.find_refresh_tokens(conn, (u.digest for u in units))
     users = await users_repo.get_many(conn, (g.user_id for t, g in found.values() if g.user_id and t.used_at is None))
@@ -198,14 +223,20 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
         first[u.digest] = i
         successor_of[u.digest] = RefreshToken(
             digest=u.successor, grant_id=grant.id, client_id=grant.client_id, generation=token.generation + 1,
-            scope=token.scope, issued_at=u.now, expires_at=min(grant.expires_at, u.now + u.idle), used_at=None)
+            scope=token.scope, issued_at=u.now, expires_at=refresh_expiry(grant, u.now, u.idle), used_at=None)
     now = max(u.now for u in units)
     consumed = await grants_repo.rotate_refresh_tokens(conn, successor_of, now)
+    boxes: dict[str, bytes] = {}
     for d, i in first.items():
         if d in consumed:
             outcomes[i] = candidates[i]
+            if (repeat := units[i].repeat) is not None:
+                boxes[d] = repeat.seal(candidates[i])
         else:  # lost to another transaction: used before
             replays.append(i)
+    await grants_repo.seal_reissues(conn, boxes)  # in this transaction: a repeat waiting on the row sees both
+    if any(units[i].repeat for i in replays):
+        replays = await _answer_repeats(conn, units, found, replays, first, consumed, outcomes)
     if replays:
         revoked = await grants_repo.revoke_grants(conn, (found[units[i].digest][1].id for i in replays), now,
                                                   "refresh_token_reuse")
@@ -221,3 +252,49 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
             outcomes[i] = Replayed(InvalidGrant(BAD_REFRESH, detail="replayed refresh token"))
         await audit.record_many(conn, events)
     return outcomes
+
+
+async def _answer_repeats(conn: AsyncConnection, units: Sequence[Rotate],
+                          found: Mapping[str, tuple[RefreshToken, Grant]], replays: list[int], first: dict[str, int],
+                          consumed: set[str], outcomes: list[Any]) -> list[int]:
+    """The grace window: answer each repeat that gets its rotation's answer again; the replays left.
+
+    A repeat in this batch of a token this batch consumed shares that unit's answer. Any other is answered
+    from the box its token's row keeps (read now: under READ COMMITTED this sees the rotation that beat this
+    transaction to the row), when the token was used less than ``window`` seconds ago, the box opens with the
+    presented token, and the successor it carries is still unused in a live family; otherwise it is a replay
+    (reuse detection revokes the family). The client was checked before (a token of another client is
+    refused, never replayed). Each answered repeat is an audit event (``refresh_token.reissued``).
+    """
+    left: list[int] = []
+    answered: list[int] = []
+    opened: dict[int, tuple[str, Any]] = {}
+    stored = await grants_repo.find_reissues(conn, (units[i].digest for i in replays if units[i].repeat))
+    for i in replays:
+        u, repeat = units[i], units[i].repeat
+        if repeat is not None and u.digest in consumed and first.get(u.digest, i) != i:
+            outcomes[i] = outcomes[first[u.digest]]  # the same token twice in this batch
+            answered.append(i)
+        elif repeat is not None and (box := stored.get(u.digest)) is not None and u.now < box[0] + repeat.window \
+                and (answer := repeat.unseal(box[1])) is not None:
+            opened[i] = answer
+        else:
+            left.append(i)
+    successors = await grants_repo.find_refresh_tokens(conn, (d for d, _ in opened.values()))
+    for i, (successor, answer) in opened.items():
+        now = units[i].now
+        live = successors.get(successor)
+        if live is not None and live[0].used_at is None and live[1].revoked_at is None \
+                and now < live[0].expires_at and now < live[1].expires_at:
+            outcomes[i] = answer
+            answered.append(i)
+        else:  # the successor was used (or its family ended): reuse detection applies
+            left.append(i)
+    events: list[audit.Event] = []
+    for i in sorted(answered):
+        u = units[i]
+        token, grant = found[u.digest]
+        events.append(audit.Event("refresh_token.reissued", at=u.now, client_id=u.client_id, subject=grant.user_id,
+                                  ip=u.ip, detail={"grant_id": grant.id, "generation": token.generation}))
+    await audit.record_many(conn, events)
+    return left

@@ -191,6 +191,28 @@ async def rotate_refresh_tokens(conn: AsyncConnection, successor_of: Mapping[str
     return consumed
 
 
+_SEAL_REISSUE = (update(refresh_tokens).where(refresh_tokens.c.digest == bindparam("d"))
+                 .values(reissue=bindparam("box")))
+
+
+async def seal_reissues(conn: AsyncConnection, boxes: Mapping[str, bytes]) -> None:
+    """Keep the sealed answer of each token's rotation (digest → box) in its row, one statement; run in the
+    transaction that consumed them, so a repeat waiting on the row finds the box with ``used_at``."""
+    if boxes:
+        await conn.execute(_SEAL_REISSUE, [{"d": d, "box": boxes[d]} for d in sorted(boxes)])
+
+
+async def find_reissues(conn: AsyncConnection, digests: Iterable[str]) -> dict[str, tuple[float, bytes]]:
+    """The used tokens among these that keep a sealed answer: digest → (``used_at``, box)."""
+    ds = sorted(set(digests))
+    if not ds:
+        return {}
+    q = (select(refresh_tokens.c.digest, refresh_tokens.c.used_at, refresh_tokens.c.reissue)
+         .where(refresh_tokens.c.digest.in_(ds), refresh_tokens.c.used_at.is_not(None),
+                refresh_tokens.c.reissue.is_not(None)))
+    return {d: (used_at, bytes(box)) for d, used_at, box in (await conn.execute(q)).all()}
+
+
 async def revoked_jtis(conn: AsyncConnection, now: float) -> frozenset[str]:
     """The ``jti``s of revoked access tokens (RFC 7009) that have not expired yet."""
     q = select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at > now)

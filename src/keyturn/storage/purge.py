@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, or_, select
+from sqlalchemy import Table, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -73,6 +73,17 @@ async def refresh_tokens_of_dead_grants(conn: AsyncConnection, before: float, li
     dead = or_(g.revoked_at < before, g.expires_at < before)
     join = refresh_tokens.join(grants, grants.c.id == refresh_tokens.c.grant_id)
     return await _delete_chosen(conn, refresh_tokens, refresh_tokens.c.digest, dead, limit, join=join)
+
+
+async def stale_reissues(conn: AsyncConnection, used_before: float, limit: int) -> int:
+    """Erase the sealed answers (core/reissue.py) of tokens used before ``used_before``: past their grace
+    window. An update, not a delete (the spent token's row still detects its reuse); partial index of 0009."""
+    c = refresh_tokens.c
+    chosen = (select(c.digest).where(c.reissue.is_not(None), c.used_at < used_before).limit(limit)
+              .with_for_update(skip_locked=True))
+    res = await conn.execute(update(refresh_tokens).where(c.digest.in_(chosen.scalar_subquery()))
+                             .values(reissue=None))
+    return int(res.rowcount or 0)
 
 
 async def dead_grants(conn: AsyncConnection, revoked_before: float, expired_before: float, limit: int) -> int:

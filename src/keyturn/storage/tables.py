@@ -15,12 +15,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -117,7 +119,7 @@ clients = Table(
     Column("updated_at", Float, nullable=False),
     Column("deleted_at", Float, nullable=True),
     Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the token endpoint (0003)
-    # RFC 9449 §5.2: token requests of this client must carry a DPoP proof (0013)
+    # RFC 9449 §5.2: token requests of this client must carry a DPoP proof (0008)
     Column("dpop_bound_access_tokens", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
@@ -150,7 +152,7 @@ grants = Table(
     Column("expires_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("revoked_reason", String(100), nullable=True),
-    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §5: a public client's refresh tokens' key (0013)
+    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §5: a public client's refresh tokens' key (0008)
     Index("ix_grants_client", "client_id"),
     Index("ix_grants_user", "user_id"),
     Index("ix_grants_session", "session_id"),
@@ -168,7 +170,12 @@ refresh_tokens = Table(
     Column("issued_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
+    # The answer of this token's rotation, sealed with the token itself (core/reissue.py), kept only while a
+    # repeat may get it again (KEYTURN_REFRESH_REUSE_GRACE); null otherwise and once purged.
+    Column("reissue", LargeBinary, nullable=True),
     Index("ix_refresh_tokens_grant", "grant_id"),
+    Index("ix_refresh_tokens_reissue", "used_at", sqlite_where=text("reissue IS NOT NULL"),
+          postgresql_where=text("reissue IS NOT NULL")),
 )
 
 authorization_codes = Table(
@@ -191,7 +198,7 @@ authorization_codes = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
     Column("grant_id", String(ID), nullable=True),
-    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §10: the authorization request's dpop_jkt (0013)
+    Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §10: the authorization request's dpop_jkt (0008)
     Index("ix_authorization_codes_expires_at", "expires_at"),  # the purge (migration 0004)
 )
 

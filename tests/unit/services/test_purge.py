@@ -20,13 +20,13 @@ from keyturn.services.purge import TABLES, THROTTLE_WINDOW, Purger
 from keyturn.storage import tables as t
 from tests.conftest import Clock
 
-GRACE, LEEWAY, TTL, IDLE, RETENTION = 100, 10, 60, 3600, 1000
+GRACE, LEEWAY, TTL, IDLE, RETENTION, REUSE = 100, 10, 60, 3600, 1000, 30
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {"purge_grace": GRACE, "clock_leeway": LEEWAY, "access_token_ttl": TTL, "session_idle_ttl": IDLE,
-            "audit_retention": RETENTION, "purge_batch": 2, "purge_interval": 0}
+            "audit_retention": RETENTION, "purge_batch": 2, "purge_interval": 0, "refresh_reuse_grace": REUSE}
 
 
 def test_the_throttle_window_is_logins_longest() -> None:
@@ -89,13 +89,19 @@ async def test_each_table_loses_exactly_its_dead_rows(ctx: Services, clock: Cloc
             *({**rt, "digest": f"rt-{g}-{i}", "grant_id": g, "generation": i, "used_at": now - 8000 if i < 3 else None}
               for g in ("g-revoked-old", "g-revoked-recent", "g-expired-old", "g-expired-recent", "g-live")
               for i in (1, 2, 3))])
+        # sealed answers of rotations (core/reissue.py): erased once their grace window is over, rows kept
+        rt_c = t.refresh_tokens.c
+        await conn.execute(t.refresh_tokens.update().where(rt_c.digest.in_(["rt-g-live-1", "rt-g-expired-recent-1"]))
+                           .values(reissue=b"box-gone", used_at=now - REUSE - 1))
+        await conn.execute(t.refresh_tokens.update().where(rt_c.digest == "rt-g-live-2")
+                           .values(reissue=b"box-kept", used_at=now - REUSE + 1))
         await conn.execute(t.audit_events.insert(), [
             {"at": now - RETENTION - 1, "event": "audit.gone"}, {"at": now - RETENTION + 1, "event": "audit.kept"}])
 
     counts = await ctx.purger.run_once()
 
     assert counts == {"authorization_codes": 1, "interactions": 1, "sessions": 3, "revoked_tokens": 1,
-                      "throttles": 2, "refresh_tokens": 9, "grants": 2, "audit_events": 1}
+                      "throttles": 2, "refresh_reissues": 2, "refresh_tokens": 9, "grants": 2, "audit_events": 1}
     assert {n: _purged(n) - before[n] for n in TABLES} == counts
     assert await _ids(ctx, t.authorization_codes, t.authorization_codes.c.digest) == {"code-kept"}
     assert await _ids(ctx, t.interactions, t.interactions.c.id) == {"ia-kept"}
@@ -105,6 +111,9 @@ async def test_each_table_loses_exactly_its_dead_rows(ctx: Services, clock: Cloc
     # A dead family's tokens go (spent or not); a live family keeps its spent ones (reuse detection needs them).
     assert await _ids(ctx, t.refresh_tokens, t.refresh_tokens.c.digest) == {
         f"rt-{g}-{i}" for g in ("g-expired-recent", "g-live") for i in (1, 2, 3)}
+    async with ctx.engine.connect() as conn:
+        boxes = dict((await conn.execute(select(rt_c.digest, rt_c.reissue).where(rt_c.reissue.is_not(None)))).all())
+    assert boxes == {"rt-g-live-2": b"box-kept"}
     # A revoked grant stays while an access token naming it may live (the revocation cache still lists it).
     assert await _ids(ctx, t.grants, t.grants.c.id) == {"g-revoked-recent", "g-expired-recent", "g-live"}
     async with ctx.engine.connect() as conn:

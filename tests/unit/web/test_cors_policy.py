@@ -91,7 +91,8 @@ async def test_the_preflight_names_exactly_the_methods_the_routes_serve():
     assert answer is not None and answer.status_code == 204
     assert answer.headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
     assert answer.headers["access-control-allow-origin"] == ORIGIN
-    assert answer.headers["access-control-allow-headers"] == "Authorization, Content-Type, DPoP, X-Api-Key, X-Keyturn-Account"
+    assert answer.headers["access-control-allow-headers"] == \
+        "Authorization, Content-Type, DPoP, X-Api-Key, X-Keyturn-Account"
     refused = await policy.preflight(_scope("/api/things", origin="https://evil.example"))
     assert refused is not None and "access-control-allow-origin" not in refused.headers
     assert await policy.preflight(_scope("/api/nothing-here")) is None  # the app answers (404)

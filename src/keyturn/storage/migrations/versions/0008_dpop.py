@@ -6,7 +6,7 @@ thumbprint a public client's refresh tokens are bound to. ``authorization_codes.
 request's ``dpop_jkt`` (RFC 9449 §10). Both nullable: no binding, as before. Both directions alter the tables
 in place (SQLite 3.35+ drops a column without copying the table).
 
-Revision ID: 0013
+Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-03 08:10:00.000000
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

@@ -1,4 +1,4 @@
-"""Migration 0013 (DPoP) on SQLite and PostgreSQL, over existing rows: no client requires DPoP, no grant or code
+"""Migration 0008 (DPoP) on SQLite and PostgreSQL, over existing rows: no client requires DPoP, no grant or code
 is bound; the downgrade keeps every row."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ def _columns(conn, table: str) -> set[str]:
     return {c["name"] for c in inspect(conn).get_columns(table)}
 
 
-async def test_migration_0013_adds_the_dpop_columns(database_url):
+async def test_migration_0008_adds_the_dpop_columns(database_url):
     eng = make_engine(database_url, pool_size=2)
     try:
         async with eng.begin() as conn:
@@ -26,9 +26,9 @@ async def test_migration_0013_adds_the_dpop_columns(database_url):
             await conn.execute(text(
                 "INSERT INTO grants (id, client_id, grant_type, scope, created_at, expires_at)"
                 " VALUES ('g', 'c', 'authorization_code', '', 1, 2)"))
-        assert (await pending_migrations(eng))[0] == "0013"
+        assert (await pending_migrations(eng))[0] == "0008"
         async with eng.begin() as conn:
-            await conn.run_sync(_upgrade, "0013")
+            await conn.run_sync(_upgrade, "0008")
             assert (await conn.execute(text("SELECT dpop_bound_access_tokens FROM clients"))).scalar_one() in (False, 0)
             assert (await conn.execute(text("SELECT dpop_jkt FROM grants"))).scalar_one() is None
             assert "dpop_jkt" in await conn.run_sync(_columns, "authorization_codes")
