@@ -150,6 +150,11 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="credential expired" if reason == "expired_client"
                             else "bad secret or client disabled")
+    if client.auth_method is not None and client.auth_method != method:
+        # RFC 7591 §2: a client registered with token_endpoint_auth_method authenticates that way only
+        _failed("wrong_method")
+        raise InvalidClient("client authentication failed", auth_scheme=scheme,
+                            detail=f"registered for {client.auth_method}, used {method}")
     return ClientAuth(client, method)
 
 

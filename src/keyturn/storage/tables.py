@@ -117,6 +117,10 @@ clients = Table(
     Column("updated_at", Float, nullable=False),
     Column("deleted_at", Float, nullable=True),
     Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the token endpoint (0003)
+    # RFC 7591 registration (0008): the metadata kept as registered (token_endpoint_auth_method, client_uri…),
+    # and the digest of the RFC 7592 registration access token of a dynamically registered client
+    Column("registered_metadata", JSON, nullable=True),
+    Column("registration_digest", String(DIGEST), nullable=True),
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
 )
@@ -246,6 +250,19 @@ api_keys = Table(
     # brought over from another service, in its own format (0006); false: minted here (kt_live_/kt_test_)
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("account_id", "name", name="uq_api_keys_account_name"),
+)
+
+# RFC 7591 §3 initial access tokens, issued by the operator (0008): the digest only; ``uses_left`` null: unlimited
+initial_access_tokens = Table(
+    "initial_access_tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("digest", String(DIGEST), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("uses_left", Integer, nullable=True),
+    Column("revoked_at", Float, nullable=True),
 )
 
 revoked_tokens = Table(
