@@ -278,3 +278,14 @@ async def test_registrations_are_audited(client, ctx):
     registered = [r for r in rows if r[0] == "oidc_client.registered"]
     assert [r[1] for r in registered] == [reg["client_id"]] and registered[0][2].startswith("initial-token:")
     assert any(r[0] == "registration.initial_token_issued" for r in rows)
+
+
+@pytest.mark.parametrize("settings_overrides", [INITIAL])
+async def test_the_demo_prints_an_initial_token_and_the_request(client, ctx):
+    from keyturn.services.demo import create_demo_data
+    data = await create_demo_data(ctx, "http://keyturn.test")
+    token = data["registration"]["initial_access_token"]
+    assert token.startswith("ktia_") and token in data["try"]["register"]
+    body = data["try"]["register"].split("-d '", 1)[1].rstrip("'")
+    r = await client.post("/register", content=body, headers={**_bearer(token), "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
