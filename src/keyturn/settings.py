@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     registration: Literal["off", "initial_token", "user_token"] = Field(
         "off", description="RFC 7591 dynamic client registration at /register: off (not served, not advertised); "
         "initial_token: a Bearer initial access token from `keyturn registration initial-token issue`; user_token: "
-        "that, or a signed-in user's access token (the user then owns the client) (docs/registration.md).")
+        "that, or a signed-in user's access token (the user then owns the client). `serve --demo` sets initial_token "
+        "unless set (docs/registration.md).")
     registration_limit: int = Field(
         20, ge=1, description="Registrations per hour from one source address (sliding window, shared through "
         "Redis if set); then 429.")
