@@ -289,3 +289,17 @@ async def test_the_demo_prints_an_initial_token_and_the_request(client, ctx):
     body = data["try"]["register"].split("-d '", 1)[1].rstrip("'")
     r = await client.post("/register", content=body, headers={**_bearer(token), "Content-Type": "application/json"})
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("settings_overrides", [INITIAL])
+async def test_authentication_comes_before_metadata_checks(client, ctx, monkeypatch):
+    r = await client.post("/register", json={"jwks_uri": "x"}, headers=_bearer("ktia_unknown"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+    # a token spent between the check and the insert (a concurrent registration) is refused there too
+    from keyturn.storage import registration as repo
+
+    async def live(*_: Any) -> bool:
+        return True
+    monkeypatch.setattr(repo, "live_initial_token", live)
+    r = await client.post("/register", json=BODY, headers=_bearer("ktia_unknown"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token"

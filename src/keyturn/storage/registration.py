@@ -20,6 +20,14 @@ async def insert_initial_token(conn: AsyncConnection, *, id: str, digest: str, n
         id=id, digest=digest, created_at=now, created_by=created_by, expires_at=expires_at, uses_left=uses))
 
 
+async def live_initial_token(conn: AsyncConnection, digest: str, now: float) -> bool:
+    """Whether an initial access token would be accepted now (nothing spent: :func:`spend_initial_token` does)."""
+    t = initial_access_tokens.c
+    q = select(t.id).where(t.digest == digest, t.revoked_at.is_(None), or_(t.expires_at.is_(None), t.expires_at > now),
+                           or_(t.uses_left.is_(None), t.uses_left > 0))
+    return (await conn.execute(q)).first() is not None
+
+
 async def spend_initial_token(conn: AsyncConnection, digest: str, now: float) -> str | None:
     """One use of a live initial access token: its id, or None (unknown, revoked, expired or used up)."""
     t = initial_access_tokens.c

@@ -7,7 +7,9 @@ A name that is not there is refused with ``invalid_client_metadata`` naming it. 
 ignore metadata it does not understand, but a client that asked for ``private_key_jwt``, a ``jwks_uri``,
 DPoP- or certificate-bound tokens or pushed authorization requests and silently got a
 ``client_secret_basic`` client without them is worse off than one told no (docs/registration.md). To support a
-new name, add its line (and map its field in ``services/oidc/clients.py``).
+new name, add its line: with field ``info`` it is kept in ``Client.registered_metadata`` (where the feature
+reads it: ``client.registered_metadata.get(name)``) and echoed by the registration answers; or give it a field
+of its own and map that in ``services/oidc/clients.py:build``.
 
 Errors are the management API's (``ApiError`` ``INVALID_CLIENT_METADATA``, ``INVALID_REDIRECT_URI``…);
 the registration endpoint answers them as RFC 7591 §3.2.2 errors (services/oidc/registration.py).

@@ -64,9 +64,7 @@ async def _as_registration_errors() -> AsyncIterator[None]:
     """The parser's and validators' management-API errors as RFC 7591 §3.2.2 errors."""
     try:
         yield
-    except ApiError as exc:
-        if exc.status_code != 400:
-            raise
+    except ApiError as exc:  # (the parser and validators raise only 400s)
         cls = InvalidRedirectUri if exc.code == "INVALID_REDIRECT_URI" else InvalidClientMetadata
         raise cls(exc.message) from None
 
@@ -109,6 +107,10 @@ async def register(ctx: Services, body: Mapping[str, Any], *, initial_token: str
                    ip: str | None) -> Registered:
     """RFC 7591 §3.1: register a client from ``body``; the caller presented ``initial_token`` or is ``user``."""
     now = ctx.clock()
+    if initial_token is not None:  # authentication first (401 before any 400); spent below, with the insert
+        async with ctx.engine.connect() as conn:
+            if not await repo.live_initial_token(conn, digest(initial_token), now):
+                raise InvalidToken("the initial access token is invalid, expired, revoked or used up")
     async with _as_registration_errors():
         meta = metadata.parse(body, dynamic=True)
         token = new_registration_access_token()
@@ -118,16 +120,14 @@ async def register(ctx: Services, body: Mapping[str, Any], *, initial_token: str
     if retry is not None:
         raise TooManyRequests("too many registrations from this address; retry later", retry_after=retry)
     async with ctx.engine.begin() as conn:
-        by: str
-        if initial_token is not None:
+        if initial_token is None:
+            assert user is not None  # the endpoint lets no request without one or the other through
+            by = user.resource_name
+        else:
             token_id = await repo.spend_initial_token(conn, digest(initial_token), now)
-            if token_id is None:
+            if token_id is None:  # spent, revoked or expired since the check above
                 raise InvalidToken("the initial access token is invalid, expired, revoked or used up")
             by = f"initial-token:{token_id}"
-        elif user is not None:
-            by = user.resource_name
-        else:  # the endpoint lets no request without either through
-            raise InvalidToken("authentication required", missing=True)
         await clients_repo.insert(conn, client)
         await audit.record(conn, "oidc_client.registered", at=now, actor=by, client_id=client.client_id, ip=ip,
                            public=client.is_public, redirect_uris=list(client.redirect_uris))
