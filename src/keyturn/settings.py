@@ -131,6 +131,14 @@ class Settings(BaseSettings):
         20, ge=1,
         description="Credentials one user may create per hour (sliding window, shared through Redis if set); then 429.")
     allow_plain_pkce: bool = Field(False, description="Accept code_challenge_method=plain (RFC 7636); off.")
+    registration: Literal["off", "initial_token", "user_token"] = Field(
+        "off", description="RFC 7591 dynamic client registration at /register: off (not served, not advertised); "
+        "initial_token: a Bearer initial access token from `keyturn registration initial-token issue`; user_token: "
+        "that, or a signed-in user's access token (the user then owns the client). `serve --demo` sets initial_token "
+        "unless set (docs/registration.md).")
+    registration_limit: int = Field(
+        20, ge=1, description="Registrations per hour from one source address (sliding window, shared through "
+        "Redis if set); then 429.")
     client_cache_ttl: float = Field(
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
     )

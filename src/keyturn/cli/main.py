@@ -71,6 +71,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to bind."),
 
     # The issuer defaults to the address served (workers read the same environment).
     os.environ.setdefault("KEYTURN_ISSUER", f"http://{host}:{port}")
+    if demo:  # the demo shows RFC 7591 registration too (an initial access token is printed)
+        os.environ.setdefault("KEYTURN_REGISTRATION", "initial_token")
     settings = load_cli_settings(warn=False)
     configure_logging(settings)  # first, so that every line is in the configured format
     warn_development(settings)

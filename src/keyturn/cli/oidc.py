@@ -5,10 +5,13 @@ from __future__ import annotations
 import typer
 
 from keyturn.cli.common import output, run
+from keyturn.core.durations import parse_duration
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.services.oidc import registration
 from keyturn.wire.oidc_clients import ClientOut
+from keyturn.wire.registration import InitialTokenOut
 
 ID_TOKEN_ALG_HELP = (f"ID-token signing algorithm (id_token_signed_response_alg): {', '.join(CLIENT_ID_TOKEN_ALGS)}; "
                      "default KEYTURN_ID_TOKEN_ALG (RS256).")
@@ -60,6 +63,51 @@ def clients_list(as_json: bool = typer.Option(True, "--json/--text")) -> None:
     output(data, as_json, "\n".join(f"{c.client_id} {c.name} {c.type}" for c in data))
 
 
+registration_app = typer.Typer(help="RFC 7591 dynamic client registration (KEYTURN_REGISTRATION).",
+                               no_args_is_help=True)
+initial_token_app = typer.Typer(help="Initial access tokens: who may register a client at /register.",
+                                no_args_is_help=True)
+registration_app.add_typer(initial_token_app, name="initial-token")
+
+
+@initial_token_app.command("issue")
+def initial_token_issue(
+    expires: str = typer.Option(None, "--expires", help="Lifetime (30m, 12h, 1d, 2w); default: never expires."),
+    uses: int = typer.Option(None, "--uses", min=1, help="Registrations it allows; default: unlimited."),
+    as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
+) -> None:
+    """Issue an initial access token; prints it once (only its digest is kept)."""
+    try:
+        lifetime = parse_duration(expires) if expires is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--expires") from None
+
+    async def go(ctx: Services) -> InitialTokenOut:
+        issued = await registration.issue_initial_token(ctx, expires_in=lifetime, uses=uses)
+        return InitialTokenOut.of(issued.record, issued.secret)
+    data = run(go)
+    output(data, as_json, data.token)
+
+
+@initial_token_app.command("list")
+def initial_token_list(as_json: bool = typer.Option(True, "--json/--text")) -> None:
+    """List initial access tokens (never the tokens themselves)."""
+    async def go(ctx: Services) -> list[InitialTokenOut]:
+        return [InitialTokenOut.of(t) for t in await registration.list_initial_tokens(ctx)]
+    data = run(go)
+    output(data, as_json, "\n".join(f"{t.id} uses_left={t.uses_left} expires_at={t.expires_at} "
+                                     f"revoked_at={t.revoked_at}" for t in data))
+
+
+@initial_token_app.command("revoke")
+def initial_token_revoke(token_id: str = typer.Argument(..., help="The id `issue` printed.")) -> None:
+    """Revoke an initial access token: it registers no more clients (those it registered stay)."""
+    async def go(ctx: Services) -> None:
+        await registration.revoke_initial_token(ctx, token_id)
+    run(go)
+
+
 def register(app: typer.Typer) -> None:
     """Add the OIDC command groups."""
     app.add_typer(clients_app, name="clients")
+    app.add_typer(registration_app, name="registration")

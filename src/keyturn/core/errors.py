@@ -12,6 +12,7 @@
     │   ├── AccessDenied         resource owner or policy refused (authorization endpoint)
     │   ├── UnsupportedResponseType, LoginRequired, ConsentRequired, InteractionRequired
     │   ├── RequestNotSupported, RequestUriNotSupported  OIDC Core §3.1.2.6 (authorization endpoint)
+    │   ├── InvalidClientMetadata, InvalidRedirectUri  RFC 7591 §3.2.2 (client registration, 400)
     │   ├── TooManyRequests      rate limited: 429 + Retry-After, answered as invalid_request
     │   ├── ServerError          unexpected failure (500), never with details
     │   └── TemporarilyUnavailable  dependency down (503)
@@ -123,6 +124,16 @@ class RequestNotSupported(OAuthError):
 class RequestUriNotSupported(OAuthError):
     """OIDC Core §3.1.2.6: the ``request_uri`` parameter is not supported."""
     error = "request_uri_not_supported"
+
+
+class InvalidClientMetadata(OAuthError):
+    """RFC 7591 §3.2.2: a client metadata field is invalid, or one Keyturn does not support."""
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2: a redirect URI is invalid."""
+    error = "invalid_redirect_uri"
 
 
 class TooManyRequests(OAuthError):

@@ -71,6 +71,15 @@ class Client:
     deleted_at: float | None = None
     rate_limit: str | None = None  # N/S requests per seconds at the token endpoint (keyturn.core.ratelimit)
     dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: a token request without a DPoP proof is refused
+    # RFC 7591 metadata kept as registered (token_endpoint_auth_method, client_uri, contacts…; docs/registration.md)
+    registered_metadata: dict[str, Any] | None = None
+    registration_digest: str | None = None  # RFC 7592: the registration access token's digest (dynamic clients)
+
+    @property
+    def auth_method(self) -> str | None:
+        """The token endpoint authentication method registered for this client, if one was (RFC 7591 §2)."""
+        method = (self.registered_metadata or {}).get("token_endpoint_auth_method")
+        return method if isinstance(method, str) else None
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -302,6 +311,18 @@ class Principal:
         """A string naming who did something, for created_by/updated_by and audit events."""
         prefix = {"user": "user", "api_key": "api-key", "credential": "credential"}[self.kind]
         return f"{prefix}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class InitialAccessToken:
+    """An RFC 7591 §3 initial access token the operator issued (its digest is stored, never this record)."""
+
+    id: str
+    created_at: float
+    created_by: str | None
+    expires_at: float | None
+    uses_left: int | None  # None: unlimited
+    revoked_at: float | None
 
 
 @dataclass(frozen=True, slots=True)

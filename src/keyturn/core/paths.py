@@ -20,6 +20,9 @@ INTROSPECT = "/introspect"
 REVOKE = "/revoke"
 USERINFO = "/userinfo"
 LOGOUT = "/logout"
+# RFC 7591 §3 dynamic client registration, and RFC 7592 §2 each registered client's configuration endpoint
+REGISTER = "/register"
+REGISTERED_CLIENT = "/register/{client_id}"
 # Seed 000's spellings of the authorization and token endpoints
 ACCESS_AUTHORIZE = "/api/v2/access/authorize"
 ACCESS_TOKEN = "/api/v2/access/token"

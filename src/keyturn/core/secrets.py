@@ -24,7 +24,10 @@ PREFIX_REFRESH = "ktrt_"
 PREFIX_CODE = "ktac_"
 PREFIX_API_KEY_LIVE = "kt_live_"
 PREFIX_API_KEY_TEST = "kt_test_"
-PREFIXES = (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST, PREFIX_CLIENT_SECRET, PREFIX_REFRESH, PREFIX_CODE)
+PREFIX_INITIAL_ACCESS = "ktia_"  # RFC 7591 §3: an initial access token (the operator's, for registration)
+PREFIX_REGISTRATION_ACCESS = "ktra_"  # RFC 7592 §3: a registration access token (one registered client's)
+PREFIXES = (PREFIX_API_KEY_LIVE, PREFIX_API_KEY_TEST, PREFIX_CLIENT_SECRET, PREFIX_REFRESH, PREFIX_CODE,
+            PREFIX_INITIAL_ACCESS, PREFIX_REGISTRATION_ACCESS)
 API_KEY_BODY = 32  # base62 characters ≈ 190 bits
 API_KEY_CHECK = 6
 
@@ -99,6 +102,14 @@ def new_code() -> str:
     return PREFIX_CODE + secrets.token_urlsafe(32)
 
 
+def new_initial_access_token() -> str:
+    return PREFIX_INITIAL_ACCESS + secrets.token_urlsafe(32)
+
+
+def new_registration_access_token() -> str:
+    return PREFIX_REGISTRATION_ACCESS + secrets.token_urlsafe(32)
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)
 
@@ -142,7 +153,7 @@ def imported_key_problem(value: str) -> str | None:
     16) and at least 8 distinct characters: "aaaa…" or a short digit string is refused."""
     if not looks_like_imported_api_key(value):
         return (f"the key must be {IMPORTED_KEY_MIN}-{IMPORTED_KEY_MAX} characters of A-Z a-z 0-9 . _ ~ + / = - "
-                "and must not start with a Keyturn prefix (kt_live_, kt_test_, ktcs_, ktrt_, ktac_)")
+                "and must not start with a Keyturn prefix (kt_live_, kt_test_, ktcs_, ktrt_, ktac_, ktia_, ktra_)")
     chars = set(value)
     size = 16 if chars <= _HEX or chars <= set("0123456789ABCDEF") else sum(
         len(c) for c in _CLASSES if chars & set(c))

@@ -137,7 +137,6 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
     limit, key = ctx.settings.client_auth_max_failures, f"{client_id} {ip or '-'}"
     retry = await ctx.shared.peek("client-auth", key, limit, FAILURE_WINDOW)
     if retry is not None:
-        metrics.RATE_LIMITED.labels("client_auth").inc()
         # OAuth 2.1 §2.4.1 / §8 D5: 429 + Retry-After; says nothing about whether the secret was right.
         metrics.RATE_LIMITED.labels("client_auth").inc()
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
@@ -165,6 +164,11 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail="credential expired" if reason == "expired_client"
                             else "bad secret or client disabled")
+    if client.auth_method is not None and client.auth_method != method:
+        # RFC 7591 §2: a client registered with token_endpoint_auth_method authenticates that way only
+        _failed("wrong_method")
+        raise InvalidClient("client authentication failed", auth_scheme=scheme,
+                            detail=f"registered for {client.auth_method}, used {method}")
     nets = domain_networks(client.domain) if client.kind == "credential" and client.domain else ()
     if nets and not address_in(ip, nets):
         _failed("address_refused")

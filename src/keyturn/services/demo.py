@@ -58,7 +58,22 @@ async def create_demo_data(ctx: Services, base_url: str) -> dict[str, Any]:
     await import_seed_key(ctx, data, base_url)
     from keyturn.services.oidc.demo import add_demo_client
     await add_demo_client(ctx, user, data, base_url)
+    await add_registration(ctx, data, base_url)
     return data
+
+
+async def add_registration(ctx: Services, data: dict[str, Any], base_url: str) -> None:
+    """With registration on (``serve --demo`` turns it on: initial_token), a fresh initial access token
+    (a day, ten registrations) and the RFC 7591 request that uses it (docs/registration.md)."""
+    if ctx.settings.registration == "off":
+        return
+    from keyturn.services.oidc.registration import issue_initial_token
+    issued = await issue_initial_token(ctx, expires_in=86400, uses=10, actor="demo")
+    data["registration"] = {"initial_access_token": issued.secret, "mode": ctx.settings.registration}
+    body = ('{"client_name":"My RP","redirect_uris":["http://127.0.0.1:3000/callback"],'
+            '"grant_types":["authorization_code","refresh_token"],"scope":"openid email offline_access"}')
+    data["try"]["register"] = (f"curl -s -X POST {base_url}{paths.REGISTER} -H 'Authorization: Bearer "
+                               f"{issued.secret}' -H 'Content-Type: application/json' -d '{body}'")
 
 
 async def import_seed_key(ctx: Services, data: dict[str, Any], base_url: str) -> None:

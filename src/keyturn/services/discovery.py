@@ -17,6 +17,8 @@ SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
 def metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
+    # RFC 8414 §2: registration_endpoint only when registration is served (KEYTURN_REGISTRATION)
+    registration = {} if settings.registration == "off" else {"registration_endpoint": iss + paths.REGISTER}
     return {
         "issuer": iss,
         "authorization_endpoint": iss + paths.AUTHORIZE,
@@ -26,6 +28,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint": iss + paths.INTROSPECT,
         "revocation_endpoint": iss + paths.REVOKE,
         "end_session_endpoint": iss + paths.LOGOUT,
+        **registration,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
         "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,

@@ -121,6 +121,10 @@ clients = Table(
     Column("rate_limit", String(20), nullable=True),  # N/S: a request quota at the token endpoint (0003)
     # RFC 9449 §5.2: token requests of this client must carry a DPoP proof (0008)
     Column("dpop_bound_access_tokens", Boolean, nullable=False, default=False, server_default=false()),
+    # RFC 7591 registration (0010): the metadata kept as registered (token_endpoint_auth_method, client_uri…),
+    # and the digest of the RFC 7592 registration access token of a dynamically registered client
+    Column("registered_metadata", JSON, nullable=True),
+    Column("registration_digest", String(DIGEST), nullable=True),
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
 )
@@ -258,6 +262,19 @@ api_keys = Table(
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_by", String(200), nullable=True),  # who last changed it (0007); null: unknown
     UniqueConstraint("account_id", "name", name="uq_api_keys_account_name"),
+)
+
+# RFC 7591 §3 initial access tokens, issued by the operator (0010): the digest only; ``uses_left`` null: unlimited
+initial_access_tokens = Table(
+    "initial_access_tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("digest", String(DIGEST), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("uses_left", Integer, nullable=True),
+    Column("revoked_at", Float, nullable=True),
 )
 
 revoked_tokens = Table(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
@@ -103,6 +104,20 @@ def parse_json(body: bytes) -> Params:
             raise InvalidRequest("request body is not valid UTF-8")
         out[k] = value
     return out
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object whose members may be arrays (RFC 7591 client metadata): each member sent once, the
+    same malformed-body answers as :func:`parse_json`; values are checked by whoever reads them."""
+    try:
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=unique_members) if body else None
+    except RepeatedMember as exc:
+        raise InvalidRequest(f"parameter {_safe(exc.name)} is repeated") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidRequest("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return data
 
 
 def _encodable(text: str) -> bool:

@@ -16,7 +16,7 @@ from keyturn.core import paths
 from keyturn.web.decision import api as decision
 from keyturn.web.management import accounts, api_keys, audit, credentials, oidc_clients, users
 from keyturn.web.pages import consent, interaction, login, logout
-from keyturn.web.protocol import authorize, discovery, introspection, token, userinfo
+from keyturn.web.protocol import authorize, discovery, introspection, registration, token, userinfo
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
 from keyturn.web.server.health import health, ready
@@ -43,6 +43,9 @@ ROUTES: tuple[Route, ...] = (
     *(Route(GET_POST, path, authorize.authorize_endpoint, A.PROTOCOL, cors=Cors.NONE, oauth_errors=False)
       for path in (paths.AUTHORIZE, paths.ACCESS_AUTHORIZE)),
     Route(GET_POST, paths.USERINFO, userinfo.userinfo_endpoint, A.PROTOCOL),  # OIDC Core §5.3
+    # RFC 7591 §3 (KEYTURN_REGISTRATION) and RFC 7592 §2: JSON bodies, RFC 7591 §3.2.2 errors
+    Route(POST, paths.REGISTER, registration.register_endpoint, A.PROTOCOL),
+    Route(("GET", "PUT", "DELETE"), paths.REGISTERED_CLIENT, registration.client_configuration_endpoint, A.PROTOCOL),
     Route(GET, paths.INTERACTION, interaction.interaction_page, A.PAGES),
     Route(POST, paths.INTERACTION_LOGIN, login.login_submit, A.PAGES),
     Route(POST, paths.INTERACTION_CONSENT, consent.consent_submit, A.PAGES),

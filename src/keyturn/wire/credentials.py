@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from keyturn.core.models import Client, Grantable
-from keyturn.wire.common import Ok, iso
+from keyturn.wire.common import Ok, absent, iso
 
 
 class CredentialOut(BaseModel):
@@ -32,11 +32,27 @@ class CredentialOut(BaseModel):
     redirect: str | None
     rateLimit: str | None = Field(None, description="Token requests allowed: N/S (at most N in any S seconds); "
                                   "null: no quota")
+    # RFC 7591 §3.2.1, when the request used RFC 7591 names (absent otherwise: the seed's shape)
+    client_id: str | None = Field(None, exclude_if=absent, description="RFC 7591: the username")
+    client_secret: str | None = Field(None, exclude_if=absent, description="RFC 7591: the password (create only)")
+    client_id_issued_at: int | None = Field(None, exclude_if=absent)
+    client_secret_expires_at: int | None = Field(None, exclude_if=absent,
+                                                 description="The expiration (epoch seconds); 0: never")
+    client_name: str | None = Field(None, exclude_if=absent)
+    redirect_uris: list[str] | None = Field(None, exclude_if=absent)
+    grant_types: list[str] | None = Field(None, exclude_if=absent)
+    token_endpoint_auth_method: str | None = Field(None, exclude_if=absent)
 
     @classmethod
-    def of(cls, client: Client, secret: str | None = None) -> CredentialOut:
-        """``secret``: the plaintext, when it was just issued; otherwise ``password`` is null."""
-        return cls(
+    def of(cls, client: Client, secret: str | None = None, *, rfc7591: bool = False) -> CredentialOut:
+        """``secret``: the plaintext, when it was just issued; otherwise ``password`` is null. ``rfc7591``: add
+        the RFC 7591 §3.2.1 names (the request used them)."""
+        rfc: dict[str, Any] = {} if not rfc7591 else dict(
+            client_id=client.client_id, client_secret=secret, client_id_issued_at=int(client.created_at),
+            client_secret_expires_at=int(client.expiration or 0), client_name=client.name,
+            redirect_uris=list(client.redirect_uris), grant_types=list(client.grant_types),
+            token_endpoint_auth_method=client.auth_method or "client_secret_basic")
+        return cls(**rfc,
             name=client.name, domain=client.domain or "", scope=client.scope, ownerId=client.owner_id,
             accountId=client.account_id, role=client.role, prefix="Bearer", refresh=client.refresh, type=1,
             status=client.status, username=client.client_id, password=secret, public=client.public_id,

@@ -28,6 +28,15 @@ class ClientOut(BaseModel):
     dpop_bound_access_tokens: bool = False
     client_secret: str | None = Field(None, exclude_if=absent,
                                       description="Confidential clients: in the create answer only")
+    # RFC 7591 §2 / OIDC Registration §2 informational metadata, when registered (absent otherwise)
+    client_uri: str | None = Field(None, exclude_if=absent)
+    logo_uri: str | None = Field(None, exclude_if=absent)
+    tos_uri: str | None = Field(None, exclude_if=absent)
+    policy_uri: str | None = Field(None, exclude_if=absent)
+    contacts: list[str] | None = Field(None, exclude_if=absent)
+    software_id: str | None = Field(None, exclude_if=absent)
+    software_version: str | None = Field(None, exclude_if=absent)
+    application_type: str | None = Field(None, exclude_if=absent)
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None) -> ClientOut:
@@ -39,9 +48,14 @@ class ClientOut(BaseModel):
             grant_types=list(client.grant_types), refresh_tokens=client.refresh_enabled,
             revoke_refresh_on_logout=client.revoke_refresh_on_logout,
             id_token_signed_response_alg=client.id_token_alg or "RS256",
-            token_endpoint_auth_method="none" if client.is_public else "client_secret_basic",
+            token_endpoint_auth_method=client.auth_method or ("none" if client.is_public else "client_secret_basic"),
             dpop_bound_access_tokens=client.dpop_bound_access_tokens,
-            client_secret=secret)
+            client_secret=secret,
+            **{k: v for k, v in (client.registered_metadata or {}).items() if k in INFO_FIELDS})
+
+
+INFO_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version",
+               "application_type")
 
 
 class ClientEnvelope(Ok[ClientOut]):

@@ -19,6 +19,7 @@ from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services.context import Services
+from keyturn.services.oidc.metadata import ClientMetadata
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import audit
@@ -61,46 +62,78 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
                  dpop_bound_access_tokens: bool = False, actor: str = "operator") -> Issued[Client]:
     """Register a relying party; a confidential client's secret is in the answer only (a public one has none)."""
+    if not isinstance(name, str):
+        raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
+    return await create_from(ctx, ClientMetadata(
+        name=name, public=public, redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris or [], origins=origins, first_party=first_party,
+        scope=scope, refresh_tokens=refresh_tokens, id_token_alg=id_token_alg,
+        revoke_refresh_on_logout=revoke_refresh_on_logout, dpop_bound_access_tokens=dpop_bound_access_tokens),
+        actor=actor)
+
+
+async def create_from(ctx: Services, meta: ClientMetadata, *, actor: str = "operator") -> Issued[Client]:
+    """Register a relying party from parsed metadata (keyturn.services.oidc.metadata): the management API."""
+    now = ctx.clock()
+    client, secret = build(meta, client_id=new_client_id(), now=now)
+    async with ctx.engine.begin() as conn:
+        await clients_repo.insert(conn, client)
+        await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
+                           public=client.is_public, first_party=client.first_party)
+    ctx.origins.invalidate()  # this worker allows the new origins at once
+    return Issued(client, secret)
+
+
+def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported: frozenset[str] | None = None,
+          owner_id: str | None = None, registration_digest: str | None = None) -> tuple[Client, str | None]:
+    """The record ``meta`` asks for, every value checked, and a confidential client's new secret (not stored).
+    ``scopes_supported``: the only scopes it may ask for (dynamic registration), else any scope tokens."""
+    name = meta.name
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
     name = check_text("name", name).strip()
-    for field, values in (("redirect_uris", redirect_uris), ("post_logout_redirect_uris", post_logout_redirect_uris),
-                          ("allowed_origins", origins)):
+    for field, values in (("redirect_uris", meta.redirect_uris),
+                          ("post_logout_redirect_uris", meta.post_logout_redirect_uris),
+                          ("allowed_origins", meta.origins)):
         for value in values or ():
             if isinstance(value, str):
                 check_text(field, value)
+    scope = meta.scope
     if scope is not None:
         if not isinstance(scope, str):
             raise ApiError(400, "INVALID_SCOPE", "scope must be a string")
         check_text("scope", scope)
-    uris = validate_redirect_uris(redirect_uris)
+    uris = validate_redirect_uris(meta.redirect_uris)
     if not uris:
         raise ApiError(400, "INVALID_REDIRECT_URI", "at least one redirect URI is required")
-    logout_uris = validate_redirect_uris(post_logout_redirect_uris or [])
-    allowed = [validate_origin(o) for o in origins] if origins else default_origins(uris)
+    logout_uris = validate_redirect_uris(meta.post_logout_redirect_uris or [])
+    allowed = [validate_origin(o) for o in meta.origins] if meta.origins else default_origins(uris)
     try:
         scopes = parse_scope(scope if scope is not None else DEFAULT_SCOPE)
     except InvalidScope:
         raise ApiError(400, "INVALID_SCOPE", "scope must be space-separated scope tokens") from None
-    if id_token_alg is not None and id_token_alg not in CLIENT_ID_TOKEN_ALGS:
+    if scopes_supported is not None:
+        unknown = [s for s in scopes if s not in scopes_supported]
+        if unknown:
+            raise ApiError(400, "INVALID_CLIENT_METADATA", f"scope {unknown[0][:100]!r} is not supported here "
+                           "(see scopes_supported in the server's metadata)")
+    if meta.id_token_alg is not None and meta.id_token_alg not in CLIENT_ID_TOKEN_ALGS:
         raise ApiError(400, "INVALID_REQUEST",
                        f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
-    now = ctx.clock()
-    secret = None if public else new_client_secret()
+    secret = None if meta.public else new_client_secret()
+    grant_types = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if meta.refresh_tokens else (
+        GRANT_AUTHORIZATION_CODE,)
     client = Client(
-        client_id=new_client_id(), kind="oidc", name=name, owner_id=None, account_id=None, role=None,
+        client_id=client_id, kind="oidc", name=name, owner_id=owner_id, account_id=None, role=None,
         secret_digest=digest(secret) if secret else None, prev_secret_digest=None, prev_secret_expires_at=None,
-        is_public=public, public_id=None, domain=None, scope=" ".join(scopes), refresh=None, status=0,
-        grant_types=(GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN), redirect_uris=tuple(uris),
-        post_logout_redirect_uris=tuple(logout_uris), allowed_origins=tuple(allowed), first_party=first_party,
-        refresh_enabled=refresh_tokens, id_token_alg=id_token_alg, revoke_refresh_on_logout=revoke_refresh_on_logout,
-        expiration=None, created_at=now, updated_at=now, dpop_bound_access_tokens=dpop_bound_access_tokens)
-    async with ctx.engine.begin() as conn:
-        await clients_repo.insert(conn, client)
-        await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
-                           public=public, first_party=first_party)
-    ctx.origins.invalidate()  # this worker allows the new origins at once
-    return Issued(client, secret)
+        is_public=meta.public, public_id=None, domain=None, scope=" ".join(scopes), refresh=None, status=0,
+        grant_types=grant_types, redirect_uris=tuple(uris), post_logout_redirect_uris=tuple(logout_uris),
+        allowed_origins=tuple(allowed), first_party=meta.first_party, refresh_enabled=meta.refresh_tokens,
+        id_token_alg=meta.id_token_alg, revoke_refresh_on_logout=meta.revoke_refresh_on_logout, expiration=None,
+        created_at=now, updated_at=now, registered_metadata=meta.registered(),
+        registration_digest=registration_digest,
+        dpop_bound_access_tokens=meta.dpop_bound_access_tokens)
+    return client, secret
 
 
 async def list_all(ctx: Services) -> list[Client]:

@@ -7,12 +7,15 @@ Every answer is built as its documented model (keyturn.wire.credentials, which t
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, StrictInt
 from starlette.responses import Response
 
 from keyturn.core.models import Principal
 from keyturn.services import credentials
+from keyturn.services.oidc.metadata import uses_rfc7591
 from keyturn.web.auth import current_principal
 from keyturn.web.management.schemas import Id, Name, Patch, Strict, Text, Word
 from keyturn.web.responses import error_answers, shape_response
@@ -41,7 +44,8 @@ CREATE_ERRORS = {**ERRORS, **error_answers({429: "Too many credentials created b
 
 
 class CredentialCreate(Strict):
-    name: Name = Field(description="A name for the credential, e.g. my.app.cu")
+    name: Name | None = Field(None, description="A name for the credential, e.g. my.app.cu (required, or its "
+                              "RFC 7591 name client_name)")
     domain: Text | None = Field(None, description="Space-separated allowed-origin patterns and caller addresses "
                                 "(203.0.113.0/24, 2001:db8::/32: only from these may it call /token); empty or "
                                 "null: no browser origin, any address (docs/domain-patterns.md)")
@@ -58,6 +62,17 @@ class CredentialCreate(Strict):
                                     "offset, in the future (e.g. 2027-01-31T23:59:59Z); past it the credential "
                                     "gets invalid_client and its refresh tokens stop working; null: never",
                                     json_schema_extra={"format": "date-time"})
+    # RFC 7591 §2 names, beside the seed's (one name per field); with any of them the answer also carries
+    # client_id and client_secret (services/oidc/metadata.py credential_fields, docs/management-api.md)
+    client_name: Name | None = Field(None, description="RFC 7591 name of `name`")
+    redirect_uris: list[Annotated[Text, Field(max_length=2000)]] | None = Field(
+        None, max_length=50, description="RFC 7591 name of `redirect` (as a list)")
+    grant_types: list[Word] | None = Field(None, max_length=10, description="client_credentials, and "
+                                           "refresh_token (a refresh lifetime) and authorization_code (with "
+                                           "redirect URIs) if wanted")
+    token_endpoint_auth_method: Word | None = Field(None, description="client_secret_basic (default) or "
+                                                    "client_secret_post; the credential then authenticates so only")
+    jwks_uri: Text | None = Field(None, description="Refused: a credential authenticates with its client_secret")
 
 
 class CredentialUpdate(Strict):
@@ -78,8 +93,10 @@ class CredentialUpdate(Strict):
              summary="Create a credential (client_id = username, client_secret = password, shown once)")
 async def create_credential(body: CredentialCreate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    issued = await credentials.create(services(request), principal, body.model_dump(exclude_unset=True))
-    return shape_response(CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret)))
+    fields = body.model_dump(exclude_unset=True)
+    issued = await credentials.create(services(request), principal, fields)
+    out = CredentialOut.of(issued.record, issued.secret, rfc7591=uses_rfc7591(fields))
+    return shape_response(CredentialEnvelope(data=out))
 
 
 @router.get("", response_model=CredentialListEnvelope, responses=ERRORS, summary="List your credentials")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,9 +19,10 @@ from keyturn.core.errors import forbidden
 from keyturn.core.jose import ClientIdTokenAlg
 from keyturn.core.models import Principal
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.services.oidc import metadata as client_metadata
 from keyturn.services.tokens import OPERATOR_CLIENT_ID
 from keyturn.web.auth import current_principal
-from keyturn.web.management.schemas import Name, Strict, Text
+from keyturn.web.management.schemas import Name, Text, Word
 from keyturn.web.responses import error_answers, shape_response
 from keyturn.web.routing import ManagementRoute
 from keyturn.web.state import services
@@ -31,24 +32,44 @@ ADMIN_SCOPE = "keyturn:admin"
 router = APIRouter(prefix="/api/oidc-clients", tags=["OIDC clients"], route_class=ManagementRoute)
 
 ERRORS = error_answers({
-    400: "Invalid input (INVALID_REQUEST, INVALID_REDIRECT_URI, INVALID_ORIGIN…)",
+    400: "Invalid input (INVALID_REQUEST, INVALID_CLIENT_METADATA, INVALID_REDIRECT_URI, INVALID_ORIGIN…)",
     401: "Missing, invalid or expired access token",
     403: "Not the operator (needs keyturn:admin from keyturn-operator)",
 })
 Uri = Annotated[Text, Field(max_length=2000)]
 
 
-class ClientIn(Strict):
-    name: Name
-    type: Literal["public", "confidential"] = "public"
+class ClientIn(BaseModel):
+    """Keyturn's names or RFC 7591's (one name per field): every other name is refused with
+    INVALID_CLIENT_METADATA naming it (docs/registration.md), never dropped."""
+
+    model_config = ConfigDict(extra="allow")  # so that the parser names what it does not support
+
+    name: Name | None = Field(None, description="Required unless client_name is sent")
+    type: Literal["public", "confidential"] | None = Field(None, description="Default public; or "
+                                                           "token_endpoint_auth_method")
     redirect_uris: list[Uri] = Field(..., min_length=1, max_length=50)
     post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=50)
     allowed_origins: list[Uri] | None = Field(None, max_length=50)
     first_party: StrictBool = False
     scope: Text | None = None
-    refresh_tokens: StrictBool = True
+    refresh_tokens: StrictBool | None = Field(None, description="Default true; or grant_types")
     revoke_refresh_on_logout: StrictBool = True
     id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
+    # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
+    client_name: Name | None = None
+    token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic or "
+                                                    "client_secret_post")
+    grant_types: list[Word] | None = Field(None, max_length=10, description="authorization_code, refresh_token")
+    response_types: list[Word] | None = Field(None, max_length=10, description="code")
+    client_uri: Uri | None = None
+    logo_uri: Uri | None = None
+    tos_uri: Uri | None = None
+    policy_uri: Uri | None = None
+    contacts: list[Uri] | None = Field(None, max_length=50)
+    software_id: Text | None = None
+    software_version: Text | None = None
+    application_type: Word | None = Field(None, description="web or native")
     dpop_bound_access_tokens: StrictBool = False  # RFC 9449 §5.2: token requests must carry a DPoP proof
 
 
@@ -64,12 +85,8 @@ def require_operator(principal: Principal) -> None:
 async def create_client(body: ClientIn, request: Request,
                         principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    issued = await oidc_clients.create(
-        services(request), name=body.name, public=body.type == "public", redirect_uris=body.redirect_uris,
-        post_logout_redirect_uris=body.post_logout_redirect_uris, origins=body.allowed_origins,
-        first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
-        revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
-        dpop_bound_access_tokens=body.dpop_bound_access_tokens, actor=principal.resource_name)
+    meta = client_metadata.parse(body.model_dump(exclude_unset=True), dynamic=False)
+    issued = await oidc_clients.create_from(services(request), meta, actor=principal.resource_name)
     return shape_response(ClientEnvelope(data=ClientOut.of(issued.record, issued.secret)), 201)
 
 
