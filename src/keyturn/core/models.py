@@ -70,6 +70,8 @@ class Client:
     updated_at: float
     deleted_at: float | None = None
     rate_limit: str | None = None  # N/S requests per seconds at the token endpoint (keyturn.core.ratelimit)
+    # RFC 9126 §5: its authorization requests must be pushed (POST /par) first
+    require_pushed_authorization_requests: bool = False
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -320,3 +322,16 @@ class Grantable:
     name: str
     description: str
     source: ScopeSource
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126 §2), stored by the digest of its ``request_uri``: the
+    authorization request's parameters as the client sent them (client authentication removed)."""
+
+    digest: str
+    client_id: str
+    params: dict[str, str]
+    created_at: float
+    expires_at: float
+    used_at: float | None

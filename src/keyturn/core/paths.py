@@ -20,6 +20,7 @@ INTROSPECT = "/introspect"
 REVOKE = "/revoke"
 USERINFO = "/userinfo"
 LOGOUT = "/logout"
+PAR = "/par"  # RFC 9126 pushed authorization requests (FAPI 2.0)
 # Seed 000's spellings of the authorization and token endpoints
 ACCESS_AUTHORIZE = "/api/v2/access/authorize"
 ACCESS_TOKEN = "/api/v2/access/token"

@@ -25,6 +25,8 @@ class ClientOut(BaseModel):
     revoke_refresh_on_logout: bool
     id_token_signed_response_alg: str
     token_endpoint_auth_method: str
+    require_pushed_authorization_requests: bool = Field(
+        False, description="RFC 9126 §5: authorization requests must be pushed to the PAR endpoint first")
     client_secret: str | None = Field(None, exclude_if=absent,
                                       description="Confidential clients: in the create answer only")
 
@@ -39,6 +41,7 @@ class ClientOut(BaseModel):
             revoke_refresh_on_logout=client.revoke_refresh_on_logout,
             id_token_signed_response_alg=client.id_token_alg or "RS256",
             token_endpoint_auth_method="none" if client.is_public else "client_secret_basic",
+            require_pushed_authorization_requests=client.require_pushed_authorization_requests,
             client_secret=secret)
 
 

@@ -59,7 +59,7 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
                  post_logout_redirect_uris: list[str] | None = None, origins: list[str] | None = None,
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
-                 actor: str = "operator") -> Issued[Client]:
+                 require_pushed_authorization_requests: bool = False, actor: str = "operator") -> Issued[Client]:
     """Register a relying party; a confidential client's secret is in the answer only (a public one has none)."""
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
@@ -94,7 +94,8 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
         grant_types=(GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN), redirect_uris=tuple(uris),
         post_logout_redirect_uris=tuple(logout_uris), allowed_origins=tuple(allowed), first_party=first_party,
         refresh_enabled=refresh_tokens, id_token_alg=id_token_alg, revoke_refresh_on_logout=revoke_refresh_on_logout,
-        expiration=None, created_at=now, updated_at=now)
+        expiration=None, created_at=now, updated_at=now,
+        require_pushed_authorization_requests=require_pushed_authorization_requests)
     async with ctx.engine.begin() as conn:
         await clients_repo.insert(conn, client)
         await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,

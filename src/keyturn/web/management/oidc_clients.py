@@ -49,6 +49,7 @@ class ClientIn(Strict):
     refresh_tokens: StrictBool = True
     revoke_refresh_on_logout: StrictBool = True
     id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
+    require_pushed_authorization_requests: StrictBool = False  # RFC 9126 §5
 
 
 def require_operator(principal: Principal) -> None:
@@ -68,6 +69,7 @@ async def create_client(body: ClientIn, request: Request,
         post_logout_redirect_uris=body.post_logout_redirect_uris, origins=body.allowed_origins,
         first_party=body.first_party, scope=body.scope, refresh_tokens=body.refresh_tokens,
         revoke_refresh_on_logout=body.revoke_refresh_on_logout, id_token_alg=body.id_token_signed_response_alg,
+        require_pushed_authorization_requests=body.require_pushed_authorization_requests,
         actor=principal.resource_name)
     return shape_response(ClientEnvelope(data=ClientOut.of(issued.record, issued.secret)), 201)
 
