@@ -3,13 +3,18 @@ SQLite and PostgreSQL: POST /par, then /authorize with client_id + request_uri a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from keyturn.cli import app as cli_app
 from keyturn.core.secrets import REQUEST_URI_PREFIX, digest
+from keyturn.services.tokens import OPERATOR_CLIENT_ID, mint_access_token
 from keyturn.storage import tables as t
 from tests.conftest import Clock
 from tests.oidc.helpers import REDIRECT, consent, exchange, login, make_client, pkce_pair, query_of
@@ -288,3 +293,39 @@ class TestRequiredServerWide:
                                                      "request_uri": r.json()["request_uri"]})
         q = await _finish(client, loc.headers["location"], user)
         assert (await exchange(client, rp["client_id"], q["code"], verifier)).status_code == 200
+
+
+async def test_the_management_api_registers_and_shows_the_flag(client, ctx, make_user):
+    user = await make_user()
+    admin, _ = mint_access_token(ctx, sub=user.id, client_id=OPERATOR_CLIENT_ID, scope="keyturn:admin",
+                                 kind="user", now=ctx.clock())
+    body = {"name": "FAPI app", "type": "confidential", "redirect_uris": [REDIRECT],
+            "require_pushed_authorization_requests": True}
+    r = await client.post("/api/oidc-clients", json=body, headers={"Authorization": admin})
+    assert r.status_code == 201, r.text
+    created = r.json()["data"]
+    assert created["require_pushed_authorization_requests"] is True and created["client_secret"]
+    plain_rp = await client.post("/api/oidc-clients", json={**body, "require_pushed_authorization_requests": None},
+                                 headers={"Authorization": admin})
+    assert plain_rp.status_code == 400  # a StrictBool: null is not false
+    listed = (await client.get("/api/oidc-clients", headers={"Authorization": admin})).json()["data"]
+    assert [c["require_pushed_authorization_requests"] for c in listed] == [True]
+    r = await client.get("/authorize", params=_par_body(created["client_id"], pkce_pair()[1]))
+    assert r.status_code == 303 and query_of(r.headers["location"])["error"] == "invalid_request"
+    for bad in ("yes", 1):
+        r = await client.post("/api/oidc-clients", json={**body, "require_pushed_authorization_requests": bad},
+                              headers={"Authorization": admin})
+        assert r.status_code == 400 and r.json()["status"] == "ERROR", r.text
+
+
+def test_the_cli_registers_a_client_that_requires_par(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"KEYTURN_ENVIRONMENT": "development", "KEYTURN_ISSUER": ISSUER, "KEYTURN_SETTINGS_FILE": "",
+                        "KEYTURN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    args = ["clients", "create", "--name", "FAPI app", "--confidential", "--redirect-uri", REDIRECT]
+    on = runner.invoke(cli_app, [*args, "--require-pushed-authorization-requests"])
+    assert on.exit_code == 0, on.output
+    assert json.loads(on.stdout)["require_pushed_authorization_requests"] is True
+    off = runner.invoke(cli_app, args)
+    assert off.exit_code == 0 and json.loads(off.stdout)["require_pushed_authorization_requests"] is False
