@@ -140,7 +140,7 @@ async def test_another_clients_request_uri_is_unknown_and_stays_usable_by_its_ow
     request_uri, _ = await _pushed(client, rp)
     _is_page(await client.get("/authorize", params={"client_id": other["client_id"], "request_uri": request_uri}),
              "unknown")
-    for bogus in ("urn:ietf:params:oauth:request_uri:nope", "x" * 3000):
+    for bogus in (REQUEST_URI_PREFIX + "nope", REQUEST_URI_PREFIX + "x" * 3000):
         _is_page(await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": bogus}),
                  "unknown")
     r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri})
@@ -152,7 +152,7 @@ async def test_a_request_uri_needs_a_known_client_and_no_repeats(client, ctx):
     request_uri, _ = await _pushed(client, rp)
     _is_page(await client.get("/authorize", params={"request_uri": request_uri}), "unknown")
     _is_page(await client.get("/authorize", params={"client_id": "nope", "request_uri": request_uri}), "unknown")
-    repeated = f"client_id={rp['client_id']}&request_uri=a&request_uri=b"
+    repeated = f"client_id={rp['client_id']}&request_uri={REQUEST_URI_PREFIX}a&request_uri=b"
     _is_page(await client.get("/authorize?" + repeated), "repeats")
     ok = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri})
     assert ok.status_code == 303  # none of the refusals spent it

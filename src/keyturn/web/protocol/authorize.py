@@ -9,9 +9,11 @@ redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
 ``error_description``, ``state`` and ``iss`` (RFC 9207); so is ``temporarily_unavailable``
 when the database fails (the error pipeline, keyturn.web.errors.ERROR_REDIRECT). Every answer that leaves for
 the client is a 303, so ``prompt=none`` works inside the RP's hidden iframe.
-A pushed request (RFC 9126 §4: ``client_id`` + ``request_uri``, keyturn.services.oidc.pushed) is consumed
-once; an unknown, expired, used or other client's ``request_uri`` proves no redirect URI, so it gets the
-page. A client that must push (RFC 9126 §5) and did not gets a redirected ``invalid_request``.
+A pushed request (RFC 9126 §4: ``client_id`` + a ``request_uri`` of ours,
+``urn:ietf:params:oauth:request_uri:…``, keyturn.services.oidc.pushed) is consumed once (any other
+``request_uri`` is OIDC's request object by reference: ``request_uri_not_supported``); an unknown,
+expired, used or other client's ``request_uri`` proves no redirect URI, so it gets the page. A client
+that must push (RFC 9126 §5) and did not gets a redirected ``invalid_request``.
 No CORS here (RFC 9700 §2.6).
 """
 
@@ -26,6 +28,7 @@ from starlette.responses import Response
 
 from keyturn.core.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
 from keyturn.core.models import Client
+from keyturn.core.secrets import REQUEST_URI_PREFIX
 from keyturn.services.context import Services
 from keyturn.services.oidc import flow, pushed, sessions
 from keyturn.services.oidc import request as authz
@@ -96,14 +99,15 @@ async def _proven(request: Request, now: float, *, consume: bool = True) -> _Pro
         if not authz.code_flow_client(client, now):
             raise authz.UntrustedRedirect("The application (client_id) is unknown or cannot sign people in.")
         assert client is not None
-        if "request_uri" in params:
+        was_pushed = params.get("request_uri", "").startswith(REQUEST_URI_PREFIX)  # else OIDC's: not supported
+        if was_pushed:
             if "client_id" in repeated or "request_uri" in repeated:
                 raise authz.UntrustedRedirect("The request repeats client_id or request_uri.")
             if not consume:
                 raise authz.UntrustedRedirect(BUSY)
             parsed = Parameters(await pushed.pull(ctx, client, params["request_uri"], now), ())
         redirect_uri = authz.trusted_redirect_uri(client, parsed.values, parsed.repeated)
-        return _Proven(parsed, client, redirect_uri, "request_uri" in params)
+        return _Proven(parsed, client, redirect_uri, was_pushed)
     except (authz.UntrustedRedirect, pushed.PushedRequestRefused) as exc:
         log.info("authorization request refused before redirect: %s", exc.message)
         return exc.message
