@@ -127,11 +127,16 @@ async def test_a_request_uri_is_single_use_and_a_reload_gets_a_clear_page(client
     _is_page(await client.get("/authorize", params=params), "already used")  # after the flow too
 
 
-async def test_a_request_uri_expires_after_its_lifetime(client, ctx, clock: Clock):
+async def test_a_request_uri_expires_after_its_lifetime_and_the_leeway(client, ctx, clock: Clock):
+    """Its expiry is the pushing node's clock: like a code's, it holds KEYTURN_CLOCK_LEEWAY past it, no longer."""
     rp = await make_client(ctx)
-    request_uri, _ = await _pushed(client, rp)
-    clock.advance(60)
-    _is_page(await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri}),
+    late = ctx.settings.par_lifetime + ctx.settings.clock_leeway
+    live, dead = await _pushed(client, rp), await _pushed(client, rp)
+    clock.advance(late - 1)
+    r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": live[0]})
+    assert r.status_code == 303, r.text
+    clock.advance(1)
+    _is_page(await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": dead[0]}),
              "expired")
 
 

@@ -21,12 +21,14 @@ async def insert_pushed_request(conn: AsyncConnection, request: PushedRequest) -
     await conn.execute(pushed.insert().values(**to_row(request)))
 
 
-async def consume_pushed_request(conn: AsyncConnection, request_digest: str, client_id: str,
-                                 now: float) -> PushedRequest | None:
-    """Mark the client's live, unused request used and return it; None if there is none (RFC 9126 §4)."""
+async def consume_pushed_request(conn: AsyncConnection, request_digest: str, client_id: str, now: float,
+                                 leeway: float = 0.0) -> PushedRequest | None:
+    """Mark the client's live, unused request used and return it; None if there is none (RFC 9126 §4). Its
+    expiry is the pushing node's clock: ``leeway`` seconds of clock difference are tolerated."""
     c = pushed.c
     stmt = (update(pushed)
-            .where(c.digest == request_digest, c.client_id == client_id, c.used_at.is_(None), c.expires_at > now)
+            .where(c.digest == request_digest, c.client_id == client_id, c.used_at.is_(None),
+                   c.expires_at > now - leeway)
             .values(used_at=now)
             .returning(*pushed.c))
     row = (await conn.execute(stmt)).mappings().first()

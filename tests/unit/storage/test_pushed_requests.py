@@ -29,6 +29,7 @@ async def test_consumed_once_by_its_client_while_live(ctx: Services, clock: Cloc
         assert await store.consume_pushed_request(conn, "d1", other["client_id"], now) is None
         assert await store.consume_pushed_request(conn, "nope", rp["client_id"], now) is None
         assert await store.consume_pushed_request(conn, "d1", rp["client_id"], now + 60) is None  # expired
+        assert await store.consume_pushed_request(conn, "d1", rp["client_id"], now + 70, leeway=10) is None
         got = await store.consume_pushed_request(conn, "d1", rp["client_id"], now + 59)
         assert got is not None and got.params == {"state": "s", "scope": "openid"} and got.used_at == now + 59
         assert await store.consume_pushed_request(conn, "d1", rp["client_id"], now + 59) is None

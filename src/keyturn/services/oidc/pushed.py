@@ -75,7 +75,7 @@ async def pull(ctx: Services, client: Client, request_uri: str, now: float) -> d
     :class:`PushedRequestRefused` saying why (unknown and another client's alike)."""
     key = digest(request_uri)
     async with ctx.engine.begin() as conn:
-        found = await store.consume_pushed_request(conn, key, client.client_id, now)
+        found = await store.consume_pushed_request(conn, key, client.client_id, now, ctx.settings.clock_leeway)
         if found is not None:
             return dict(found.params)
         seen = await store.find_pushed_request(conn, key)
