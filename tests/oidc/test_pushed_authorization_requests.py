@@ -334,3 +334,20 @@ def test_the_cli_registers_a_client_that_requires_par(tmp_path: Path, monkeypatc
     assert json.loads(on.stdout)["require_pushed_authorization_requests"] is True
     off = runner.invoke(cli_app, args)
     assert off.exit_code == 0 and json.loads(off.stdout)["require_pushed_authorization_requests"] is False
+
+
+class TestFailureLimit:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"client_auth_max_failures": 2}
+
+    async def test_failed_authentications_at_par_count_as_at_the_token_endpoint(self, client, ctx):
+        rp = await make_client(ctx, public=False)
+        for _ in range(2):
+            r = await _push(client, rp, auth=(rp["client_id"], "ktcs_wrong"))
+            assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+        r = await _push(client, rp, auth=(rp["client_id"], rp["client_secret"]))
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0, r.text
+        token = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "ktrt_x"},
+                                  auth=(rp["client_id"], rp["client_secret"]))
+        assert token.status_code == 429  # one counter for the client, whichever endpoint it failed at
