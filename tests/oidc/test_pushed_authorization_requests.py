@@ -351,3 +351,22 @@ class TestFailureLimit:
         token = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "ktrt_x"},
                                   auth=(rp["client_id"], rp["client_secret"]))
         assert token.status_code == 429  # one counter for the client, whichever endpoint it failed at
+
+
+async def test_the_database_away_is_a_503_in_each_endpoints_shape(client, ctx, monkeypatch: pytest.MonkeyPatch):
+    from keyturn.storage import pushed_requests as store
+    rp = await make_client(ctx)
+    request_uri, _ = await _pushed(client, rp)
+
+    async def away(*args: Any, **kw: Any) -> None:
+        raise ConnectionRefusedError("the database is away")
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "insert_pushed_request", away)
+        m.setattr(store, "consume_pushed_request", away)
+        r = await _push(client, rp)
+        assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable" and r.headers["retry-after"]
+        r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri})
+        assert r.status_code == 503 and "location" not in r.headers and "text/html" in r.headers["content-type"]
+    r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri})
+    assert r.status_code == 303  # nothing was spent
