@@ -115,8 +115,9 @@ class Settings(BaseSettings):
         description="Credentials one user may create per hour (sliding window, shared through Redis if set); then 429.")
     allow_plain_pkce: bool = Field(False, description="Accept code_challenge_method=plain (RFC 7636); off.")
     par_lifetime: int = Field(60, ge=5, le=60, description=(
-        "Seconds a `request_uri` from the pushed authorization request endpoint (`POST /par`, RFC 9126) stays "
-        "usable, single use; at most 60 (FAPI 2.0 §5.3.2.2 allows < 600; docs/fapi2.md)."))
+        "Seconds a `request_uri` from the pushed authorization request endpoint (`POST /par`, RFC 9126) may be "
+        "brought to `/authorize`; used up when its code is issued; at most 60 (FAPI 2.0 §5.3.2.2: < 600; "
+        "docs/fapi2.md)."))
     require_par: bool = Field(False, description=(
         "Require pushed authorization requests (RFC 9126 §5) of every client: `/authorize` takes only "
         "`client_id` + `request_uri`; off: only clients registered with `require_pushed_authorization_requests`."))

@@ -1,5 +1,8 @@
 """Pushed authorization requests (RFC 9126; FAPI 2.0 Security Profile §5.3.2.2), through the served front on
-SQLite and PostgreSQL: POST /par, then /authorize with client_id + request_uri alone, single use, ≤ 60 s."""
+SQLite and PostgreSQL: POST /par, then /authorize with client_id + request_uri alone, ≤ 60 s, used up when
+its code is issued (a reload before that works: the conformance suite's
+par-ensure-reused-request-uri-prior-to-auth-completion-succeeds; a reuse after it is a page:
+par-attempt-reuse-request_uri)."""
 
 from __future__ import annotations
 
@@ -115,20 +118,69 @@ async def test_parameters_beside_the_request_uri_are_ignored(client, ctx, make_u
     assert tokens.status_code == 200 and set(tokens.json()["scope"].split()) == {"openid", "email"}
 
 
-async def test_a_request_uri_is_single_use_and_a_reload_gets_a_clear_page(client, ctx, make_user):
+async def test_a_reload_before_the_sign_in_completes_works_and_a_reuse_after_it_gets_a_page(client, ctx, make_user):
+    user = await make_user()
+    rp = await make_client(ctx)
+    request_uri, verifier = await _pushed(client, rp)
+    params = {"client_id": rp["client_id"], "request_uri": request_uri}
+    first = await client.get("/authorize", params=params)
+    assert first.status_code == 303 and first.headers["location"].startswith("/interaction/")
+    reload = await client.get("/authorize", params=params)  # the person reloads the sign-in page
+    assert reload.status_code == 303 and reload.headers["location"].startswith("/interaction/")
+    q = await _finish(client, reload.headers["location"], user)
+    assert (await exchange(client, rp["client_id"], q["code"], verifier)).status_code == 200
+    _is_page(await client.get("/authorize", params=params), "already used")  # the back button, after it
+    # The first page, still open, completes too late: the request_uri is spent, so no second code.
+    r = await login(client, first.headers["location"], user.email, user.password)
+    assert r.status_code == 303 and r.headers["location"].startswith(REDIRECT + "?"), r.text
+    late = query_of(r.headers["location"])
+    assert late["error"] == "invalid_request" and "code" not in late and late["state"] == "par-state"
+
+
+async def test_a_signed_in_person_gets_one_code_per_request_uri(client, ctx, make_user):
     user = await make_user()
     rp = await make_client(ctx)
     request_uri, _ = await _pushed(client, rp)
     params = {"client_id": rp["client_id"], "request_uri": request_uri}
-    first = await client.get("/authorize", params=params)
-    assert first.status_code == 303
-    _is_page(await client.get("/authorize", params=params), "already used")  # the reload
-    await _finish(client, first.headers["location"], user)
-    _is_page(await client.get("/authorize", params=params), "already used")  # after the flow too
+    await _finish(client, (await client.get("/authorize", params=params)).headers["location"], user)
+    again_uri, _ = await _pushed(client, rp)
+    r = await client.get("/authorize", params={**params, "request_uri": again_uri})  # signed in: code at once
+    assert r.status_code == 303 and "code" in query_of(r.headers["location"])
+    _is_page(await client.get("/authorize", params={**params, "request_uri": again_uri}), "already used")
 
 
-async def test_a_request_uri_expires_after_its_lifetime_and_the_leeway(client, ctx, clock: Clock):
-    """Its expiry is the pushing node's clock: like a code's, it holds KEYTURN_CLOCK_LEEWAY past it, no longer."""
+async def test_a_refused_consent_leaves_the_request_uri_unspent_until_it_expires(client, ctx, make_user):
+    user = await make_user()
+    rp = await make_client(ctx, first_party=False)
+    request_uri, _ = await _pushed(client, rp)
+    params = {"client_id": rp["client_id"], "request_uri": request_uri}
+    r = await login(client, (await client.get("/authorize", params=params)).headers["location"], user.email,
+                    user.password)
+    r = await consent(client, r.headers["location"], decision="deny")
+    assert query_of(r.headers["location"])["error"] == "access_denied"
+    r = await client.get("/authorize", params=params)
+    assert r.status_code == 303 and r.headers["location"].startswith("/interaction/")
+
+
+async def test_two_consent_pages_of_one_request_uri_give_one_code(client, ctx, make_user):
+    user = await make_user()
+    rp = await make_client(ctx, first_party=False)
+    request_uri, _ = await _pushed(client, rp)
+    params = {"client_id": rp["client_id"], "request_uri": request_uri}
+    r = await client.get("/authorize", params=params)
+    r = await login(client, r.headers["location"], user.email, user.password)
+    pages = [r.headers["location"]]
+    r = await client.get("/authorize", params=params)  # a second tab, signed in: its own consent page
+    pages.append(r.headers["location"])
+    first = query_of((await consent(client, pages[0])).headers["location"])
+    second = query_of((await consent(client, pages[1])).headers["location"])
+    assert "code" in first and second["error"] == "invalid_request" and "code" not in second
+
+
+async def test_a_request_uri_expires_after_its_lifetime_and_the_leeway(client, ctx, clock: Clock, make_user):
+    """Its expiry is the pushing node's clock: like a code's, it holds KEYTURN_CLOCK_LEEWAY past it, no longer.
+    It bounds when the request may be loaded, not how long the person then takes to sign in."""
+    user = await make_user()
     rp = await make_client(ctx)
     late = ctx.settings.par_lifetime + ctx.settings.clock_leeway
     live, dead = await _pushed(client, rp), await _pushed(client, rp)
@@ -136,6 +188,8 @@ async def test_a_request_uri_expires_after_its_lifetime_and_the_leeway(client, c
     r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": live[0]})
     assert r.status_code == 303, r.text
     clock.advance(1)
+    slow = await login(client, r.headers["location"], user.email, user.password)
+    assert "code" in query_of(slow.headers["location"])
     _is_page(await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": dead[0]}),
              "expired")
 
@@ -363,7 +417,7 @@ async def test_the_database_away_is_a_503_in_each_endpoints_shape(client, ctx, m
 
     with monkeypatch.context() as m:
         m.setattr(store, "insert_pushed_request", away)
-        m.setattr(store, "consume_pushed_request", away)
+        m.setattr(store, "find_pushed_request", away)
         r = await _push(client, rp)
         assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable" and r.headers["retry-after"]
         r = await client.get("/authorize", params={"client_id": rp["client_id"], "request_uri": request_uri})

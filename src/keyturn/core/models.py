@@ -188,6 +188,8 @@ class AuthorizationRequest:
     # Whether the request carried redirect_uri (RFC 6749 §4.1.3: then the token request must repeat it).
     # None: unknown, for an interaction stored by a version that did not record it.
     redirect_uri_sent: bool | None = None
+    # The digest of the request_uri when the request was pushed (RFC 9126): spent when the code is issued.
+    pushed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

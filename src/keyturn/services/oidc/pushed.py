@@ -4,17 +4,20 @@ A client pushes its authorization request to ``POST /par``, authenticated as at 
 validated there exactly as ``/authorize`` validates one (keyturn.services.oidc.request: the registered
 redirect URI, ``response_type``, scope, PKCE — S256 only, whatever ``KEYTURN_ALLOW_PLAIN_PKCE`` says) and
 stored by the digest of a fresh ``request_uri`` for ``KEYTURN_PAR_LIFETIME`` seconds (at most 60). The
-browser then brings only ``client_id`` and ``request_uri`` to ``/authorize``, which consumes the stored
-request once (:func:`pull`) and continues with its parameters alone; parameters sent beside them on the
+browser then brings only ``client_id`` and ``request_uri`` to ``/authorize``, which loads the stored
+request (:func:`load`) and continues with its parameters alone; parameters sent beside them on the
 authorization URL are ignored (FAPI 2.0 §5.3.2.2: only the parameters of the pushed request are used).
+It is used up when the code is issued (:func:`spend`): until then the sign-in page may be reloaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient
-from keyturn.core.models import Client, PushedRequest
+from keyturn.core.models import AuthorizationRequest, Client, PushedRequest
 from keyturn.core.secrets import digest, new_request_uri
 from keyturn.services.context import Services
 from keyturn.services.oidc import request as authz
@@ -70,14 +73,21 @@ async def push(ctx: Services, client: Client, params: dict[str, str], now: float
     return Pushed(request_uri, lifetime)
 
 
-async def pull(ctx: Services, client: Client, request_uri: str, now: float) -> dict[str, str]:
-    """The parameters of the client's pushed request, consumed (RFC 9126 §4: single use); else
-    :class:`PushedRequestRefused` saying why (unknown and another client's alike)."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A live pushed request of the client: its parameters, and the digest the code's issue spends."""
+
+    params: dict[str, str]
+    digest: str
+
+
+async def load(ctx: Services, client: Client, request_uri: str, now: float) -> Loaded:
+    """The client's pushed request if it is unused and unexpired (RFC 9126 §4); else
+    :class:`PushedRequestRefused` saying why (unknown and another client's alike). Loading does not use it
+    up: :func:`spend` does, when the code is issued. The expiry is the pushing node's clock:
+    ``KEYTURN_CLOCK_LEEWAY`` seconds of clock difference are tolerated, as for a code."""
     key = digest(request_uri)
-    async with ctx.engine.begin() as conn:
-        found = await store.consume_pushed_request(conn, key, client.client_id, now, ctx.settings.clock_leeway)
-        if found is not None:
-            return dict(found.params)
+    async with ctx.engine.connect() as conn:
         seen = await store.find_pushed_request(conn, key)
     if seen is None or seen.client_id != client.client_id:
         raise PushedRequestRefused("The sign-in request (request_uri) is unknown. "
@@ -85,5 +95,15 @@ async def pull(ctx: Services, client: Client, request_uri: str, now: float) -> d
     if seen.used_at is not None:
         raise PushedRequestRefused("This sign-in request (request_uri) was already used. "
                                    "Please return to the application and start again.")
-    raise PushedRequestRefused("This sign-in request (request_uri) has expired. "
-                               "Please return to the application and start again.")
+    if now >= seen.expires_at + ctx.settings.clock_leeway:
+        raise PushedRequestRefused("This sign-in request (request_uri) has expired. "
+                                   "Please return to the application and start again.")
+    return Loaded(dict(seen.params), key)
+
+
+async def spend(conn: AsyncConnection, areq: AuthorizationRequest, now: float) -> None:
+    """Use up the pushed request ``areq`` came from, in the transaction that issues its code (single use,
+    RFC 9126 §4): ``invalid_request`` if another sign-in completed with it first. Its lifetime bounds when
+    it may be loaded, not how long the person takes to sign in (the interaction's own lifetime does)."""
+    if areq.pushed is not None and not await store.spend_pushed_request(conn, areq.pushed, areq.client_id, now):
+        raise InvalidRequest("the request_uri was already used")
