@@ -192,7 +192,12 @@ class AuthorizationRequest:
     pushed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; ``pushed`` only when set, so a node of the previous version (rolling deploy) still
+        loads every interaction that did not come from a pushed request."""
+        data = asdict(self)
+        if data["pushed"] is None:
+            del data["pushed"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
