@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the interop and browser tests need, when it is missing:
 # Debian's chromium, nginx, faketime (libfaketime: the clock-skew test) and redis-server (tests that freeze or
-# restart their own Redis), and the npm packages of tests/js (axios, oidc-client 1.11).
+# restart their own Redis), and the npm packages of tests/js (axios, oidc-client 1.11, openid-client 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     registration_limit: int = Field(
         20, ge=1, description="Registrations per hour from one source address (sliding window, shared through "
         "Redis if set); then 429.")
+    par_lifetime: int = Field(60, ge=5, le=60, description=(
+        "Seconds a `request_uri` from the pushed authorization request endpoint (`POST /par`, RFC 9126) may be "
+        "brought to `/authorize`; used up when its code is issued; at most 60 (FAPI 2.0 §5.3.2.2: < 600; "
+        "docs/fapi2.md)."))
+    require_par: bool = Field(False, description=(
+        "Require pushed authorization requests (RFC 9126 §5) of every client: `/authorize` takes only "
+        "`client_id` + `request_uri`; off: only clients registered with `require_pushed_authorization_requests`."))
     client_cache_ttl: float = Field(
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
     )

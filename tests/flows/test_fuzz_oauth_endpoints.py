@@ -1,4 +1,4 @@
-"""Hypothesis fuzz of /token, /introspect and /revoke: random bodies, content types and headers.
+"""Hypothesis fuzz of /token, /introspect, /revoke and /par: random bodies, content types and headers.
 Never a 5xx; always RFC 6749 §5.2 JSON (or a 200 token/introspection answer) with no-store."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
 from keyturn.services.context import build_services
+from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.users import create_user
 from keyturn.settings import Settings
 from keyturn.web.app import create_app, front
@@ -52,7 +53,9 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncClient,
         user, _ = await create_user(ctx, email="fuzz@example.test", phone_number=None, password="fuzzing pass 1")
         issued = await credentials_service.create(ctx, Principal(kind="user", id=user.id),
                                                 {"name": "fuzz", "scope": "ALLOW_OTA_CHARGE", "refresh": "1d"})
-        return {"client_id": issued.record.client_id, "client_secret": str(issued.secret)}
+        rp = await oidc_clients.create(ctx, name="fuzz app", public=True, redirect_uris=["https://app.test/cb"])
+        return {"client_id": issued.record.client_id, "client_secret": str(issued.secret),
+                "rp": rp.record.client_id}
     try:
         yield SyncClient(loop, client), loop.run_until_complete(setup())
     finally:
@@ -113,7 +116,47 @@ def test_no_body_a_client_can_send_gets_a_5xx(fuzz, path, kind, pairs, raw, blob
 
 def test_the_fuzzer_reaches_success_paths(fuzz):
     tc, cred = fuzz
-    r = tc.post("/token", json={"grant_type": "client_credentials", **cred})
+    basic = {"client_id": cred["client_id"], "client_secret": cred["client_secret"]}
+    r = tc.post("/token", json={"grant_type": "client_credentials", **basic})
     assert r.status_code == 200
-    r = tc.post("/introspect", data={"token": r.json()["access_token"], **cred})
+    r = tc.post("/introspect", data={"token": r.json()["access_token"], **basic})
     assert r.json()["active"] is True
+
+
+PAR_KEYS = st.sampled_from(["response_type", "client_id", "client_secret", "redirect_uri", "scope", "state", "nonce",
+                            "code_challenge", "code_challenge_method", "prompt", "max_age", "request_uri", "request",
+                            "response_mode", "x"]) | st.text(max_size=8)
+PAR_VALUES = st.sampled_from(["code", "token", "RP", "https://app.test/cb", "openid", "openid email", "S256", "plain",
+                              "none", "login", "5", "-1", "urn:ietf:params:oauth:request_uri:x", "query",
+                              "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "a" * 43]) | st.text(max_size=40)
+PAR_ERRORS = RFC_ERRORS | {"unsupported_response_type", "request_not_supported"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["form", "form", "json", "raw"]),
+       pairs=st.lists(st.tuples(PAR_KEYS, PAR_VALUES), max_size=9), raw=st.binary(max_size=200), ctype=CTYPES,
+       auth=AUTH)
+def test_no_pushed_request_a_client_can_send_gets_a_5xx(fuzz, kind, pairs, raw, ctype, auth):
+    """RFC 9126 §2.3: a pushed authorization request is answered 201 or RFC 6749 §5.2 JSON, never a 5xx."""
+    tc, cred = fuzz
+    headers = {"content-type": ctype}
+    if auth:
+        headers["authorization"] = auth
+    filled = [(k, v.replace("RP", cred["rp"])) for k, v in pairs]
+    r = tc.post("/par", content=_body(kind, filled, raw, None, cred), headers=headers)
+    assert r.status_code < 500, r.text
+    assert r.headers["cache-control"] == "no-store"
+    body = r.json()
+    if r.status_code == 201:
+        assert set(body) == {"request_uri", "expires_in"}
+    else:
+        assert r.status_code in (400, 401) and body["error"] in PAR_ERRORS, body
+        desc = body.get("error_description", "")
+        assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in desc), desc
+
+
+def test_the_par_fuzzer_reaches_success(fuzz):
+    tc, cred = fuzz
+    r = tc.post("/par", data={"response_type": "code", "client_id": cred["rp"], "code_challenge": "a" * 43,
+                              "code_challenge_method": "S256"})
+    assert r.status_code == 201, r.text

@@ -23,7 +23,6 @@ async def admin(ctx, make_user):
     ({"jwks_uri": "https://app.example.test/jwks"}, "jwks_uri"),
     ({"jwks": {"keys": []}}, "jwks"),
     ({"tls_client_certificate_bound_access_tokens": True}, "tls_client_certificate_bound_access_tokens"),
-    ({"require_pushed_authorization_requests": True}, "require_pushed_authorization_requests"),
     ({"token_endpoint_auth_signing_alg": "ES256"}, "token_endpoint_auth_signing_alg"),
     ({"grant_types": ["client_credentials"]}, "client_credentials"),
     ({"response_types": ["code id_token"]}, "code id_token"),

@@ -37,6 +37,9 @@ def clients_create(
     id_token_alg: str = typer.Option(None, "--id-token-alg", help=ID_TOKEN_ALG_HELP),
     dpop_bound: bool = typer.Option(False, "--dpop-bound-access-tokens",
                                     help="Require a DPoP proof at every token request (RFC 9449 §5.2)."),
+    require_par: bool = typer.Option(
+        False, "--require-pushed-authorization-requests",
+        help="Its authorization requests must be pushed to POST /par first (RFC 9126; FAPI 2.0)."),
     as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
 ) -> None:
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
@@ -48,7 +51,8 @@ def clients_create(
             ctx, name=name, public=public, redirect_uris=list(redirect_uri),
             post_logout_redirect_uris=list(post_logout_redirect_uri), origins=list(origin) or None,
             first_party=first_party, scope=scope, refresh_tokens=not no_refresh, id_token_alg=id_token_alg,
-            revoke_refresh_on_logout=not keep_refresh_on_logout, dpop_bound_access_tokens=dpop_bound)
+            revoke_refresh_on_logout=not keep_refresh_on_logout, dpop_bound_access_tokens=dpop_bound,
+            require_pushed_authorization_requests=require_par)
         return ClientOut.of(issued.record, issued.secret)
     data = run(go)
     output(data, as_json, f"client_id={data.client_id}")

@@ -80,6 +80,8 @@ class Client:
         """The token endpoint authentication method registered for this client, if one was (RFC 7591 §2)."""
         method = (self.registered_metadata or {}).get("token_endpoint_auth_method")
         return method if isinstance(method, str) else None
+    # RFC 9126 §5: its authorization requests must be pushed (POST /par) first
+    require_pushed_authorization_requests: bool = False
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -200,9 +202,16 @@ class AuthorizationRequest:
     # None: unknown, for an interaction stored by a version that did not record it.
     redirect_uri_sent: bool | None = None
     dpop_jkt: str | None = None  # RFC 9449 §10: the key the code's token request must prove
+    # The digest of the request_uri when the request was pushed (RFC 9126): spent when the code is issued.
+    pushed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; ``pushed`` only when set, so a node of the previous version (rolling deploy) still
+        loads every interaction that did not come from a pushed request."""
+        data = asdict(self)
+        if data["pushed"] is None:
+            del data["pushed"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
@@ -346,3 +355,16 @@ class Grantable:
     name: str
     description: str
     source: ScopeSource
+
+
+@dataclass(frozen=True, slots=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126 §2), stored by the digest of its ``request_uri``: the
+    authorization request's parameters as the client sent them (client authentication removed)."""
+
+    digest: str
+    client_id: str
+    params: dict[str, str]
+    created_at: float
+    expires_at: float
+    used_at: float | None

@@ -23,6 +23,7 @@ LOGOUT = "/logout"
 # RFC 7591 §3 dynamic client registration, and RFC 7592 §2 each registered client's configuration endpoint
 REGISTER = "/register"
 REGISTERED_CLIENT = "/register/{client_id}"
+PAR = "/par"  # RFC 9126 pushed authorization requests (FAPI 2.0)
 # Seed 000's spellings of the authorization and token endpoints
 ACCESS_AUTHORIZE = "/api/v2/access/authorize"
 ACCESS_TOKEN = "/api/v2/access/token"

@@ -108,6 +108,12 @@ def new_initial_access_token() -> str:
 
 def new_registration_access_token() -> str:
     return PREFIX_REGISTRATION_ACCESS + secrets.token_urlsafe(32)
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"  # RFC 9126 §2.2
+
+
+def new_request_uri() -> str:
+    """A pushed authorization request's reference (RFC 9126 §2.2): 256 random bits after the URN prefix."""
+    return REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
 
 
 def new_session_id() -> str:

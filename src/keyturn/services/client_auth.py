@@ -1,4 +1,4 @@
-"""Client authentication at the token, introspection and revocation endpoints.
+"""Client authentication at the token, introspection, revocation and pushed authorization request endpoints.
 
 Methods: client_secret_basic (RFC 6749 §2.3.1, id and secret form-urlencoded
 before base64), client_secret_post, the same fields in a JSON body (seed 000),

@@ -29,6 +29,9 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": iss + paths.REVOKE,
         "end_session_endpoint": iss + paths.LOGOUT,
         **registration,
+        # RFC 9126 §5: always served; required of every client only with KEYTURN_REQUIRE_PAR (else per client)
+        "pushed_authorization_request_endpoint": iss + paths.PAR,
+        "require_pushed_authorization_requests": settings.require_par,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
         "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,

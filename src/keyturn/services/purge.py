@@ -12,6 +12,8 @@ A row goes ``KEYTURN_PURGE_GRACE`` seconds after it stops meaning anything:
 =================  ==========================================================================
 codes              past ``expires_at`` (an expired code is refused anyway)
 interactions       past ``expires_at``
+pushed_requests    past ``expires_at`` + the interaction lifetime (RFC 9126 ``request_uri``s, used or
+                   not: a sign-in that loaded one may spend it until its interaction expires)
 sessions           past ``expires_at``, ended, or idle longer than ``session_idle_ttl``
 revoked_tokens     past the ``exp`` of the token it names + ``clock_leeway`` (a verifier could
                    still accept the token until then)
@@ -44,7 +46,11 @@ log = logging.getLogger("keyturn.purge")
 JITTER = 0.2
 # The longest window a throttle row counts failures in (services/oidc/login.py; a test holds them equal).
 THROTTLE_WINDOW = 3600.0
-TABLES = ("authorization_codes", "interactions", "sessions", "revoked_tokens", "throttles", "refresh_reissues",
+# How long after its expiry a pushed request may still be spent: services/oidc/flow.py's INTERACTION_TTL
+# (a test holds them equal; imported, it would make an import cycle through services/context.py).
+SIGN_IN_WINDOW = 600.0
+TABLES = ("authorization_codes", "interactions", "pushed_requests", "sessions", "revoked_tokens", "throttles",
+          "refresh_reissues",
           "refresh_tokens", "grants", "audit_events")
 
 Batch = Callable[[AsyncConnection, int], Awaitable[int]]
@@ -80,6 +86,7 @@ class Purger:
         out: list[tuple[str, Batch]] = [
             ("authorization_codes", lambda c, n: store.expired_codes(c, before, n)),
             ("interactions", lambda c, n: store.expired_interactions(c, before, n)),
+            ("pushed_requests", lambda c, n: store.expired_pushed_requests(c, before - SIGN_IN_WINDOW, n)),
             ("sessions", lambda c, n: store.dead_sessions(c, before, s.session_idle_ttl, n)),
             ("revoked_tokens", lambda c, n: store.expired_revoked_tokens(c, before - s.clock_leeway, n)),
             ("throttles", lambda c, n: store.stale_throttles(c, before, THROTTLE_WINDOW, n)),

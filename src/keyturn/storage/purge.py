@@ -4,7 +4,8 @@ Each function deletes at most ``limit`` rows in one statement and returns how ma
 caller repeats it, one short transaction each, until fewer than ``limit`` go. On PostgreSQL the rows
 are chosen with ``FOR UPDATE SKIP LOCKED``, so purges running at once on several workers and nodes
 take different rows and never wait for each other or for a request holding a row; SQLite has one
-writer at a time anyway and ignores the clause. Every condition is on an indexed column (migration 0004).
+writer at a time anyway and ignores the clause. Every condition is on an indexed column (migrations 0004,
+0010).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from keyturn.storage.tables import (
     authorization_codes,
     grants,
     interactions,
+    pushed_requests,
     refresh_tokens,
     revoked_tokens,
     sessions,
@@ -45,6 +47,12 @@ async def expired_codes(conn: AsyncConnection, before: float, limit: int) -> int
 async def expired_interactions(conn: AsyncConnection, before: float, limit: int) -> int:
     c = interactions.c
     return await _delete_chosen(conn, interactions, c.id, c.expires_at < before, limit)
+
+
+async def expired_pushed_requests(conn: AsyncConnection, before: float, limit: int) -> int:
+    """Pushed authorization requests (used or not) that expired before ``before``."""
+    c = pushed_requests.c
+    return await _delete_chosen(conn, pushed_requests, c.digest, c.expires_at < before, limit)
 
 
 async def dead_sessions(conn: AsyncConnection, before: float, idle: float, limit: int) -> int:

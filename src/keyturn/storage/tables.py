@@ -125,6 +125,9 @@ clients = Table(
     # and the digest of the RFC 7592 registration access token of a dynamically registered client
     Column("registered_metadata", JSON, nullable=True),
     Column("registration_digest", String(DIGEST), nullable=True),
+    # RFC 9126 §5 (0011): authorization requests of this client must be pushed first
+    Column("require_pushed_authorization_requests", Boolean, nullable=False, default=False,
+           server_default=false()),
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
 )
@@ -232,6 +235,20 @@ interactions = Table(
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
     Index("ix_interactions_expires_at", "expires_at"),  # the purge (migration 0004)
+)
+
+# RFC 9126 §2.2 (0010): a pushed authorization request, by the SHA-256 digest of its request_uri; single use
+# (used_at), short-lived (expires_at, KEYTURN_PAR_LIFETIME); ``params`` are the request's parameters.
+pushed_requests = Table(
+    "pushed_requests",
+    metadata,
+    Column("digest", String(DIGEST), primary_key=True),
+    Column("client_id", String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Index("ix_pushed_requests_expires_at", "expires_at"),  # the purge
 )
 
 consents = Table(

@@ -1,4 +1,4 @@
-"""Client authentication of an HTTP request at the token, introspection and revocation endpoints."""
+"""Client authentication of an HTTP request at the token, introspection, revocation and PAR endpoints."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from keyturn.core import paths
 from keyturn.web.decision import api as decision
 from keyturn.web.management import accounts, api_keys, audit, credentials, oidc_clients, users
 from keyturn.web.pages import consent, interaction, login, logout
-from keyturn.web.protocol import authorize, discovery, introspection, registration, token, userinfo
+from keyturn.web.protocol import authorize, discovery, introspection, par, registration, token, userinfo
 from keyturn.web.routing import Audience as A
 from keyturn.web.routing import AudienceRoute, Cors, Route
 from keyturn.web.server.health import health, ready
@@ -34,6 +34,7 @@ ROUTES: tuple[Route, ...] = (
     Route(POST, paths.ACCESS_TOKEN, token.token_endpoint, A.PROTOCOL, hot=True),
     Route(POST, paths.INTROSPECT, introspection.introspect_endpoint, A.PROTOCOL, hot=True),  # RFC 7662
     Route(POST, paths.REVOKE, introspection.revoke_endpoint, A.PROTOCOL),  # RFC 7009
+    Route(POST, paths.PAR, par.par_endpoint, A.PROTOCOL),  # RFC 9126 §2
     # Public documents: framework errors (a 405) in the management shape, as before
     *(Route(GET, path, discovery.jwks, A.PROTOCOL, oauth_errors=False) for path in (paths.JWKS, *paths.JWKS_ALIASES)),
     Route(GET, paths.AS_METADATA, discovery.oauth_metadata, A.PROTOCOL, oauth_errors=False),  # RFC 8414

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from keyturn.cli import app as cli_app
 from keyturn.services.context import Services
 from keyturn.services.oidc import login
-from keyturn.services.purge import TABLES, THROTTLE_WINDOW, Purger
+from keyturn.services.oidc.flow import INTERACTION_TTL
+from keyturn.services.purge import SIGN_IN_WINDOW, TABLES, THROTTLE_WINDOW, Purger
 from keyturn.storage import tables as t
 from tests.conftest import Clock
 
@@ -31,6 +32,10 @@ def settings_overrides() -> dict[str, Any]:
 
 def test_the_throttle_window_is_logins_longest() -> None:
     assert max(login.ACCOUNT_WINDOW, login.IP_WINDOW) == THROTTLE_WINDOW
+
+
+def test_a_pushed_request_is_kept_while_a_sign_in_may_spend_it() -> None:
+    assert SIGN_IN_WINDOW == INTERACTION_TTL
 
 
 async def _ids(ctx: Services, table: Any, key: Any) -> set[str]:
@@ -59,6 +64,11 @@ async def test_each_table_loses_exactly_its_dead_rows(ctx: Services, clock: Cloc
         await conn.execute(t.interactions.insert(), [
             {"id": "ia-gone", "client_id": "c", "params": {}, "created_at": now - 999, "expires_at": now - GRACE - 1},
             {"id": "ia-kept", "client_id": "c", "params": {}, "created_at": now - 999, "expires_at": now - GRACE + 1}])
+        pushed = {"client_id": cred.client_id, "params": {"state": "s"}, "created_at": now - 999}
+        await conn.execute(t.pushed_requests.insert(), [  # RFC 9126 request_uris, used or not
+            {**pushed, "digest": "par-gone", "expires_at": now - GRACE - SIGN_IN_WINDOW - 1, "used_at": None},
+            {**pushed, "digest": "par-used-gone", "expires_at": now - GRACE - SIGN_IN_WINDOW - 1, "used_at": now - 990},
+            {**pushed, "digest": "par-kept", "expires_at": now - GRACE - SIGN_IN_WINDOW + 1, "used_at": None}])
         session = {"user_id": user.id, "auth_time": now - 5000, "created_at": now - 5000, "ended_at": None}
         await conn.execute(t.sessions.insert(), [
             {**session, "digest": "s-expired", "last_seen_at": now, "expires_at": now - GRACE - 1},
@@ -100,11 +110,13 @@ async def test_each_table_loses_exactly_its_dead_rows(ctx: Services, clock: Cloc
 
     counts = await ctx.purger.run_once()
 
-    assert counts == {"authorization_codes": 1, "interactions": 1, "sessions": 3, "revoked_tokens": 1,
-                      "throttles": 2, "refresh_reissues": 2, "refresh_tokens": 9, "grants": 2, "audit_events": 1}
+    assert counts == {"authorization_codes": 1, "interactions": 1, "pushed_requests": 2, "sessions": 3,
+                      "revoked_tokens": 1, "throttles": 2, "refresh_reissues": 2, "refresh_tokens": 9, "grants": 2,
+                      "audit_events": 1}
     assert {n: _purged(n) - before[n] for n in TABLES} == counts
     assert await _ids(ctx, t.authorization_codes, t.authorization_codes.c.digest) == {"code-kept"}
     assert await _ids(ctx, t.interactions, t.interactions.c.id) == {"ia-kept"}
+    assert await _ids(ctx, t.pushed_requests, t.pushed_requests.c.digest) == {"par-kept"}
     assert await _ids(ctx, t.sessions, t.sessions.c.digest) == {"s-kept"}
     assert await _ids(ctx, t.revoked_tokens, t.revoked_tokens.c.jti) == {"jti-kept"}
     assert await _ids(ctx, t.throttles, t.throttles.c.key) == {"th-locked", "th-window"}

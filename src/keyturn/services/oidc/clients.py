@@ -60,7 +60,8 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
                  post_logout_redirect_uris: list[str] | None = None, origins: list[str] | None = None,
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
-                 dpop_bound_access_tokens: bool = False, actor: str = "operator") -> Issued[Client]:
+                 dpop_bound_access_tokens: bool = False, require_pushed_authorization_requests: bool = False,
+                 actor: str = "operator") -> Issued[Client]:
     """Register a relying party; a confidential client's secret is in the answer only (a public one has none)."""
     if not isinstance(name, str):
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
@@ -68,8 +69,8 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
         name=name, public=public, redirect_uris=redirect_uris,
         post_logout_redirect_uris=post_logout_redirect_uris or [], origins=origins, first_party=first_party,
         scope=scope, refresh_tokens=refresh_tokens, id_token_alg=id_token_alg,
-        revoke_refresh_on_logout=revoke_refresh_on_logout, dpop_bound_access_tokens=dpop_bound_access_tokens),
-        actor=actor)
+        revoke_refresh_on_logout=revoke_refresh_on_logout, dpop_bound_access_tokens=dpop_bound_access_tokens,
+        require_pushed_authorization_requests=require_pushed_authorization_requests), actor=actor)
 
 
 async def create_from(ctx: Services, meta: ClientMetadata, *, actor: str = "operator") -> Issued[Client]:
@@ -132,7 +133,8 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
         id_token_alg=meta.id_token_alg, revoke_refresh_on_logout=meta.revoke_refresh_on_logout, expiration=None,
         created_at=now, updated_at=now, registered_metadata=meta.registered(),
         registration_digest=registration_digest,
-        dpop_bound_access_tokens=meta.dpop_bound_access_tokens)
+        dpop_bound_access_tokens=meta.dpop_bound_access_tokens,
+        require_pushed_authorization_requests=meta.require_pushed_authorization_requests)
     return client, secret
 
 

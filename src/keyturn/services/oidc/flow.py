@@ -15,6 +15,7 @@ from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
 from keyturn.core.models import AuthorizationCode, AuthorizationRequest, Client, Interaction
 from keyturn.core.secrets import digest, new_code, new_session_id
 from keyturn.services.context import Services
+from keyturn.services.oidc import pushed
 from keyturn.services.oidc.sessions import Session
 from keyturn.storage import audit
 from keyturn.storage import codes as codes_repo
@@ -93,7 +94,8 @@ async def proceed(ctx: Services, client: Client, areq: AuthorizationRequest, ses
 
 async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, session: Session,
                      now: float) -> str:
-    """RFC 6749 §4.1.2: an opaque single-use code bound to client, redirect URI, PKCE, nonce and session."""
+    """RFC 6749 §4.1.2: an opaque single-use code bound to client, redirect URI, PKCE, nonce and session.
+    Raises ``invalid_request`` when the pushed request it came from was used meanwhile (nothing is issued)."""
     code = new_code()
     record = AuthorizationCode(
         digest=digest(code), client_id=client.client_id, user_id=session.user.id, redirect_uri=areq.redirect_uri,
@@ -102,6 +104,7 @@ async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, 
         session_id=session.digest, auth_time=session.auth_time, created_at=now,
         expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None, dpop_jkt=areq.dpop_jkt)
     async with ctx.engine.begin() as conn:
+        await pushed.spend(conn, areq, now)  # a pushed request is used up with its code (RFC 9126 §4)
         await codes_repo.insert_code(conn, record)
         await audit.record(conn, "authorization_code.issued", at=now, client_id=client.client_id,
                            subject=session.user.id, scope=" ".join(areq.scope))

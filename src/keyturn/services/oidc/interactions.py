@@ -119,4 +119,7 @@ async def decide_consent(ctx: Services, pending: Pending, session: sessions.Sess
                            subject=session.user.id, client_id=pending.client.client_id, scope=" ".join(areq.scope))
     if not allowed:
         return flow.error_redirect(ctx, areq.redirect_uri, AccessDenied("the user refused access"), areq.state)
-    return await flow.issue_code(ctx, pending.client, areq, session, now)
+    try:
+        return await flow.issue_code(ctx, pending.client, areq, session, now)
+    except OAuthError as exc:  # its pushed request was used meanwhile (RFC 9126 §4)
+        return flow.error_redirect(ctx, areq.redirect_uri, exc, areq.state)

@@ -4,8 +4,8 @@
 ``SUPPORTED`` is every name Keyturn knows, as data: its JSON type, the field of :class:`ClientMetadata` it
 sets (``info``: kept as registered and echoed, nothing else) and, where only some values are supported, which.
 A name that is not there is refused with ``invalid_client_metadata`` naming it. RFC 7591 §2 lets a server
-ignore metadata it does not understand, but a client that asked for ``private_key_jwt``, a ``jwks_uri``,
-certificate-bound tokens or pushed authorization requests and silently got a
+ignore metadata it does not understand, but a client that asked for ``private_key_jwt``, a ``jwks_uri``
+or certificate-bound tokens and silently got a
 ``client_secret_basic`` client without them is worse off than one told no (docs/registration.md). To support a
 new name, add its line: with field ``info`` it is kept in ``Client.registered_metadata`` (where the feature
 reads it: ``client.registered_metadata.get(name)``) and echoed by the registration answers; or give it a field
@@ -63,6 +63,8 @@ SUPPORTED: dict[str, Meta] = {
     "post_logout_redirect_uris": Meta("uris", "post_logout_redirect_uris"),
     # RFC 9449 §5.2: every token request of this client must carry a DPoP proof
     "dpop_bound_access_tokens": Meta("bool", "dpop_bound_access_tokens"),
+    # RFC 9126 §6: its authorization requests must be pushed (POST /par) first
+    "require_pushed_authorization_requests": Meta("bool", "require_pushed_authorization_requests"),
     # Keyturn's own names (POST /api/oidc-clients; docs/oidc-client.md)
     "name": Meta("string", "name", rfc=False),
     "type": Meta("string", "type", ("public", "confidential"), rfc=False),
@@ -94,6 +96,7 @@ class ClientMetadata:
     revoke_refresh_on_logout: bool = True
     id_token_alg: str | None = None
     dpop_bound_access_tokens: bool = False
+    require_pushed_authorization_requests: bool = False
     info: dict[str, Any] = field(default_factory=dict)
 
     def registered(self) -> dict[str, Any] | None:
@@ -184,6 +187,7 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
         revoke_refresh_on_logout=values.get("revoke_refresh_on_logout", True),
         id_token_alg=values.get("id_token_signed_response_alg"),
         dpop_bound_access_tokens=values.get("dpop_bound_access_tokens", False),
+        require_pushed_authorization_requests=values.get("require_pushed_authorization_requests", False),
         info={n: v for n, v in values.items() if SUPPORTED[n].field == "info"})
 
 

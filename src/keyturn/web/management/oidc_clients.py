@@ -71,6 +71,7 @@ class ClientIn(BaseModel):
     software_version: Text | None = None
     application_type: Word | None = Field(None, description="web or native")
     dpop_bound_access_tokens: StrictBool = False  # RFC 9449 §5.2: token requests must carry a DPoP proof
+    require_pushed_authorization_requests: StrictBool = False  # RFC 9126 §5
 
 
 def require_operator(principal: Principal) -> None:

@@ -9,6 +9,12 @@ redirected, RFC 6749 §4.1.2.1); after, they are redirected with ``error``,
 ``error_description``, ``state`` and ``iss`` (RFC 9207); so is ``temporarily_unavailable``
 when the database fails (the error pipeline, keyturn.web.errors.ERROR_REDIRECT). Every answer that leaves for
 the client is a 303, so ``prompt=none`` works inside the RP's hidden iframe.
+A pushed request (RFC 9126 §4: ``client_id`` + a ``request_uri`` of ours,
+``urn:ietf:params:oauth:request_uri:…``, keyturn.services.oidc.pushed) is used up when its code is
+issued, so the sign-in page may be reloaded until then (any other ``request_uri`` is OIDC's request
+object by reference: ``request_uri_not_supported``); an unknown, expired, used or other client's
+``request_uri`` proves no redirect URI, so it gets the page. A client that must push (RFC 9126 §5) and
+did not gets a redirected ``invalid_request``.
 No CORS here (RFC 9700 §2.6).
 """
 
@@ -16,14 +22,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keyturn.core.errors import OAuthError, TemporarilyUnavailable
+from keyturn.core.errors import InvalidRequest, OAuthError, TemporarilyUnavailable
 from keyturn.core.models import Client
+from keyturn.core.secrets import REQUEST_URI_PREFIX
 from keyturn.services.context import Services
-from keyturn.services.oidc import flow, sessions
+from keyturn.services.oidc import flow, pushed, sessions
 from keyturn.services.oidc import request as authz
 from keyturn.web.errors import ERROR_REDIRECT, UNAVAILABLE
 from keyturn.web.pages.render import browser_cookie, error_page, see_other, set_cookie
@@ -66,8 +74,21 @@ async def request_parameters(request: Request) -> Parameters:
         raise _Malformed("The request is malformed.") from None
 
 
-async def _proven(request: Request, now: float) -> tuple[Parameters, Client, str] | str:
-    """The request's parameters, client and redirect URI once both are proven; else what the page says."""
+@dataclass(frozen=True, slots=True)
+class _Proven:
+    parsed: Parameters
+    client: Client
+    redirect_uri: str
+    pushed: str | None  # the digest of the request_uri when the parameters are a pushed request's (RFC 9126)
+
+
+async def _proven(request: Request, now: float, *, load: bool = True) -> _Proven | str:
+    """The request's parameters, client and redirect URI once both are proven; else what the page says.
+
+    With ``request_uri`` (RFC 9126 §4) the parameters are those of the client's pushed request, and nothing
+    else sent beside ``client_id`` is used (FAPI 2.0 §5.3.2.2); without ``load`` (the busy answer) a pushed
+    request is not looked up and the page is shown.
+    """
     ctx = services(request)
     try:
         parsed = await request_parameters(request)
@@ -79,8 +100,17 @@ async def _proven(request: Request, now: float) -> tuple[Parameters, Client, str
         if not authz.code_flow_client(client, now):
             raise authz.UntrustedRedirect("The application (client_id) is unknown or cannot sign people in.")
         assert client is not None
-        return parsed, client, authz.trusted_redirect_uri(client, params, repeated)
-    except authz.UntrustedRedirect as exc:
+        pushed_digest = None
+        if params.get("request_uri", "").startswith(REQUEST_URI_PREFIX):  # else OIDC's: not supported
+            if "client_id" in repeated or "request_uri" in repeated:
+                raise authz.UntrustedRedirect("The request repeats client_id or request_uri.")
+            if not load:
+                raise authz.UntrustedRedirect(BUSY)
+            loaded = await pushed.load(ctx, client, params["request_uri"], now)
+            parsed, pushed_digest = Parameters(loaded.params, ()), loaded.digest
+        redirect_uri = authz.trusted_redirect_uri(client, parsed.values, parsed.repeated)
+        return _Proven(parsed, client, redirect_uri, pushed_digest)
+    except (authz.UntrustedRedirect, pushed.PushedRequestRefused) as exc:
         log.info("authorization request refused before redirect: %s", exc.message)
         return exc.message
 
@@ -92,14 +122,14 @@ async def busy_endpoint(request: Request) -> Response:
     done (no session, no interaction). A failure to prove them (the database) is a 503 page."""
     ctx = services(request)
     try:
-        proven = await _proven(request, ctx.clock())
+        proven = await _proven(request, ctx.clock(), load=False)
     except Exception:  # noqa: BLE001 - the client could not be looked up (the database): the page, not a 500
         return error_page(BUSY, status=503)
     if isinstance(proven, str):
-        return error_page(proven)
-    parsed, _, redirect_uri = proven
+        return error_page(proven, status=503 if proven == BUSY else 400)
     exc = TemporarilyUnavailable(BUSY)
-    return see_other(flow.error_redirect(ctx, redirect_uri, exc, authz.error_state(parsed.values, parsed.repeated)))
+    state = authz.error_state(proven.parsed.values, proven.parsed.repeated)
+    return see_other(flow.error_redirect(ctx, proven.redirect_uri, exc, state))
 
 
 BUSY = "The server is busy; please try again in a moment."
@@ -112,13 +142,18 @@ async def authorize_endpoint(request: Request) -> Response:
     proven = await _proven(request, now)
     if isinstance(proven, str):
         return error_page(proven)
-    parsed, client, redirect_uri = proven
-    params, repeated = parsed.values, parsed.repeated
+    client, redirect_uri, pushed_digest = proven.client, proven.redirect_uri, proven.pushed
+    params, repeated = proven.parsed.values, proven.parsed.repeated
     request.scope[ERROR_REDIRECT] = flow.error_redirect(
         ctx, redirect_uri, TemporarilyUnavailable(UNAVAILABLE), authz.error_state(params, repeated))
     try:
+        if pushed_digest is None and pushed.required(ctx, client):
+            raise InvalidRequest("this client must push its authorization requests first "
+                                 "(pushed_authorization_request_endpoint)")
+        # A pushed request was checked with S256 only at POST /par; the same holds when it is used.
         areq = authz.validate(client, redirect_uri, params, repeated,
-                              allow_plain_pkce=ctx.settings.allow_plain_pkce)
+                              allow_plain_pkce=ctx.settings.allow_plain_pkce and pushed_digest is None)
+        areq = replace(areq, pushed=pushed_digest)
         session = await sessions.current(ctx, request.cookies.get(sessions.session_cookie(ctx)), now)
         browser, fresh = browser_binding(ctx, request)
         location = await flow.proceed(ctx, client, areq, session, now, browser=browser)

@@ -25,3 +25,14 @@ def test_interaction_stored_before_redirect_uri_sent_existed_still_loads():
     assert again.redirect_uri_sent is True
     assert AuthorizationRequest.from_json(again.to_json()) == again
 
+
+
+def test_the_pushed_mark_is_stored_only_when_set():
+    """RFC 9126: the digest of the request_uri rides with the interaction until the code is issued; absent
+    otherwise, so a node of the previous version loads the interaction during a rolling deploy."""
+    areq = AuthorizationRequest(client_id="c", redirect_uri="https://app.example.test/cb", scope=("openid",),
+                                state=None, nonce=None, code_challenge="x" * 43, code_challenge_method="S256",
+                                prompt=(), max_age=None, login_hint=None, redirect_uri_sent=False)
+    assert "pushed" not in areq.to_json()
+    pushed = AuthorizationRequest.from_json({**areq.to_json(), "pushed": "d" * 64})
+    assert pushed.pushed == "d" * 64 and AuthorizationRequest.from_json(pushed.to_json()) == pushed
