@@ -52,6 +52,32 @@ def accounts_create(
     output(data, as_json, f"account {data.id} {data.name} ({data.type})")
 
 
+@accounts_app.command("flag")
+def accounts_flag(
+    account: str = typer.Option(..., "--account", help="Account id (a user's individual account: users create)."),
+    flag: list[str] = typer.Option([], "--flag", help="Add this flag (repeatable)."),  # noqa: B006
+    remove_flag: list[str] = typer.Option([], "--remove-flag", help="Remove this flag (repeatable)."),  # noqa: B006
+    subscription: list[str] = typer.Option(  # noqa: B006
+        [], "--subscription", help="Add this subscription (repeatable)."
+    ),
+    remove_subscription: list[str] = typer.Option(  # noqa: B006
+        [], "--remove-subscription", help="Remove this subscription (repeatable)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Add or remove an account's flags and subscriptions (what the policy's requirements check, e.g. Centrapay's
+    trusted-user flag or external-asset-issuer subscription); prints the account. Audited."""
+
+    async def go(ctx: Services) -> AccountOut:
+        return AccountOut.of(await accounts_service.flag_account(
+            ctx, account, flags=tuple(flag), remove_flags=tuple(remove_flag),
+            subscriptions=tuple(subscription), remove_subscriptions=tuple(remove_subscription)))
+
+    data = run(go)
+    output(data, as_json, f"account {data.id}: flags {' '.join(data.flags) or '-'}, "
+                          f"subscriptions {' '.join(data.subscriptions) or '-'}")
+
+
 @members_app.command("add")
 def members_add(
     account: str = typer.Option(..., "--account", help="Account id."),

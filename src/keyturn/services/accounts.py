@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError, not_found
 from keyturn.core.models import Account, Member, Membership, Principal
-from keyturn.core.policy import decide
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Services
@@ -36,6 +35,15 @@ def _account_id(account_id: str) -> str:
     if not usable_id(account_id):
         raise not_found("account")
     return account_id
+
+
+def _marks(kind: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Flags and subscriptions are words the policy's requirements name (docs/policy.md)."""
+    for v in values:
+        if not v.strip() or len(v) > 100 or v != v.strip():
+            raise ApiError(400, "INVALID_REQUEST", f"a {kind} is 1-100 characters without surrounding spaces")
+        check_text(kind, v)
+    return values
 
 
 async def memberships_of(ctx: Services, principal: Principal) -> list[Membership]:
@@ -86,8 +94,8 @@ async def create_account(
         name=name,
         type=type,
         test=bool(test),
-        flags=tuple(flags),
-        subscriptions=tuple(subscriptions),
+        flags=_marks("flag", tuple(dict.fromkeys(flags))),
+        subscriptions=_marks("subscription", tuple(dict.fromkeys(subscriptions))),
         created_at=now,
         created_by=actor,
         updated_at=now,
@@ -102,7 +110,8 @@ async def create_account(
                     )
                 subject = await access.subject_of(ctx, conn, creator)
                 if not any(
-                    decide(policy, subject, "accounts:create", h.account.id).allowed for h in subject.holdings
+                    [(await access.decide_on(ctx, conn, subject, "accounts:create", h.account.id)).allowed
+                     for h in subject.holdings]
                 ):
                     raise ApiError(403, "PERMISSION_DENIED", "missing permission accounts:create")
                 owner_id = creator.id
@@ -147,6 +156,37 @@ async def update_account(ctx: Services, principal: Principal, account_id: str, n
         await access.require(ctx, conn, principal, "accounts:update", account_id)
         await accounts_repo.rename_account(conn, account_id, name, now, principal.resource_name)
         await audit.record(conn, "account.updated", at=now, actor=principal.resource_name, subject=account_id)
+        account = await accounts_repo.get(conn, account_id)
+    assert account is not None
+    return account
+
+
+async def flag_account(
+    ctx: Services,
+    account_id: str,
+    *,
+    flags: tuple[str, ...] = (),
+    remove_flags: tuple[str, ...] = (),
+    subscriptions: tuple[str, ...] = (),
+    remove_subscriptions: tuple[str, ...] = (),
+) -> Account:
+    """The operator's (CLI): add and remove an account's flags and subscriptions — what the policy's
+    conditions check (a trusted user, an external-asset-issuer subscription...). Account owners cannot."""
+    _account_id(account_id)
+    for kind, values in (("flag", flags + remove_flags), ("subscription", subscriptions + remove_subscriptions)):
+        _marks(kind, values)
+    now = ctx.clock()
+    async with ctx.engine.begin() as conn:
+        account = await accounts_repo.lock_account(conn, account_id)
+        if account is None:
+            raise not_found("account")
+        new_flags = tuple(f for f in dict.fromkeys(account.flags + flags) if f not in remove_flags)
+        new_subs = tuple(
+            s for s in dict.fromkeys(account.subscriptions + subscriptions) if s not in remove_subscriptions
+        )
+        await accounts_repo.set_marks(conn, account_id, new_flags, new_subs, now, "operator")
+        await audit.record(conn, "account.updated", at=now, actor="operator", subject=account_id,
+                           flags=list(new_flags), subscriptions=list(new_subs))
         account = await accounts_repo.get(conn, account_id)
     assert account is not None
     return account

@@ -70,6 +70,12 @@ async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Ac
     return out
 
 
+async def set_marks(conn: AsyncConnection, account_id: str, flags: tuple[str, ...], subscriptions: tuple[str, ...],
+                    now: float, by: str) -> None:
+    await conn.execute(accounts.update().where(accounts.c.id == account_id)
+                       .values(flags=list(flags), subscriptions=list(subscriptions), updated_at=now, updated_by=by))
+
+
 async def members_of_account(conn: AsyncConnection, account_id: str) -> list[Member]:
     q = (select(memberships.c.user_id, memberships.c.role, memberships.c.created_at,
                 users.c.email, users.c.preferred_username)
