@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from keyturn.core.errors import ApiError, not_found
 from keyturn.core.models import Account, Member, Membership, Principal
+from keyturn.core.policy import decide
 from keyturn.core.text import check_text, usable_id
 from keyturn.services import access
 from keyturn.services.context import Services
@@ -110,8 +111,7 @@ async def create_account(
                     )
                 subject = await access.subject_of(ctx, conn, creator)
                 if not any(
-                    [(await access.decide_on(ctx, conn, subject, "accounts:create", h.account.id)).allowed
-                     for h in subject.holdings]
+                    decide(policy, subject, "accounts:create", h.account.id).allowed for h in subject.holdings
                 ):
                     raise ApiError(403, "PERMISSION_DENIED", "missing permission accounts:create")
                 owner_id = creator.id
@@ -188,6 +188,7 @@ async def flag_account(
         await audit.record(conn, "account.updated", at=now, actor="operator", subject=account_id,
                            flags=list(new_flags), subscriptions=list(new_subs))
         account = await accounts_repo.get(conn, account_id)
+    ctx.changed("api_key")  # keys cache their account's facts (api_keys.authenticate)
     assert account is not None
     return account
 
