@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from keyturn.cli import app
+from tests.server import KEYTURN
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "policies" / "centrapay-2026.yaml"
 
@@ -56,7 +59,12 @@ def test_serve_refuses_an_unknown_requirement(tmp_path: Path) -> None:
     bad.write_text(EXAMPLE.read_text().replace("{any_of: [org-account]}  # 🗄\n  merchants:list",
                                                "{any_of: [org-acount]}  # 🗄\n  merchants:list"))
     line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1) if "org-acount" in text)
-    code, _, err = _run(tmp_path, "serve", policy=bad)
+    # The real command in its own process: serve configures logging for the whole process.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYTURN_")} | {
+        "KEYTURN_ENVIRONMENT": "development", "KEYTURN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/k.db",
+        "KEYTURN_POLICY_FILE": str(bad)}
+    done = subprocess.run([KEYTURN, "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
+    code, err = done.returncode, done.stderr.strip().splitlines()[-1]
     assert code == 2
-    assert err.strip() == (f"error: invalid policy {bad} line {line}: permissions.merchants:create.any_of[0]: "
+    assert err == (f"error: invalid policy {bad} line {line}: permissions.merchants:create.any_of[0]: "
                            "unknown requirement 'org-acount' (declare it under requirements)")
