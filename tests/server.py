@@ -59,7 +59,7 @@ class LiveServer:
 
 
 def start_server(database_url: str, workdir: Path, *, env_extra: dict[str, str] | None = None,
-                 workers: int = 1) -> LiveServer:
+                 workers: int = 1, args: tuple[str, ...] = ()) -> LiveServer:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYTURN_")}
@@ -69,7 +69,7 @@ def start_server(database_url: str, workdir: Path, *, env_extra: dict[str, str] 
     log_path = workdir / f"server-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([KEYTURN, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--workers", str(workers)], env=env, cwd=workdir, stdout=log,
+                                 "--workers", str(workers), *args], env=env, cwd=workdir, stdout=log,
                                 stderr=subprocess.STDOUT)
     server = LiveServer(url, env, proc, log_path)
     deadline = time.monotonic() + 30

@@ -150,7 +150,9 @@ class Settings(BaseSettings):
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted.")
-    policy_file: Path | None = Field(None, description="Role/permission policy file; default is the seed's.")
+    policy_file: Path | None = Field(None, description=(
+        "Role/permission policy file (docs/policy.md); default is the seed's. "
+        "`examples/policies/centrapay-2026.yaml` in the repository is Centrapay's 2026 table."))
     login_max_failures: int = Field(5, ge=1, description="Failed logins per account before back-off grows.")
     default_phone_region: str | None = Field(None, description=(
         "ISO 3166 alpha-2 region (`GB`, `NZ`) for phone numbers typed without `+` at login and user creation "

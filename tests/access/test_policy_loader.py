@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keyturn.core.policy import AccountFacts, Holding, PolicyError, Subject, decide, parse_policy
+from keyturn.core.policy import AccountFacts, Holding, PolicyError, Subject, decide
+from keyturn.core.policy_format import parse_policy
 from keyturn.services.policy_file import load_policy
 from keyturn.settings import Settings
 
@@ -59,7 +60,7 @@ def test_a_custom_role_and_assigns():
     [
         ("permissions: [", "line 1"),
         ("- a\n- b\n", "the document must be a mapping"),
-        ("version: 2\npermissions: {a:b: {}}\nroles: {r: {}}\n", "line 1: version: only version 1"),
+        ("version: 3\npermissions: {a:b: {}}\nroles: {r: {}}\n", "line 1: version: only versions 1 and 2"),
         ("roles: {r: {}}\n", "permissions: must be a non-empty mapping"),
         (
             "permissions:\n  a:b: {}\nroles:\n  account-owner:\n    permissions: [a:b, a:c]\n",

@@ -1,10 +1,10 @@
 """Policy as data: roles × permissions, global marks, conditions, and the one decision function.
 
-No I/O here: :func:`parse_policy` turns YAML text into a :class:`Policy` (rejecting an invalid
-file with a message naming the line and field), and :func:`decide` answers "may this subject do
-permission X on a resource owned by account A?" from facts the caller has already loaded.
+No I/O here: :func:`keyturn.core.policy_format.parse_policy` turns YAML text into a :class:`Policy`, and
+:func:`decide` answers "may this subject do permission X on a resource owned by account A?" from facts the
+caller has already loaded.
 
-Rules of :func:`decide` (seed 001 "Permissions"):
+Rules of :func:`decide` (seed 001 "Permissions", Centrapay's 2026 "Account Flags"):
 
 1. The permission must exist in the policy.
 2. A token's scopes can only narrow: if the token carries any scope that names a permission
@@ -14,8 +14,11 @@ Rules of :func:`decide` (seed 001 "Permissions"):
 3. The subject's role on the owning account grants the permission, or a role it holds on any
    account grants it *globally* (✸ in the seed's table) — global permissions apply whatever
    account owns the resource.
-4. The permission's conditions hold for the account through which the role is held
-   (account type, a flag, a subscription).
+4. The permission's requirements hold: every version 1 ``conditions`` entry and every ``all_of``
+   requirement, and at least one ``any_of`` requirement. A condition is checked on the account
+   through which the role is held; a named requirement on the account its ``account`` names — the
+   *target* (the account that owns the resource), the subject's *individual* account, or the
+   *holder* (the account through which the role is held).
 
 The optional ``scopes:`` mapping declares capability scopes (seed 000's ``ALLOW_EXTERNAL_CHARGE``…)
 that a credential's creator may grant; see :data:`RESERVED_SCOPE_PREFIX` and docs/policy.md.
@@ -23,17 +26,19 @@ that a credential's creator may grant; see :data:`RESERVED_SCOPE_PREFIX` and doc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
 
 from keyturn.core.errors import KeyturnError
-from keyturn.core.scopes import is_scope_token
 
 ACCOUNT_TYPES = ("org", "individual")
 CONDITION_KEYS = ("account_type", "flag", "subscription")
+# Whose account a named requirement looks at (its `account:`), and how a refusal names it.
+ACCOUNTS_CHECKED = {
+    "target": "the targeted account",
+    "individual": "the individual account",
+    "holder": "the account the role is held on",
+}
 # Scopes of Keyturn itself (keyturn:admin is the operator's): never grantable through the self-service API.
 RESERVED_SCOPE_PREFIX = "keyturn:"
 MAX_SCOPE_NAME = 100
@@ -44,29 +49,78 @@ class PolicyError(KeyturnError, ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountFacts:
+    id: str
+    type: str = "org"
+    flags: frozenset[str] = frozenset()
+    subscriptions: frozenset[str] = frozenset()
+
+
+NOWHERE = AccountFacts("", type="")  # an unknown target: it meets no condition, and says no more than that
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
-    """All given fields must hold for the acting account."""
+    """All given fields must hold for one account."""
 
     account_type: str | None = None
     flag: str | None = None
     subscription: str | None = None
 
-    def check(self, account: AccountFacts) -> str | None:
-        """None when satisfied, else the reason it is not."""
+    def check(self, account: AccountFacts, who: str = "account") -> str | None:
+        """None when satisfied, else the reason it is not (``who`` names the account in it)."""
         if self.account_type is not None and account.type != self.account_type:
-            return f"account type must be {self.account_type}"
+            return f"{who} type must be {self.account_type}"
         if self.flag is not None and self.flag not in account.flags:
-            return f"account must carry flag {self.flag}"
+            return f"{who} must carry flag {self.flag}"
         if self.subscription is not None and self.subscription not in account.subscriptions:
-            return f"account must have subscription {self.subscription}"
+            return f"{who} must have subscription {self.subscription}"
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A named condition on one account (version 2's ``requirements:``, Centrapay's "account flags")."""
+
+    name: str
+    account: str  # whose account: a key of ACCOUNTS_CHECKED
+    condition: Condition
+    description: str = ""
+
+    def check(self, holder: AccountFacts, target: AccountFacts, individual: AccountFacts | None) -> str | None:
+        """None when met, else ``name (reason)``."""
+        facts = {"target": target, "individual": individual, "holder": holder}[self.account]
+        if facts is None:
+            return f"{self.name} (the caller has no individual account)"
+        reason = self.condition.check(facts, ACCOUNTS_CHECKED[self.account])
+        return None if reason is None else f"{self.name} ({reason})"
 
 
 @dataclass(frozen=True, slots=True)
 class Permission:
     name: str
     description: str = ""
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[Condition, ...] = ()  # version 1: every one, on the account the role is held on
+    all_of: tuple[Requirement, ...] = ()  # every one
+    any_of: tuple[Requirement, ...] = ()  # at least one (when there are any)
+
+    @property
+    def needs_target(self) -> bool:
+        """Whether a requirement looks at the account that owns the resource."""
+        return any(r.account == "target" for r in self.all_of + self.any_of)
+
+    def unmet(self, holder: AccountFacts, target: AccountFacts, individual: AccountFacts | None) -> str | None:
+        """None when every requirement holds for a role held on ``holder``, else why not."""
+        for c in self.conditions:
+            if (reason := c.check(holder)) is not None:
+                return reason
+        for r in self.all_of:
+            if (reason := r.check(holder, target, individual)) is not None:
+                return f"needs {reason}"
+        reasons = [r.check(holder, target, individual) for r in self.any_of]
+        if reasons and None not in reasons:
+            return "needs " + " or ".join(r for r in reasons if r is not None)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +150,7 @@ class Policy:
     owner_role: str = "account-owner"
     source: str = "<default>"
     scopes: Mapping[str, ScopeDecl] = field(default_factory=dict)
+    requirements: Mapping[str, Requirement] = field(default_factory=dict)
 
     def role(self, name: str) -> Role | None:
         return self.roles.get(name)
@@ -115,14 +170,6 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountFacts:
-    id: str
-    type: str = "org"
-    flags: frozenset[str] = frozenset()
-    subscriptions: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
 class Holding:
     """The subject holds ``role`` on ``account``."""
 
@@ -134,6 +181,9 @@ class Holding:
 class Subject:
     holdings: tuple[Holding, ...]
     scopes: tuple[str, ...] | None = None  # the token's scopes; None: not narrowed
+    # The account that requirements with `account: individual` look at: a user's own; an API key's or
+    # credential's bound account when that is an individual account; else None (docs/policy.md).
+    individual: AccountFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +214,26 @@ def scope_permissions(policy: Policy, scopes: Iterable[str] | None) -> frozenset
     return frozenset(out) if named else None
 
 
-def decide(policy: Policy, subject: Subject, permission: str, owner_account_id: str | None) -> Decision:
-    """May ``subject`` do ``permission`` on a resource owned by ``owner_account_id``?"""
+def decide(
+    policy: Policy,
+    subject: Subject,
+    permission: str,
+    owner_account_id: str | None,
+    target: AccountFacts | None = None,
+) -> Decision:
+    """May ``subject`` do ``permission`` on a resource owned by ``owner_account_id``?
+
+    ``target``: the facts of that account, for requirements on ``account: target``; by default the subject's
+    holding on it, and an account the caller could not find meets no requirement.
+    """
     perm = policy.permissions.get(permission)
     if perm is None:
         return Decision(False, f"unknown permission {permission}")
     narrowed = scope_permissions(policy, subject.scopes)
     if narrowed is not None and permission not in narrowed:
         return Decision(False, f"token scope does not include {permission}")
+    if target is None:
+        target = next((h.account for h in subject.holdings if h.account.id == owner_account_id), NOWHERE)
     failed: str | None = None
     # The role on the owning account first, then global grants through any account.
     ordered = sorted(subject.holdings, key=lambda h: h.account.id != owner_account_id)
@@ -182,7 +244,7 @@ def decide(policy: Policy, subject: Subject, permission: str, owner_account_id: 
         is_global = permission in role.global_permissions
         if h.account.id != owner_account_id and not is_global:
             continue
-        reason = next((r for c in perm.conditions if (r := c.check(h.account)) is not None), None)
+        reason = perm.unmet(h.account, target, subject.individual)
         if reason is not None:
             failed = failed or reason
             continue
@@ -197,172 +259,3 @@ def decide(policy: Policy, subject: Subject, permission: str, owner_account_id: 
     if failed is not None:
         return Decision(False, f"condition not met for {permission}: {failed}")
     return Decision(False, f"missing permission {permission}")
-
-
-# ---- loading ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Lines:
-    source: str
-    by_path: dict[tuple[Any, ...], int] = field(default_factory=dict)
-
-    def at(self, path: Sequence[Any]) -> str:
-        p = tuple(path)
-        while p and p not in self.by_path:
-            p = p[:-1]
-        line = self.by_path.get(p)
-        where = ".".join(str(x) if not isinstance(x, int) else f"[{x}]" for x in path).replace(".[", "[")
-        return f"{self.source}" + (f" line {line}" if line else "") + (f": {where}" if where else "")
-
-
-def _record_lines(node: yaml.Node | None, path: tuple[Any, ...], lines: _Lines) -> None:
-    if node is None:
-        return
-    lines.by_path.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value
-            lines.by_path[path + (key,)] = k.start_mark.line + 1
-            _record_lines(v, path + (key,), lines)
-            lines.by_path[path + (key,)] = k.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _record_lines(v, path + (i,), lines)
-
-
-def _fail(lines: _Lines, path: Sequence[Any], message: str) -> PolicyError:
-    return PolicyError(f"invalid policy {lines.at(path)}: {message}")
-
-
-def _str_list(data: Any, lines: _Lines, path: tuple[Any, ...]) -> list[str]:
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise _fail(lines, path, "must be a list of names")
-    for i, item in enumerate(data):
-        if not isinstance(item, str) or not item.strip():
-            raise _fail(lines, path + (i,), "must be a non-empty string")
-    return list(data)
-
-
-def _only(d: Mapping[str, Any], allowed: Iterable[str], lines: _Lines, path: tuple[Any, ...]) -> None:
-    allowed = tuple(allowed)
-    for k in d:
-        if k not in allowed:
-            raise _fail(lines, path + (k,), f"unknown field (expected one of {', '.join(allowed)})")
-
-
-def _condition(data: Any, lines: _Lines, path: tuple[Any, ...]) -> Condition:
-    if not isinstance(data, dict) or not data:
-        raise _fail(lines, path, "a condition is a mapping like {account_type: org} or {flag: NAME}")
-    _only(data, CONDITION_KEYS, lines, path)
-    for k, v in data.items():
-        if not isinstance(v, str) or not v:
-            raise _fail(lines, path + (k,), "must be a non-empty string")
-    if "account_type" in data and data["account_type"] not in ACCOUNT_TYPES:
-        raise _fail(lines, path + ("account_type",), f"must be one of {', '.join(ACCOUNT_TYPES)}")
-    return Condition(**data)
-
-
-def _scopes(data: Any, permissions: Mapping[str, Permission], lines: _Lines) -> dict[str, ScopeDecl]:
-    """``scopes:`` — name → {description}; a name is one RFC 6749 §3.3 scope-token."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise _fail(lines, ("scopes",), "must be a mapping of scope name → {description}")
-    out: dict[str, ScopeDecl] = {}
-    for name, spec in data.items():
-        path: tuple[Any, ...] = ("scopes", name)
-        if not isinstance(name, str) or not is_scope_token(name) or len(name) > MAX_SCOPE_NAME:
-            raise _fail(lines, path, f"a scope name is one token of printable ASCII without spaces, quotes "
-                                     f"or backslashes, at most {MAX_SCOPE_NAME} characters")
-        if name.startswith(RESERVED_SCOPE_PREFIX):
-            raise _fail(lines, path, f"scopes starting {RESERVED_SCOPE_PREFIX} are reserved for Keyturn")
-        if name in permissions:
-            raise _fail(lines, path, "names a permission: a creator may grant it when they hold it, "
-                                     "it needs no declaration here")
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise _fail(lines, path, "must be a mapping like {description: ...} (or empty)")
-        _only(spec, ("description",), lines, path)
-        description = spec.get("description", "")
-        if not isinstance(description, str):
-            raise _fail(lines, path + ("description",), "must be a string")
-        out[name] = ScopeDecl(name, description)
-    return out
-
-
-def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    """Parse and validate a policy document. Raises :class:`PolicyError` naming the line and field."""
-    lines = _Lines(source)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(
-            f"invalid policy {source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
-    _record_lines(node, (), lines)
-    if not isinstance(data, dict):
-        raise _fail(lines, (), "the document must be a mapping with `permissions` and `roles`")
-    _only(data, ("version", "owner_role", "permissions", "roles", "scopes"), lines, ())
-    if data.get("version", 1) != 1:
-        raise _fail(lines, ("version",), "only version 1 is supported")
-    raw_perms = data.get("permissions")
-    if not isinstance(raw_perms, dict) or not raw_perms:
-        raise _fail(lines, ("permissions",), "must be a non-empty mapping of permission name → settings")
-    permissions: dict[str, Permission] = {}
-    for name, spec in raw_perms.items():
-        path: tuple[Any, ...] = ("permissions", name)
-        if not isinstance(name, str) or ":" not in name or " " in name:
-            raise _fail(lines, path, "a permission name looks like resource:action")
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise _fail(lines, path, "must be a mapping (or empty)")
-        _only(spec, ("description", "conditions"), lines, path)
-        conds = spec.get("conditions") or []
-        if not isinstance(conds, list):
-            raise _fail(lines, path + ("conditions",), "must be a list of conditions")
-        permissions[name] = Permission(
-            name,
-            str(spec.get("description", "")),
-            tuple(_condition(c, lines, path + ("conditions", i)) for i, c in enumerate(conds)),
-        )
-    raw_roles = data.get("roles")
-    if not isinstance(raw_roles, dict) or not raw_roles:
-        raise _fail(lines, ("roles",), "must be a non-empty mapping of role name → settings")
-    roles: dict[str, Role] = {}
-    for name, spec in raw_roles.items():
-        path = ("roles", name)
-        if not isinstance(name, str) or not name or " " in name:
-            raise _fail(lines, path, "a role name is a single word like merchant-terminal")
-        if not isinstance(spec, dict):
-            raise _fail(lines, path, "must be a mapping with `permissions`")
-        _only(spec, ("description", "permissions", "global", "assigns"), lines, path)
-        perms = _str_list(spec.get("permissions"), lines, path + ("permissions",))
-        glob = _str_list(spec.get("global"), lines, path + ("global",))
-        for key, names in (("permissions", perms), ("global", glob)):
-            for i, p in enumerate(names):
-                if p not in permissions:
-                    raise _fail(
-                        lines, path + (key, i), f"unknown permission {p!r} (declare it under permissions)"
-                    )
-        roles[name] = Role(
-            name,
-            str(spec.get("description", "")),
-            frozenset(perms) | frozenset(glob),
-            frozenset(glob),
-            frozenset(_str_list(spec.get("assigns"), lines, path + ("assigns",))),
-        )
-    for name, role in roles.items():
-        for i, a in enumerate(sorted(role.assigns)):
-            if a not in roles:
-                raise _fail(lines, ("roles", name, "assigns", i), f"unknown role {a!r}")
-    owner = data.get("owner_role", "account-owner")
-    if owner not in roles:
-        raise _fail(lines, ("owner_role",), f"the owner role {owner!r} is not defined under roles")
-    scopes = _scopes(data.get("scopes"), permissions, lines)
-    return Policy(permissions=permissions, roles=roles, owner_role=owner, source=source, scopes=scopes)

@@ -45,12 +45,18 @@ def facts(account: Account) -> AccountFacts:
 
 
 async def subject_of(ctx: Services, conn: AsyncConnection, principal: Principal) -> Subject:
-    """The roles a principal holds and the accounts they are held on; the token's scopes narrow."""
+    """The roles a principal holds and the accounts they are held on; the token's scopes narrow.
+
+    The subject's individual account (for requirements on ``account: individual``, docs/policy.md): a
+    user's own — the one individual account among their holdings, as a user belongs to at most one and an
+    individual account has exactly one member; an API key's or credential's bound account when that is an
+    individual account (the key acts for its one member); else none.
+    """
     if principal.kind == "user":
         holdings = tuple(
             Holding(facts(a), role) for a, role in await accounts_repo.holdings_of_user(conn, principal.id)
         )
-        return Subject(holdings, principal.scopes)
+        return Subject(holdings, principal.scopes, _individual(holdings))
     if not principal.account_id or not principal.role:
         return Subject((), principal.scopes)
     bound = principal.claims.get("account_facts")
@@ -60,7 +66,33 @@ async def subject_of(ctx: Services, conn: AsyncConnection, principal: Principal)
             return Subject((), principal.scopes)
         bound = facts(account)
     scopes = principal.scopes if principal.kind == "credential" else None
-    return Subject((Holding(bound, principal.role),), scopes)
+    holdings = (Holding(bound, principal.role),)
+    return Subject(holdings, scopes, _individual(holdings))
+
+
+def _individual(holdings: tuple[Holding, ...]) -> AccountFacts | None:
+    return next((h.account for h in holdings if h.account.type == "individual"), None)
+
+
+async def decide_on(
+    ctx: Services, conn: AsyncConnection, subject: Subject, permission: str, account_id: str
+) -> Decision:
+    """:func:`decide` on the account that owns the resource, with its facts loaded when a requirement looks
+    at them (``account: target``) and the subject holds no role there."""
+    return decide(ctx.policy, subject, permission, account_id,
+                  await target_of(ctx, conn, subject, permission, account_id))
+
+
+async def target_of(
+    ctx: Services, conn: AsyncConnection, subject: Subject, permission: str, account_id: str
+) -> AccountFacts | None:
+    """The facts of the account owning the resource when ``permission`` needs them and the subject's holdings
+    do not have them (None otherwise: decide() finds them there, or the permission does not look)."""
+    perm = ctx.policy.permissions.get(permission)
+    if perm is None or not perm.needs_target or any(h.account.id == account_id for h in subject.holdings):
+        return None
+    account = await accounts_repo.get(conn, account_id)
+    return facts(account) if account is not None else None
 
 
 def role_on(subject: Subject, account_id: str) -> str | None:
@@ -72,13 +104,14 @@ async def require(
 ) -> tuple[Subject, Decision]:
     """Allow, or raise 404 (no relation to the account) / 403 (missing permission, named)."""
     subject = await subject_of(ctx, conn, principal)
-    decision = decide(ctx.policy, subject, permission, account_id)
+    target = await target_of(ctx, conn, subject, permission, account_id)
+    decision = decide(ctx.policy, subject, permission, account_id, target)
     if decision.allowed:
         return subject, decision
     if role_on(subject, account_id) is None:
         raise not_found("account")
     if subject.scopes is not None and decide(ctx.policy, replace(subject, scopes=None), permission,
-                                             account_id).allowed:
+                                             account_id, target).allowed:
         raise InsufficientScope(permission)  # RFC 6750 §3.1: the role grants it, the token's scope does not
     raise ApiError(403, "PERMISSION_DENIED", decision.reason)
 
@@ -169,14 +202,14 @@ async def authorize(
         if account_id is None and principal.kind == "user":
             account_id = await accounts_repo.individual_account_of(conn, principal.id)
         subject = await subject_of(ctx, conn, principal)
-    if account_id is None:
-        return Verdict(False, "no account selected", None, None)
-    role = role_on(subject, account_id)
-    if permission is None:
-        if role is None:
-            return Verdict(False, f"no role on account {account_id}", account_id, None)
-        return Verdict(True, f"role {role} on account {account_id}", account_id, role)
-    d = decide(policy, subject, permission, account_id)
+        if account_id is None:
+            return Verdict(False, "no account selected", None, None)
+        role = role_on(subject, account_id)
+        if permission is None:
+            if role is None:
+                return Verdict(False, f"no role on account {account_id}", account_id, None)
+            return Verdict(True, f"role {role} on account {account_id}", account_id, role)
+        d = await decide_on(ctx, conn, subject, permission, account_id)
     return Verdict(d.allowed, d.reason, account_id, d.role if d.allowed else role)
 
 

@@ -62,6 +62,8 @@ def _account_id(account_id: str) -> str:
     return account_id
 
 
+
+
 async def memberships_of(ctx: Services, principal: Principal) -> list[Membership]:
     """``GET /api/account-memberships``: a key or credential has its one binding (the member is the key or
     credential itself); a user, all of theirs."""

@@ -31,7 +31,7 @@ from keyturn.core.models import (
     Principal,
     is_client_id,
 )
-from keyturn.core.policy import RESERVED_SCOPE_PREFIX, decide
+from keyturn.core.policy import RESERVED_SCOPE_PREFIX
 from keyturn.core.ratelimit import parse_rate_limit
 from keyturn.core.scopes import format_scope, is_scope_token, parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
@@ -90,7 +90,7 @@ async def catalogue(ctx: Services, conn: Any, creator: Principal, account_id: st
     for decl in policy.scopes.values():
         out[decl.name] = Grantable(decl.name, decl.description, "capability")
     for name, perm in policy.permissions.items():
-        if decide(policy, subject, name, account_id).allowed:
+        if (await access.decide_on(ctx, conn, subject, name, account_id)).allowed:
             out.setdefault(name, Grantable(name, perm.description, "permission"))
     for name in ctx.settings.allowed_scopes or ():
         # A permission is grantable by who holds it, never because the operator listed its name.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keyturn.core.policy import Policy, PolicyError, parse_policy
+from keyturn.core.policy import Policy, PolicyError
+from keyturn.core.policy_format import parse_policy
 from keyturn.settings import Settings
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policy" / "default.yaml"

@@ -79,6 +79,7 @@ async def holdings_of_user(conn: AsyncConnection, user_id: str) -> list[tuple[Ac
     return out
 
 
+
 async def members_of_account(conn: AsyncConnection, account_id: str) -> list[Member]:
     q = (select(memberships.c.user_id, memberships.c.role, memberships.c.created_at,
                 users.c.email, users.c.preferred_username)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keyturn.core.policy import AccountFacts, Holding, PolicyError, Subject, decide, parse_policy, scope_permissions
+from keyturn.core.policy import AccountFacts, Holding, PolicyError, Subject, decide, scope_permissions
+from keyturn.core.policy_format import parse_policy
 
 POLICY = parse_policy("""\
 permissions:
