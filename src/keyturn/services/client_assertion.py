@@ -11,8 +11,8 @@ keyturn.services.oidc.metadata validates it: public asymmetric keys only). The r
 - ``iss`` = ``sub`` = the client_id.
 - ``aud``: exactly the issuer identifier, as a string (FAPI 2.0 §5.3.2.1 and RFC 7523bis: a token endpoint
   URL or a list is refused — an assertion meant for one server cannot be replayed at another's endpoint).
-- ``exp`` required, at most ``MAX_LIFETIME`` s ahead (plus ``clock_leeway``); ``iat`` required and
-  ``nbf`` if present not in the future (``clock_leeway``).
+- ``exp`` required, at most ``client_assertion_max_lifetime`` s ahead (default 300, plus ``clock_leeway``);
+  ``iat`` required and ``nbf`` if present not in the future (``clock_leeway``).
 - ``jti`` required and single use until ``exp`` (the shared replay cache: Redis when configured,
   fail-closed 503 when it cannot answer).
 
@@ -32,7 +32,6 @@ from keyturn.services.context import Services
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ("ES256", "ES384", "PS256", "PS384", "EdDSA")  # accepted without registering one
 REGISTRABLE_ALGS = (*ASSERTION_ALGS, "RS256")  # token_endpoint_auth_signing_alg values
-MAX_LIFETIME = 300  # seconds an assertion's exp may lie ahead
 MAX_LENGTH = 8192
 MAX_JTI = 256
 # alg -> (kty, crv or None)
@@ -125,8 +124,9 @@ async def verify_assertion(ctx: Services, client: Client, assertion: str, now: f
         raise AssertionRefused("bad_assertion", "client_assertion exp, iat and nbf must be numbers")
     if exp <= now:
         raise AssertionRefused("bad_assertion", "client_assertion has expired")
-    if exp > now + MAX_LIFETIME + leeway:
-        raise AssertionRefused("bad_assertion", f"client_assertion exp is more than {MAX_LIFETIME} s ahead")
+    lifetime = ctx.settings.client_assertion_max_lifetime
+    if exp > now + lifetime + leeway:
+        raise AssertionRefused("bad_assertion", f"client_assertion exp is more than {lifetime} s ahead")
     if iat > now + leeway or nbf > now + leeway:
         raise AssertionRefused("bad_assertion", "client_assertion is not valid yet")
     jti = claims["jti"]

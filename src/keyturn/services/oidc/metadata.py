@@ -165,12 +165,12 @@ def check_jwks(name: str, value: Any) -> dict[str, Any]:
         alg = jwk.get("alg")
         if alg is not None and alg not in REGISTRABLE_ALGS:
             raise invalid(f"{name}: alg {_safe(str(alg))!r} is not supported")
+        if kty == "EC" and jwk.get("crv") not in ("P-256", "P-384") or kty == "OKP" and jwk.get("crv") != "Ed25519":
+            raise invalid(f"{name}: EC keys must be P-256 or P-384, OKP keys Ed25519")
         try:
             key = jwt.PyJWK(jwk).key
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
             raise invalid(f"{name}: a key is not a valid {kty} public key") from None
-        if kty == "EC" and jwk.get("crv") not in ("P-256", "P-384") or kty == "OKP" and jwk.get("crv") != "Ed25519":
-            raise invalid(f"{name}: EC keys must be P-256 or P-384, OKP keys Ed25519")
         if kty == "RSA" and getattr(key, "key_size", 0) < 2048:
             raise invalid(f"{name}: RSA keys must have at least 2048 bits")
     return {"keys": [dict(k) for k in keys]}
