@@ -4,10 +4,13 @@ the parser refuses in a jwks (private or symmetric keys, duplicate kids, too man
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from keyturn.cli import app as cli_app
 from keyturn.core.errors import ApiError
 from keyturn.services.oidc import registration
 from keyturn.services.oidc.metadata import check_jwks, parse
@@ -141,3 +144,36 @@ def test_metadata_pairs(body, named):
     with pytest.raises(ApiError) as exc:
         parse({"redirect_uris": [REDIRECT], **body}, dynamic=True)
     assert named in exc.value.message
+
+
+def test_the_cli_registers_a_private_key_jwt_client(tmp_path, monkeypatch):
+    for name, value in {"KEYTURN_ENVIRONMENT": "development", "KEYTURN_ISSUER": "http://keyturn.test",
+                        "KEYTURN_SETTINGS_FILE": "",
+                        "KEYTURN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}.items():
+        monkeypatch.setenv(name, value)
+    key = KeyPair("PS256")
+    good = tmp_path / "jwks.json"
+    good.write_text(json.dumps(key.jwks))
+    private = tmp_path / "private.json"
+    private.write_text(json.dumps({"keys": [{**key.jwk, "d": "AAAA"}]}))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    runner = CliRunner()
+    args = ["clients", "create", "--name", "CLI app", "--confidential", "--redirect-uri", REDIRECT]
+    ok = runner.invoke(cli_app, [*args, "--token-endpoint-auth-method", "private_key_jwt", "--jwks", str(good),
+                                 "--token-endpoint-auth-signing-alg", "PS256", "--origin", "https://app.example.test"])
+    assert ok.exit_code == 0, ok.output
+    out = json.loads(ok.stdout)
+    assert out["token_endpoint_auth_method"] == "private_key_jwt" and out["jwks"] == key.jwks
+    assert out["token_endpoint_auth_signing_alg"] == "PS256" and "client_secret" not in out
+    # a secret method through the same options still gets its secret
+    basic = runner.invoke(cli_app, [*args, "--token-endpoint-auth-method", "client_secret_post", "--text"])
+    assert basic.exit_code == 0 and basic.stdout.startswith("client_id="), basic.output
+    refused = runner.invoke(cli_app, [*args, "--token-endpoint-auth-method", "private_key_jwt", "--jwks", str(private)])
+    assert refused.exit_code == 2 and "public keys only" in refused.output
+    assert runner.invoke(cli_app, [*args, "--jwks", str(broken), "--token-endpoint-auth-method",
+                                   "private_key_jwt"]).exit_code == 2
+    assert runner.invoke(cli_app, [*args, "--jwks", str(good)]).exit_code == 2  # no method
+    public = ["clients", "create", "--name", "SPA", "--public", "--redirect-uri", REDIRECT]
+    assert runner.invoke(cli_app, [*public, "--token-endpoint-auth-method", "private_key_jwt"]).exit_code == 2
+    assert runner.invoke(cli_app, [*public, "--token-endpoint-auth-method", "none"]).exit_code == 0
