@@ -177,3 +177,30 @@ def test_the_cli_registers_a_private_key_jwt_client(tmp_path, monkeypatch):
     public = ["clients", "create", "--name", "SPA", "--public", "--redirect-uri", REDIRECT]
     assert runner.invoke(cli_app, [*public, "--token-endpoint-auth-method", "private_key_jwt"]).exit_code == 2
     assert runner.invoke(cli_app, [*public, "--token-endpoint-auth-method", "none"]).exit_code == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"registration": "initial_token"}])
+async def test_rfc7592_update_switches_a_secret_client_to_its_keys(client, ctx):
+    issued = await registration.issue_initial_token(ctx, expires_in=None, uses=None)
+    body: dict[str, Any] = {"client_name": "Upgraded", "redirect_uris": [REDIRECT]}
+    r = await client.post("/register", json=body, headers={"Authorization": f"Bearer {issued.secret}"})
+    assert r.status_code == 201, r.text
+    reg = r.json()
+    cid, secret = reg["client_id"], reg["client_secret"]
+    path = reg["registration_client_uri"][reg["registration_client_uri"].index("/register/"):]
+    assert (await client.post("/introspect", data={"token": "x"}, auth=(cid, secret))).status_code == 200
+    key = KeyPair("ES256")
+    r = await client.put(path, json={**body, "client_id": cid, "token_endpoint_auth_method": "private_key_jwt",
+                                     "jwks": key.jwks},
+                         headers={"Authorization": f"Bearer {reg['registration_access_token']}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["token_endpoint_auth_method"] == "private_key_jwt" and "client_secret_expires_at" not in r.json()
+    token = r.json()["registration_access_token"]
+    # the secret stops working; the keys authenticate it
+    assert (await client.post("/introspect", data={"token": "x"}, auth=(cid, secret))).status_code == 401
+    r = await client.post("/introspect", data={"token": "x", **form(cid, key.assertion(cid, now=ctx.clock()))})
+    assert r.status_code == 200, r.text
+    # and there is no way back to a secret it does not have
+    r = await client.put(path, json={**body, "client_id": cid}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata"
+    assert "private_key_jwt" in r.json()["error_description"]
