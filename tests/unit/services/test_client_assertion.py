@@ -11,7 +11,13 @@ import jwt
 import pytest
 
 from keyturn import metrics
-from keyturn.services.client_assertion import ASSERTION_ALGS, AssertionRefused, choose_key, claimed_client
+from keyturn.services.client_assertion import (
+    ASSERTION_ALGS,
+    AssertionRefused,
+    choose_key,
+    claimed_client,
+    verify_assertion,
+)
 from keyturn.services.oidc import clients as oidc_clients
 from keyturn.services.oidc.metadata import parse
 from keyturn.storage import clients as clients_repo
@@ -227,3 +233,13 @@ def test_choose_key_unit():
     assert claimed_client("x" * 9000) == ""
     payload = base64.urlsafe_b64encode(json.dumps({"sub": 5}).encode()).rstrip(b"=").decode()
     assert claimed_client(f"eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln") == ""
+
+
+async def test_verify_assertion_guards_on_its_own(ctx, key):
+    """The checks hold when called directly too (client_auth refuses these earlier, by the claimed client)."""
+    cid = await _register(ctx, key)
+    rp = await ctx.client(cid, ctx.clock())
+    for bad in ("x" * 9000, "not-a-jws", key.assertion(cid, now=ctx.clock(), sub="ktc_" + "c" * 22)):
+        with pytest.raises(AssertionRefused) as exc:
+            await verify_assertion(ctx, rp, bad, ctx.clock())
+        assert exc.value.reason == "bad_assertion"
