@@ -233,6 +233,10 @@ class Settings(BaseSettings):
         "Secret (at least 32 characters, the same on every node) the stateless DPoP nonces are derived from "
         "(an HMAC of the time window); a nonce is accepted for 2 × `dpop_nonce_lifetime` seconds at most."))
     dpop_nonce_lifetime: int = Field(300, ge=10, le=3600, description="Seconds one DPoP nonce is handed out.")
+    client_assertion_max_lifetime: int = Field(300, ge=30, le=3600, description=(
+        "private_key_jwt (RFC 7523): how far ahead of now a client assertion's `exp` may lie, seconds (plus "
+        "`clock_leeway`); its `jti` is remembered until `exp` (shared through Redis when set). Authlib signs "
+        "assertions valid for 3600 s unless told otherwise (docs/client-authentication.md)."))
 
     @field_validator("dpop_signing_algs", mode="before")
     @classmethod

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from keyturn.cli.common import output, run
@@ -9,6 +13,7 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.services.context import Services
 from keyturn.services.oidc import clients as oidc_clients
+from keyturn.services.oidc import metadata as client_metadata
 from keyturn.services.oidc import registration
 from keyturn.wire.oidc_clients import ClientOut
 from keyturn.wire.registration import InitialTokenOut
@@ -40,11 +45,41 @@ def clients_create(
     require_par: bool = typer.Option(
         False, "--require-pushed-authorization-requests",
         help="Its authorization requests must be pushed to POST /par first (RFC 9126; FAPI 2.0)."),
+    auth_method: str = typer.Option(
+        None, "--token-endpoint-auth-method",
+        help="client_secret_basic, client_secret_post, private_key_jwt (with --jwks; no secret) or none."),
+    jwks_file: Path = typer.Option(
+        None, "--jwks", help='private_key_jwt: a JSON file holding {"keys": [...]}, the client\'s public keys.',
+        exists=True, dir_okay=False, readable=True),
+    auth_signing_alg: str = typer.Option(
+        None, "--token-endpoint-auth-signing-alg",
+        help="private_key_jwt: the one alg its assertions use (default: any of ES256, ES384, PS256, PS384, "
+             "EdDSA; RS256 only this way)."),
     as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
 ) -> None:
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
     if public == confidential:
         raise typer.BadParameter("give exactly one of --public or --confidential")
+    if auth_method is not None or jwks_file is not None or auth_signing_alg is not None:
+        if auth_method is None or (auth_method == "none") != public:
+            raise typer.BadParameter("--token-endpoint-auth-method is required with --jwks, and is none exactly "
+                                     "for a --public client")
+        body: dict[str, Any] = {
+            "name": name, "redirect_uris": list(redirect_uri),
+            "post_logout_redirect_uris": list(post_logout_redirect_uri),
+            "allowed_origins": list(origin) or None, "first_party": first_party, "scope": scope,
+            "refresh_tokens": not no_refresh, "revoke_refresh_on_logout": not keep_refresh_on_logout,
+            "id_token_signed_response_alg": id_token_alg, "dpop_bound_access_tokens": dpop_bound,
+            "require_pushed_authorization_requests": require_par, "token_endpoint_auth_method": auth_method,
+            "jwks": _json_file(jwks_file) if jwks_file is not None else None,
+            "token_endpoint_auth_signing_alg": auth_signing_alg}
+
+        async def by_metadata(ctx: Services) -> ClientOut:
+            issued = await oidc_clients.create_from(ctx, client_metadata.parse(body, dynamic=False))
+            return ClientOut.of(issued.record, issued.secret)
+        out = run(by_metadata)
+        output(out, as_json, f"client_id={out.client_id}")
+        return
 
     async def go(ctx: Services) -> ClientOut:
         issued = await oidc_clients.create(
@@ -56,6 +91,13 @@ def clients_create(
         return ClientOut.of(issued.record, issued.secret)
     data = run(go)
     output(data, as_json, f"client_id={data.client_id}")
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise typer.BadParameter(f"{path} is not a readable JSON file") from None
 
 
 @clients_app.command("list")

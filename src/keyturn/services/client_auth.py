@@ -2,7 +2,8 @@
 
 Methods: client_secret_basic (RFC 6749 §2.3.1, id and secret form-urlencoded
 before base64), client_secret_post, the same fields in a JSON body (seed 000),
-and ``none`` for public clients (PKCE-only code flow). Exactly one method per
+private_key_jwt (RFC 7523: ``client_assertion``; keyturn.services.client_assertion) for a client
+registered for it, and ``none`` for public clients (PKCE-only code flow). Exactly one method per
 request (RFC 6749 §2.3). Failures are ``invalid_client`` (401); undecodable Basic
 credentials are ``invalid_request`` (400). Repeated
 failures for one client_id *from one source address* within a minute get 429
@@ -36,6 +37,7 @@ from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests, 
 from keyturn.core.models import Client, is_client_id
 from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
+from keyturn.services.client_assertion import ASSERTION_TYPE, AssertionRefused, claimed_client, verify_assertion
 from keyturn.services.context import Services
 from keyturn.storage import audit
 
@@ -46,7 +48,7 @@ FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     client: Client
-    method: str  # client_secret_basic | client_secret_post | none
+    method: str  # client_secret_basic | client_secret_post | private_key_jwt | none
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +123,23 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         if "client_id" in params and params["client_id"] != client_id:
             raise InvalidRequest("client_id in the body differs from the authenticated client")
         method = "client_secret_basic"
-    else:
-        if "client_assertion" in params:
+    elif "client_assertion" in params or "client_assertion_type" in params:
+        # RFC 7521 §4.2, RFC 7523 §2.2: private_key_jwt (keyturn.services.client_assertion)
+        if "client_secret" in params:
+            raise InvalidRequest("use exactly one client authentication method")
+        if params.get("client_assertion_type") != ASSERTION_TYPE or not params.get("client_assertion"):
             _failed("unsupported_method")
-            raise InvalidClient("client assertions are not supported")
+            raise InvalidClient(f"client_assertion_type must be {ASSERTION_TYPE} with a client_assertion")
+        secret = params["client_assertion"]
+        client_id = params.get("client_id") or claimed_client(secret)
+        if not client_id:
+            _failed("bad_assertion")
+            raise InvalidClient("client authentication failed", detail="the assertion names no client")
+        if client_id != claimed_client(secret):
+            _failed("bad_assertion")
+            raise InvalidClient("client authentication failed", detail="client_id differs from the assertion's")
+        method = "private_key_jwt"
+    else:
         client_id = params.get("client_id", "")
         secret = params.get("client_secret", "")
         method = "client_secret_post" if secret else "none"
@@ -150,6 +165,8 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         _failed("unknown_client" if client is None else "no_secret")
         await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         raise InvalidClient("client authentication failed", auth_scheme=scheme)
+    if method == "private_key_jwt":
+        return await _assertion(ctx, client, secret, now, key, ip)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
         _failed("unknown_client" if client is None else "public_client")
@@ -169,6 +186,40 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         _failed("wrong_method")
         raise InvalidClient("client authentication failed", auth_scheme=scheme,
                             detail=f"registered for {client.auth_method}, used {method}")
+    await _allowed_from(ctx, client, ip, key, now)
+    return ClientAuth(client, method)
+
+
+async def _assertion(ctx: Services, client: Client | None, assertion: str, now: float, key: str,
+                     ip: str | None) -> ClientAuth:
+    """private_key_jwt: the client registered for it, active, and its assertion verified."""
+    limit = ctx.settings.client_auth_max_failures
+    reason, detail = "", ""
+    if client is None or client.is_public:
+        reason, detail = ("unknown_client", "unknown client") if client is None else ("public_client", "public client")
+    elif client.auth_method != "private_key_jwt":
+        reason = "wrong_method"
+        detail = f"registered for {client.auth_method or 'a client secret'}, used private_key_jwt"
+    elif not client.active(now):
+        reason = _inactive_reason(client, now) or "inactive_client"
+        detail = "credential expired" if reason == "expired_client" else "client disabled"
+    else:
+        try:
+            await verify_assertion(ctx, client, assertion, now)
+        except AssertionRefused as refused:
+            reason, detail = refused.reason, refused.detail
+    if reason:
+        _failed(reason)
+        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
+        raise InvalidClient("client authentication failed", detail=detail)
+    assert client is not None
+    await _allowed_from(ctx, client, ip, key, now)
+    return ClientAuth(client, "private_key_jwt")
+
+
+async def _allowed_from(ctx: Services, client: Client, ip: str | None, key: str, now: float) -> None:
+    """A credential whose ``domain`` lists addresses authenticates only from one of them."""
+    limit = ctx.settings.client_auth_max_failures
     nets = domain_networks(client.domain) if client.kind == "credential" and client.domain else ()
     if nets and not address_in(ip, nets):
         _failed("address_refused")
@@ -177,7 +228,6 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
             await audit.record(conn, "client.address_refused", at=now, client_id=client.client_id, ip=ip)
         # Seed 000's `domain` names the addresses it may call from; which ones is not told (nor logged here).
         raise UnauthorizedClient("this client is not allowed from this address")
-    return ClientAuth(client, method)
 
 
 async def check_quota(ctx: Services, client: Client) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyturn.core import paths
+from keyturn.services.client_assertion import REGISTRABLE_ALGS
 from keyturn.services.oidc.claims import CLAIMS_SUPPORTED, id_token_algs
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.settings import Settings
@@ -33,9 +34,13 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "pushed_authorization_request_endpoint": iss + paths.PAR,
         "require_pushed_authorization_requests": settings.require_par,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
-        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
-        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
-        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", "none"],
+        # RFC 7523 / OIDC Core §9: the algs a client assertion may use (RS256 only when registered)
+        "token_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
+        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
         "scopes_supported": sorted(set(settings.allowed_scopes or ()) | set(OIDC_SCOPES)),
         "claims_supported": list(CLAIMS_SUPPORTED),
         "access_token_signing_alg_values_supported": [settings.access_token_alg],

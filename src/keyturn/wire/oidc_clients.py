@@ -3,7 +3,7 @@ confidential client's ``client_secret`` is in the create answer only, and absent
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +39,9 @@ class ClientOut(BaseModel):
     software_id: str | None = Field(None, exclude_if=absent)
     software_version: str | None = Field(None, exclude_if=absent)
     application_type: str | None = Field(None, exclude_if=absent)
+    # private_key_jwt (RFC 7523): the client's public keys, and the one alg it registered, if any
+    jwks: dict[str, Any] | None = Field(None, exclude_if=absent)
+    token_endpoint_auth_signing_alg: str | None = Field(None, exclude_if=absent)
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None) -> ClientOut:
@@ -58,7 +61,7 @@ class ClientOut(BaseModel):
 
 
 INFO_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version",
-               "application_type")
+               "application_type", "jwks", "token_endpoint_auth_signing_alg")
 
 
 class ClientEnvelope(Ok[ClientOut]):

@@ -40,7 +40,8 @@ class RegisteredClientOut(BaseModel):
         method = kept.pop("token_endpoint_auth_method", None) or ("none" if client.is_public else "client_secret_basic")
         shape = cls(
             client_id=client.client_id, client_secret=secret, client_id_issued_at=int(client.created_at),
-            client_secret_expires_at=None if client.is_public else 0, registration_access_token=registration_token,
+            client_secret_expires_at=None if client.secret_digest is None else 0,  # none: public or private_key_jwt
+            registration_access_token=registration_token,
             registration_client_uri=registration_client_uri, client_name=client.name,
             redirect_uris=list(client.redirect_uris), post_logout_redirect_uris=list(client.post_logout_redirect_uris),
             token_endpoint_auth_method=method, grant_types=list(client.grant_types),

@@ -6,18 +6,18 @@ from __future__ import annotations
 from keyturn.services.oidc import clients as oidc_clients
 
 
-async def test_a_client_assertion_is_not_a_supported_method(client, make_credential):
-    """RFC 7523 client assertions (private_key_jwt) are not offered (discovery lists only secrets and none)."""
+async def test_a_client_assertion_from_a_secret_client_is_refused(client, make_credential):
+    """RFC 7523 client assertions (private_key_jwt) authenticate only a client registered for them (RFC 7591 §2)."""
     cred = await make_credential()
     r = await client.post("/token", data={"grant_type": "client_credentials", "client_id": cred.client_id,
                                           "client_assertion_type":
                                               "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                                           "client_assertion": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"})
     assert r.status_code == 401 and r.json() == {"error": "invalid_client",
-                                                 "error_description": "client assertions are not supported"}
+                                                 "error_description": "client authentication failed"}
     assert r.headers["cache-control"] == "no-store"
     meta = (await client.get("/.well-known/openid-configuration")).json()
-    assert "private_key_jwt" not in meta["token_endpoint_auth_methods_supported"]
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
 
 
 async def test_a_public_client_may_not_introspect(client, ctx):

@@ -121,7 +121,8 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
     if meta.id_token_alg is not None and meta.id_token_alg not in CLIENT_ID_TOKEN_ALGS:
         raise ApiError(400, "INVALID_REQUEST",
                        f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
-    secret = None if meta.public else new_client_secret()
+    # private_key_jwt: the client's keys authenticate it; it has no secret
+    secret = None if meta.public or meta.auth_method == "private_key_jwt" else new_client_secret()
     grant_types = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if meta.refresh_tokens else (
         GRANT_AUTHORIZATION_CODE,)
     client = Client(

@@ -22,14 +22,21 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import jwt
+
 from keyturn.core.durations import parse_duration
 from keyturn.core.errors import ApiError
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
 from keyturn.core.text import text_problem
+from keyturn.services.client_assertion import REGISTRABLE_ALGS
 
-Kind = Literal["string", "strings", "uri", "uris", "bool"]
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")  # what services/client_auth.py accepts
+Kind = Literal["string", "strings", "uri", "uris", "bool", "jwks"]
+# what services/client_auth.py accepts
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+MAX_KEYS = 10  # keys in a client's jwks
+_PUBLIC_MEMBERS = {"EC": {"crv", "x", "y"}, "RSA": {"n", "e"}, "OKP": {"crv", "x"}}
+_COMMON_MEMBERS = {"kty", "kid", "use", "alg", "key_ops", "x5c", "x5t", "x5t#S256", "x5u"}
 MAX_ITEMS = 50
 MAX_LENGTH = 2000
 
@@ -61,6 +68,9 @@ SUPPORTED: dict[str, Meta] = {
     "application_type": Meta("string", "info", ("web", "native")),
     "id_token_signed_response_alg": Meta("string", "id_token_alg", CLIENT_ID_TOKEN_ALGS),
     "post_logout_redirect_uris": Meta("uris", "post_logout_redirect_uris"),
+    # RFC 7591 §2, RFC 7523: private_key_jwt (keyturn.services.client_assertion); kept as registered
+    "jwks": Meta("jwks", "info"),
+    "token_endpoint_auth_signing_alg": Meta("string", "info", REGISTRABLE_ALGS),
     # RFC 9449 §5.2: every token request of this client must carry a DPoP proof
     "dpop_bound_access_tokens": Meta("bool", "dpop_bound_access_tokens"),
     # RFC 9126 §6: its authorization requests must be pushed (POST /par) first
@@ -127,7 +137,48 @@ def _string(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_jwks(name: str, value: Any) -> dict[str, Any]:
+    """A client's JWK Set (RFC 7517 §5) for private_key_jwt: 1 to ``MAX_KEYS`` public EC (P-256, P-384),
+    RSA (at least 2048 bits) or OKP (Ed25519) keys, no private or symmetric ones, each ``kid`` unique."""
+    keys = value.get("keys") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or set(value) != {"keys"} or not isinstance(keys, list) \
+            or not 1 <= len(keys) <= MAX_KEYS:
+        raise invalid(f'{name} must be {{"keys": [...]}} with 1 to {MAX_KEYS} keys')
+    kids: set[str] = set()
+    for jwk in keys:
+        if not isinstance(jwk, dict):
+            raise invalid(f"{name}: every key must be a JSON object")
+        kty = jwk.get("kty")
+        public = _PUBLIC_MEMBERS.get(kty) if isinstance(kty, str) else None
+        if public is None:
+            raise invalid(f"{name}: kty must be EC, RSA or OKP (asymmetric keys only)")
+        extra = set(jwk) - public - _COMMON_MEMBERS
+        if extra:
+            raise invalid(f"{name}: public keys only ({_safe(sorted(extra)[0])} is not a public key member)")
+        kid = jwk.get("kid")
+        if kid is not None:
+            if not isinstance(kid, str) or not kid or len(kid) > 200 or kid in kids:
+                raise invalid(f"{name}: each kid must be a unique non-empty string")
+            kids.add(kid)
+        if jwk.get("use", "sig") != "sig":
+            raise invalid(f"{name}: keys must be for signing (use sig)")
+        alg = jwk.get("alg")
+        if alg is not None and alg not in REGISTRABLE_ALGS:
+            raise invalid(f"{name}: alg {_safe(str(alg))!r} is not supported")
+        if kty == "EC" and jwk.get("crv") not in ("P-256", "P-384") or kty == "OKP" and jwk.get("crv") != "Ed25519":
+            raise invalid(f"{name}: EC keys must be P-256 or P-384, OKP keys Ed25519")
+        try:
+            key = jwt.PyJWK(jwk).key
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
+            raise invalid(f"{name}: a key is not a valid {kty} public key") from None
+        if kty == "RSA" and getattr(key, "key_size", 0) < 2048:
+            raise invalid(f"{name}: RSA keys must have at least 2048 bits")
+    return {"keys": [dict(k) for k in keys]}
+
+
 def _value(name: str, meta: Meta, value: Any) -> Any:
+    if meta.kind == "jwks":
+        return check_jwks(name, value)
     if meta.kind == "bool":
         if not isinstance(value, bool):
             raise invalid(f"{name} must be true or false")
@@ -172,6 +223,10 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
     auth_method = values.get("token_endpoint_auth_method")
     if auth_method is None and dynamic:
         auth_method = "client_secret_basic"  # RFC 7591 §2: the default when omitted
+    if (auth_method == "private_key_jwt") != ("jwks" in values):
+        raise invalid("token_endpoint_auth_method private_key_jwt goes with jwks, and jwks only with it")
+    if "token_endpoint_auth_signing_alg" in values and auth_method != "private_key_jwt":
+        raise invalid("token_endpoint_auth_signing_alg goes with token_endpoint_auth_method private_key_jwt")
     public = auth_method == "none" if auth_method is not None else values.get("type", "public") == "public"
     redirect_uris = values.get("redirect_uris", [])
     name = values.get("name") or values.get("client_name")

@@ -188,13 +188,18 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
         if meta.public != client.is_public:
             raise InvalidClientMetadata("token_endpoint_auth_method cannot change between none and a secret "
                                         "method; register a new client")
+        if not meta.public and meta.auth_method != "private_key_jwt" and client.secret_digest is None:
+            raise InvalidClientMetadata("a private_key_jwt client has no secret: it cannot change to a secret "
+                                        "method; register a new client")
         new = new_registration_access_token()
         built, _ = build(meta, client_id=client_id, now=now, scopes_supported=_scopes_supported(ctx),
                          owner_id=client.owner_id, registration_digest=digest(new))
-    updated = replace(built, secret_digest=client.secret_digest, created_at=client.created_at)
+    # a change to private_key_jwt drops the secret (docs/registration.md): the keys authenticate it from now on
+    kept_secret = None if meta.auth_method == "private_key_jwt" else client.secret_digest
+    updated = replace(built, secret_digest=kept_secret, created_at=client.created_at)
     changes = {k: getattr(updated, k) for k in (
         "name", "scope", "grant_types", "redirect_uris", "post_logout_redirect_uris", "allowed_origins",
-        "refresh_enabled", "id_token_alg", "registered_metadata", "updated_at")}
+        "refresh_enabled", "id_token_alg", "registered_metadata", "updated_at", "secret_digest")}
     async with ctx.engine.begin() as conn:
         await _rotate(conn, client, new)
         await clients_repo.update_fields(conn, client_id, **changes)

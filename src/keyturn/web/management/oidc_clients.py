@@ -8,7 +8,7 @@ no-store (create carries the secret, R38).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -58,8 +58,12 @@ class ClientIn(BaseModel):
     id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
     # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
     client_name: Name | None = None
-    token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic or "
-                                                    "client_secret_post")
+    token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic, "
+                                                    "client_secret_post or private_key_jwt (with jwks)")
+    jwks: dict[str, Any] | None = Field(None, description='private_key_jwt: {"keys": [...]}, 1 to 10 public '
+                                        "EC/RSA/OKP keys (RFC 7517 §5)")
+    token_endpoint_auth_signing_alg: Word | None = Field(None, description="private_key_jwt: the one alg its "
+                                                         "assertions use (ES256, ES384, PS256, PS384, EdDSA, RS256)")
     grant_types: list[Word] | None = Field(None, max_length=10, description="authorization_code, refresh_token")
     response_types: list[Word] | None = Field(None, max_length=10, description="code")
     client_uri: Uri | None = None

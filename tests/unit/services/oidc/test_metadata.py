@@ -23,7 +23,8 @@ def _refused(body, *, dynamic=True, code="INVALID_CLIENT_METADATA") -> str:
 def test_the_table_is_data_one_line_per_name():
     assert all(isinstance(m, metadata.Meta) for m in SUPPORTED.values())
     assert {"redirect_uris", "token_endpoint_auth_method", "grant_types", "client_name"} <= set(SUPPORTED)
-    assert not {"jwks", "jwks_uri", "software_statement"} & set(SUPPORTED)
+    assert not {"jwks_uri", "software_statement"} & set(SUPPORTED)
+    assert SUPPORTED["jwks"].kind == "jwks" and "private_key_jwt" in SUPPORTED["token_endpoint_auth_method"].choices
     assert SUPPORTED["dpop_bound_access_tokens"].kind == "bool"  # RFC 9449 §5.2 (docs/dpop.md)
 
 
