@@ -41,7 +41,7 @@ async def _introspect(client, data):
 
 
 def _failures(reason: str) -> float:
-    return metrics.CLIENT_AUTH_FAILURES.labels(reason)._value.get()
+    return float(metrics.CLIENT_AUTH_FAILURES.labels(reason)._value.get())
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ async def test_symmetric_and_none_algs_are_refused(client, ctx, key):
     hs = jwt.encode({"iss": cid, "sub": cid, "aud": ISSUER, "iat": int(now), "exp": int(now) + 60, "jti": "a"},
                     "k" * 32, algorithm="HS256", headers={"kid": "k1"})
     none = jwt.encode({"iss": cid, "sub": cid, "aud": ISSUER, "iat": int(now), "exp": int(now) + 60, "jti": "b"},
-                      None, algorithm="none", headers={"kid": "k1"})
+                      "", algorithm="none", headers={"kid": "k1"})
     for bad in (hs, none, "not-a-jwt", "e30." * 3000):
         r = await _introspect(client, form(cid, bad))
         assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
