@@ -97,7 +97,9 @@ async def test_defaults_public_client_and_no_refresh(client, ctx, make_user):
     ({"jwks": {"keys": []}}, "invalid_client_metadata", "jwks"),
     ({"token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata", "private_key_jwt"),
     ({"dpop_bound_access_tokens": "yes"}, "invalid_client_metadata", "dpop_bound_access_tokens"),
-    ({"tls_client_certificate_bound_access_tokens": True}, "invalid_client_metadata", "tls_client_certificate"),
+    ({"tls_client_certificate_bound_access_tokens": "yes"}, "invalid_client_metadata", "tls_client_certificate"),
+    ({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "cn=lower"},
+     "invalid_client_metadata", "tls_client_auth_subject_dn"),
     ({"software_statement": "eyJ.x.y"}, "invalid_client_metadata", "software_statement"),
     ({"first_party": True}, "invalid_client_metadata", "first_party"),  # Keyturn's own name: operator only
     ({"grant_types": ["client_credentials"]}, "invalid_client_metadata", "client_credentials"),

@@ -62,7 +62,7 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
                                                now=req.now, account_id=account_id, role=role, grant_id=grant.id,
                                                lifetime=access_token_lifetime(ctx.settings, client, req.now),
-                                               jkt=req.dpop_jkt)
+                                               jkt=req.dpop_jkt, x5t=req.x5t)
         body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
                                 "scope": scope, "refresh_token": successor}
         if id_token is not None:

@@ -18,6 +18,7 @@ SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 def metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
     # RFC 8414 §2: registration_endpoint only when registration is served (KEYTURN_REGISTRATION)
+    mtls = ["tls_client_auth"] if settings.mtls_cert_header else []  # RFC 8705 §2.1
     registration = {} if settings.registration == "off" else {"registration_endpoint": iss + paths.REGISTER}
     return {
         "issuer": iss,
@@ -33,9 +34,9 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "pushed_authorization_request_endpoint": iss + paths.PAR,
         "require_pushed_authorization_requests": settings.require_par,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
-        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
-        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
-        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "none"],
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, *mtls, "none"],
+        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, *mtls],
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, *mtls, "none"],
         "scopes_supported": sorted(set(settings.allowed_scopes or ()) | set(OIDC_SCOPES)),
         "claims_supported": list(CLAIMS_SUPPORTED),
         "access_token_signing_alg_values_supported": [settings.access_token_alg],
@@ -53,4 +54,6 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_supported": False,
         # RFC 9449 §5.1: only when DPoP is on
         **({"dpop_signing_alg_values_supported": list(settings.dpop_signing_algs)} if settings.dpop else {}),
+        # RFC 8705 §3.3: only when mTLS is on (KEYTURN_MTLS_CERT_HEADER); one host serves both, no aliases
+        **({"tls_client_certificate_bound_access_tokens": True} if mtls else {}),
     }

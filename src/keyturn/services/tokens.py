@@ -32,9 +32,9 @@ OPERATOR_CLIENT_ID = "keyturn-operator"
 def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, kind: str, now: float,
                       account_id: str | None = None, role: str | None = None, grant_id: str | None = None,
                       lifetime: int | None = None, extra: dict[str, Any] | None = None,
-                      jkt: str | None = None) -> tuple[str, int]:
+                      jkt: str | None = None, x5t: str | None = None) -> tuple[str, int]:
     """Sign an RFC 9068 access token; returns (jwt, expires_in seconds). ``jkt``: bound to that DPoP key
-    (RFC 9449 §6.1, ``cnf.jkt``)."""
+    (RFC 9449 §6.1, ``cnf.jkt``); ``x5t``: bound to that client certificate (RFC 8705 §3.1, ``cnf.x5t#S256``)."""
     ttl = lifetime or ctx.settings.access_token_ttl
     iat = int(now)
     claims: dict[str, Any] = {
@@ -52,6 +52,8 @@ def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, ki
         claims.update(extra)
     if jkt is not None:
         claims["cnf"] = {"jkt": jkt}
+    if x5t is not None:
+        claims.setdefault("cnf", {})["x5t#S256"] = x5t
     key = ctx.keys.signing_key(ctx.settings.access_token_alg)
     return jose.sign(claims, key, typ="at+jwt"), ttl
 

@@ -39,6 +39,9 @@ class ClientOut(BaseModel):
     software_id: str | None = Field(None, exclude_if=absent)
     software_version: str | None = Field(None, exclude_if=absent)
     application_type: str | None = Field(None, exclude_if=absent)
+    # RFC 8705 (docs/fapi2.md), when registered
+    tls_client_auth_subject_dn: str | None = Field(None, exclude_if=absent)
+    tls_client_certificate_bound_access_tokens: bool | None = Field(None, exclude_if=absent)
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None) -> ClientOut:
@@ -58,7 +61,7 @@ class ClientOut(BaseModel):
 
 
 INFO_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version",
-               "application_type")
+               "application_type", "tls_client_auth_subject_dn", "tls_client_certificate_bound_access_tokens")
 
 
 class ClientEnvelope(Ok[ClientOut]):

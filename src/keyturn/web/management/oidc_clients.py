@@ -58,8 +58,8 @@ class ClientIn(BaseModel):
     id_token_signed_response_alg: ClientIdTokenAlg | None = None  # core/jose.py CLIENT_ID_TOKEN_ALGS
     # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
     client_name: Name | None = None
-    token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic or "
-                                                    "client_secret_post")
+    token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic, "
+                                                    "client_secret_post or tls_client_auth (RFC 8705)")
     grant_types: list[Word] | None = Field(None, max_length=10, description="authorization_code, refresh_token")
     response_types: list[Word] | None = Field(None, max_length=10, description="code")
     client_uri: Uri | None = None
@@ -72,6 +72,10 @@ class ClientIn(BaseModel):
     application_type: Word | None = Field(None, description="web or native")
     dpop_bound_access_tokens: StrictBool = False  # RFC 9449 §5.2: token requests must carry a DPoP proof
     require_pushed_authorization_requests: StrictBool = False  # RFC 9126 §5
+    # RFC 8705 §2.1.2: the subject DN of the client's certificate (with tls_client_auth), RFC 4514
+    tls_client_auth_subject_dn: Text | None = None
+    # RFC 8705 §3.4: access tokens bound to the client certificate (x5t#S256)
+    tls_client_certificate_bound_access_tokens: StrictBool | None = None
 
 
 def require_operator(principal: Principal) -> None:
