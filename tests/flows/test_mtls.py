@@ -213,3 +213,14 @@ async def test_discovery_advertises_mtls(client):
     assert "tls_client_auth" in meta["token_endpoint_auth_methods_supported"]
     assert "tls_client_auth" in meta["introspection_endpoint_auth_methods_supported"]
     assert "mtls_endpoint_aliases" not in meta
+
+
+async def test_a_disabled_tls_client_auth_credential_is_refused_with_its_certificate(client, make_credential,
+                                                                                     make_user, cert):
+    owner = await make_user()
+    cred = await tls_credential(make_credential, owner=owner)
+    r = await client.put(f"/api/v2/credential/{cred.client_id}", json={"status": 1}, headers=owner.headers)
+    assert r.status_code == 200, r.text
+    r = await client.post("/token", data={"grant_type": "client_credentials", "client_id": cred.client_id},
+                          headers=via_proxy(cert))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
