@@ -319,3 +319,19 @@ async def test_a_client_registered_dpop_bound_is_one(client, ctx, make_user):
     code, verifier, _ = await authorize_code(client, reg["client_id"], await make_user())
     r = await exchange(client, reg["client_id"], code, verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
+
+
+@pytest.mark.parametrize("settings_overrides", [INITIAL])
+async def test_register_a_tls_client_auth_client(client, ctx):
+    """RFC 8705 §2.1.2: the subject DN is kept normalised and echoed; the client gets no secret."""
+    r = await _register(client, ctx, {**BODY, "token_endpoint_auth_method": "tls_client_auth",
+                                      "tls_client_auth_subject_dn": "CN=dyn\\2dapp,O=Bank",
+                                      "tls_client_certificate_bound_access_tokens": True})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["token_endpoint_auth_method"] == "tls_client_auth" and "client_secret" not in body
+    assert body["tls_client_auth_subject_dn"] == "CN=dyn-app,O=Bank"
+    assert body["tls_client_certificate_bound_access_tokens"] is True
+    r = await client.get(f"/register/{body['client_id']}", headers=_bearer(body["registration_access_token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["tls_client_auth_subject_dn"] == "CN=dyn-app,O=Bank"
