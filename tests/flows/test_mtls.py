@@ -224,3 +224,41 @@ async def test_a_disabled_tls_client_auth_credential_is_refused_with_its_certifi
     r = await client.post("/token", data={"grant_type": "client_credentials", "client_id": cred.client_id},
                           headers=via_proxy(cert))
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
+
+
+async def test_a_public_clients_refresh_token_is_bound_to_its_certificate(client, ctx, make_user, cert, other):
+    """RFC 8705 §4: the refresh token works only with the certificate it was issued to."""
+    rp = await make_client(ctx, tls_bound_access_tokens=True)
+    user = await make_user()
+    code, verifier, _ = await authorize_code(client, rp["client_id"], user, scope="openid offline_access")
+    r = await client.post("/token", data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                                          "redirect_uri": REDIRECT, "client_id": rp["client_id"]},
+                          headers=via_proxy(cert))
+    assert r.status_code == 200, r.text
+    data = {"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"], "client_id": rp["client_id"]}
+    r = await client.post("/token", data=data, headers=via_proxy(other))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    r = await client.post("/token", data=data)  # no certificate: the client's tokens must be bound
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+    r = await client.post("/token", data=data, headers=via_proxy(cert))
+    assert r.status_code == 200, r.text
+    claims = jwt.decode(r.json()["access_token"], options={"verify_signature": False})
+    assert claims["cnf"] == {"x5t#S256": thumbprint(cert.cert)}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"mtls_cert_header": HEADER, "trusted_proxies": ("127.0.0.1/32",),
+                                                 "refresh_reuse_grace": 30}])
+async def test_a_repeat_in_the_grace_window_needs_the_same_certificate(client, ctx, make_user, cert, other):
+    rp = await make_client(ctx, tls_bound_access_tokens=True)
+    user = await make_user()
+    code, verifier, _ = await authorize_code(client, rp["client_id"], user, scope="openid offline_access")
+    r = await client.post("/token", data={"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                                          "redirect_uri": REDIRECT, "client_id": rp["client_id"]},
+                          headers=via_proxy(cert))
+    data = {"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"], "client_id": rp["client_id"]}
+    first = await client.post("/token", data=data, headers=via_proxy(cert))
+    assert first.status_code == 200, first.text
+    again = await client.post("/token", data=data, headers=via_proxy(cert))
+    assert again.status_code == 200 and again.json()["refresh_token"] == first.json()["refresh_token"]
+    thief = await client.post("/token", data=data, headers=via_proxy(other))
+    assert thief.status_code == 400 and thief.json()["error"] == "invalid_grant", thief.text

@@ -96,5 +96,6 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         return body
 
     body: dict[str, Any] = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check,
-                                             finish=finish, dpop_jkt=req.dpop_jkt)
+                                             finish=finish, dpop_jkt=req.dpop_jkt,
+                                             mtls_x5t=req.x5t)
     return body

@@ -91,16 +91,18 @@ class NewGrant:
 
 def new_grant(settings: Settings, *, client: Client, user_id: str | None, account_id: str | None,
               grant_type: str, scope: str, now: float, grant_id: str | None = None, session_id: str | None = None,
-              auth_time: float | None = None, dpop_jkt: str | None = None) -> NewGrant:
+              auth_time: float | None = None, dpop_jkt: str | None = None, mtls_x5t: str | None = None) -> NewGrant:
     """A grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh token of
     its family. Without one the grant lives as long as an access token (revocable by its id). ``dpop_jkt``:
     the refresh tokens of a public client are bound to that DPoP key (RFC 9449 §5); a confidential client's
-    are bound to the client by its authentication, so never to a key."""
+    are bound to the client by its authentication, so never to a key. ``mtls_x5t``: the same for a client
+    certificate (RFC 8705 §4)."""
     lifetime = refresh_lifetime(settings, client)
     grant = Grant(id=grant_id or new_token_id(), client_id=client.client_id, user_id=user_id,
                   account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
                   auth_time=auth_time, created_at=now, expires_at=now + (lifetime or settings.access_token_ttl),
-                  revoked_at=None, dpop_jkt=dpop_jkt if client.is_public else None)
+                  revoked_at=None, dpop_jkt=dpop_jkt if client.is_public else None,
+                  mtls_x5t=mtls_x5t if client.is_public else None)
     if not lifetime:
         return NewGrant(grant, None, None)
     token = new_refresh_token()
