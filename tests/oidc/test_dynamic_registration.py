@@ -335,3 +335,8 @@ async def test_register_a_tls_client_auth_client(client, ctx):
     r = await client.get(f"/register/{body['client_id']}", headers=_bearer(body["registration_access_token"]))
     assert r.status_code == 200, r.text
     assert r.json()["tls_client_auth_subject_dn"] == "CN=dyn-app,O=Bank"
+    update = {**BODY, "client_id": body["client_id"], "token_endpoint_auth_method": "client_secret_basic"}
+    token = r.json().get("registration_access_token", body["registration_access_token"])
+    r = await client.put(f"/register/{body['client_id']}", json=update, headers=_bearer(token))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata", r.text
+    assert "tls_client_auth" in r.json()["error_description"]

@@ -188,6 +188,10 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
         if meta.public != client.is_public:
             raise InvalidClientMetadata("token_endpoint_auth_method cannot change between none and a secret "
                                         "method; register a new client")
+        if (meta.auth_method == "tls_client_auth") != (client.auth_method == "tls_client_auth"):
+            # RFC 8705: a tls_client_auth client has no secret, and a secret client would keep its secret
+            raise InvalidClientMetadata("token_endpoint_auth_method cannot change to or from tls_client_auth; "
+                                        "register a new client")
         new = new_registration_access_token()
         built, _ = build(meta, client_id=client_id, now=now, scopes_supported=_scopes_supported(ctx),
                          owner_id=client.owner_id, registration_digest=digest(new))
