@@ -85,6 +85,12 @@ class Settings(BaseSettings):
             "the client. Used by every per-address decision: a credential's address entries, login and "
             "client-authentication limits, the audit trail, the access log and `KEYTURN_METRICS_ALLOW` "
             "(docs/deployment.md)."))
+    mtls_cert_header: str = Field("", description=(
+        "mTLS (RFC 8705) behind a TLS-terminating proxy: the request header the proxy forwards the verified "
+        "client certificate in (nginx: `proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;`, a "
+        "URL-encoded PEM; base64 DER is read too). Read only when the TCP peer is one of "
+        "`KEYTURN_TRUSTED_PROXIES`, never from a direct client. The proxy verifies the chain: Keyturn trusts it "
+        "(docs/fapi2.md). Default: empty, mTLS off (`tls_client_auth` and certificate-bound tokens not offered)."))
     metrics_token: str | None = Field(None, description=(
         "If set, `GET /metrics` also requires `Authorization: Bearer <this value>` (compared in constant "
         "time; 401 otherwise), from an allowed address. Prometheus: `authorization: {credentials: …}`."))
@@ -308,6 +314,8 @@ class Settings(BaseSettings):
             )
         if self.dpop_nonce_required and len(self.dpop_nonce_secret or "") < 32:
             raise ValueError("dpop_nonce_required needs dpop_nonce_secret of at least 32 characters")
+        if self.mtls_cert_header and not self.trusted_proxies:
+            raise ValueError("mtls_cert_header needs trusted_proxies: the header is read only from a trusted proxy")
         return self
 
     @property

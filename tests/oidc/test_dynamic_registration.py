@@ -97,7 +97,9 @@ async def test_defaults_public_client_and_no_refresh(client, ctx, make_user):
     ({"jwks": {"keys": []}}, "invalid_client_metadata", "jwks"),
     ({"token_endpoint_auth_method": "private_key_jwt"}, "invalid_client_metadata", "private_key_jwt"),
     ({"dpop_bound_access_tokens": "yes"}, "invalid_client_metadata", "dpop_bound_access_tokens"),
-    ({"tls_client_certificate_bound_access_tokens": True}, "invalid_client_metadata", "tls_client_certificate"),
+    ({"tls_client_certificate_bound_access_tokens": "yes"}, "invalid_client_metadata", "tls_client_certificate"),
+    ({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "cn=lower"},
+     "invalid_client_metadata", "tls_client_auth_subject_dn"),
     ({"software_statement": "eyJ.x.y"}, "invalid_client_metadata", "software_statement"),
     ({"first_party": True}, "invalid_client_metadata", "first_party"),  # Keyturn's own name: operator only
     ({"grant_types": ["client_credentials"]}, "invalid_client_metadata", "client_credentials"),
@@ -317,3 +319,24 @@ async def test_a_client_registered_dpop_bound_is_one(client, ctx, make_user):
     code, verifier, _ = await authorize_code(client, reg["client_id"], await make_user())
     r = await exchange(client, reg["client_id"], code, verifier)
     assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
+
+
+@pytest.mark.parametrize("settings_overrides", [INITIAL])
+async def test_register_a_tls_client_auth_client(client, ctx):
+    """RFC 8705 §2.1.2: the subject DN is kept normalised and echoed; the client gets no secret."""
+    r = await _register(client, ctx, {**BODY, "token_endpoint_auth_method": "tls_client_auth",
+                                      "tls_client_auth_subject_dn": "CN=dyn\\2dapp,O=Bank",
+                                      "tls_client_certificate_bound_access_tokens": True})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["token_endpoint_auth_method"] == "tls_client_auth" and "client_secret" not in body
+    assert body["tls_client_auth_subject_dn"] == "CN=dyn-app,O=Bank"
+    assert body["tls_client_certificate_bound_access_tokens"] is True
+    r = await client.get(f"/register/{body['client_id']}", headers=_bearer(body["registration_access_token"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["tls_client_auth_subject_dn"] == "CN=dyn-app,O=Bank"
+    update = {**BODY, "client_id": body["client_id"], "token_endpoint_auth_method": "client_secret_basic"}
+    token = r.json().get("registration_access_token", body["registration_access_token"])
+    r = await client.put(f"/register/{body['client_id']}", json=update, headers=_bearer(token))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata", r.text
+    assert "tls_client_auth" in r.json()["error_description"]

@@ -19,10 +19,11 @@ async def admin(ctx, make_user):
 
 @pytest.mark.parametrize(("extra", "named"), [
     ({"token_endpoint_auth_method": "private_key_jwt"}, "private_key_jwt"),
-    ({"token_endpoint_auth_method": "tls_client_auth"}, "tls_client_auth"),
+    ({"token_endpoint_auth_method": "tls_client_auth"}, "tls_client_auth_subject_dn"),  # RFC 8705: needs the DN
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth"}, "self_signed_tls_client_auth"),
+    ({"tls_client_auth_subject_dn": "CN=x"}, "tls_client_auth_subject_dn"),  # without tls_client_auth
     ({"jwks_uri": "https://app.example.test/jwks"}, "jwks_uri"),
     ({"jwks": {"keys": []}}, "jwks"),
-    ({"tls_client_certificate_bound_access_tokens": True}, "tls_client_certificate_bound_access_tokens"),
     ({"token_endpoint_auth_signing_alg": "ES256"}, "token_endpoint_auth_signing_alg"),
     ({"grant_types": ["client_credentials"]}, "client_credentials"),
     ({"response_types": ["code id_token"]}, "code id_token"),

@@ -55,6 +55,13 @@ def clients_create(
         None, "--token-endpoint-auth-signing-alg",
         help="private_key_jwt: the one alg its assertions use (default: any of ES256, ES384, PS256, PS384, "
              "EdDSA; RS256 only this way)."),
+    tls_subject_dn: str = typer.Option(
+        None, "--tls-client-auth-subject-dn",
+        help="Authenticate with its client certificate, whose subject is this RFC 4514 DN (tls_client_auth, "
+             "RFC 8705 §2.1; needs --confidential and KEYTURN_MTLS_CERT_HEADER); no secret."),
+    tls_bound: bool = typer.Option(
+        False, "--tls-client-certificate-bound-access-tokens",
+        help="Bind its access tokens to its client certificate (cnf.x5t#S256, RFC 8705 §3)."),
     as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
 ) -> None:
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
@@ -72,7 +79,8 @@ def clients_create(
             "id_token_signed_response_alg": id_token_alg, "dpop_bound_access_tokens": dpop_bound,
             "require_pushed_authorization_requests": require_par, "token_endpoint_auth_method": auth_method,
             "jwks": _json_file(jwks_file) if jwks_file is not None else None,
-            "token_endpoint_auth_signing_alg": auth_signing_alg}
+            "token_endpoint_auth_signing_alg": auth_signing_alg, "tls_client_auth_subject_dn": tls_subject_dn,
+            "tls_client_certificate_bound_access_tokens": tls_bound or None}
 
         async def by_metadata(ctx: Services) -> ClientOut:
             issued = await oidc_clients.create_from(ctx, client_metadata.parse(body, dynamic=False))
@@ -87,7 +95,8 @@ def clients_create(
             post_logout_redirect_uris=list(post_logout_redirect_uri), origins=list(origin) or None,
             first_party=first_party, scope=scope, refresh_tokens=not no_refresh, id_token_alg=id_token_alg,
             revoke_refresh_on_logout=not keep_refresh_on_logout, dpop_bound_access_tokens=dpop_bound,
-            require_pushed_authorization_requests=require_par)
+            require_pushed_authorization_requests=require_par, tls_client_auth_subject_dn=tls_subject_dn,
+            tls_bound_access_tokens=tls_bound)
         return ClientOut.of(issued.record, issued.secret)
     data = run(go)
     output(data, as_json, f"client_id={data.client_id}")

@@ -146,6 +146,7 @@ class Grant:
     expires_at: float
     revoked_at: float | None
     dpop_jkt: str | None = None  # RFC 9449 §5: a public client's refresh tokens are bound to this key
+    mtls_x5t: str | None = None  # RFC 8705 §4: a public client's refresh tokens are bound to this certificate
 
 
 @dataclass(frozen=True, slots=True)

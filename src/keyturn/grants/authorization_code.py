@@ -83,7 +83,8 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     def finish(redeemed: Redeemed) -> dict[str, Any]:  # runs in the batch, before the code is consumed
         grant, user = redeemed.issued.grant, redeemed.user
         access, expires_in = mint_access_token(ctx, sub=user.id, client_id=client.client_id, scope=grant.scope,
-                                               kind="user", now=req.now, grant_id=grant.id, jkt=req.dpop_jkt)
+                                               kind="user", now=req.now, grant_id=grant.id, jkt=req.dpop_jkt,
+                                               x5t=req.x5t)
         body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
                                 "scope": grant.scope}
         if "openid" in grant.scope.split():
@@ -95,5 +96,6 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         return body
 
     body: dict[str, Any] = await redeem_code(ctx, code=code, client=client, now=req.now, ip=req.ip, check=check,
-                                             finish=finish, dpop_jkt=req.dpop_jkt)
+                                             finish=finish, dpop_jkt=req.dpop_jkt,
+                                             mtls_x5t=req.x5t)
     return body

@@ -36,7 +36,8 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     token, expires_in = mint_access_token(
         ctx, sub=client.client_id, client_id=client.client_id, scope=scope, kind="credential", now=req.now,
         account_id=client.account_id, role=client.role, grant_id=new.grant.id if new else None,
-        lifetime=access_token_lifetime(ctx.settings, client, req.now), jkt=req.dpop_jkt)
+        lifetime=access_token_lifetime(ctx.settings, client, req.now), jkt=req.dpop_jkt,
+        x5t=req.x5t)
     if new is not None:  # answered once committed (group commit, services/writes.py)
         await ctx.writes.submit(store_grants, new)
     body: dict[str, Any] = {"access_token": token, "token_type": req.token_type, "expires_in": expires_in,

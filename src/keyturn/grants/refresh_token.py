@@ -12,8 +12,9 @@ import json
 from typing import Any
 
 from keyturn.core import reissue
-from keyturn.core.errors import InvalidDPoPProof, InvalidRequest, InvalidScope
+from keyturn.core.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest, InvalidScope
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Grant, RefreshToken, User
+from keyturn.core.mtls import same_thumbprint
 from keyturn.core.scopes import format_scope, parse_scope
 from keyturn.core.secrets import digest, new_refresh_token
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
@@ -47,6 +48,9 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
                 raise InvalidDPoPProof("this refresh token is DPoP-bound: send a DPoP proof of its key")
             if not hmac.compare_digest(req.dpop_jkt.encode(), grant.dpop_jkt.encode()):
                 raise InvalidDPoPProof("the DPoP proof's key is not the one this refresh token is bound to")
+        if grant.mtls_x5t is not None and not same_thumbprint(req.x5t, grant.mtls_x5t):
+            # RFC 8705 §4: a public client's refresh token works only with the certificate it was issued to
+            raise InvalidGrant("this refresh token is bound to another client certificate")
         granted = tuple(old.scope.split())
         if requested and any(s not in granted for s in requested):
             raise InvalidScope("requested scope exceeds the original grant")  # OAuth 2.1 §4.3.1
@@ -62,7 +66,7 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         access, expires_in = mint_access_token(ctx, sub=sub, client_id=client.client_id, scope=scope, kind=kind,
                                                now=req.now, account_id=account_id, role=role, grant_id=grant.id,
                                                lifetime=access_token_lifetime(ctx.settings, client, req.now),
-                                               jkt=req.dpop_jkt)
+                                               jkt=req.dpop_jkt, x5t=req.x5t)
         body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
                                 "scope": scope, "refresh_token": successor}
         if id_token is not None:
@@ -75,18 +79,19 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
     body: dict[str, Any] = settle(ctx, await ctx.writes.submit(rotate_refresh_tokens, Rotate(
         digest=token_digest, client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
         ip=req.ip, successor=digest(successor), finish=finish,
-        repeat=_repeat(token, token_digest, grace, req.now, req.dpop_jkt) if grace else None)))
+        repeat=_repeat(token, token_digest, grace, req.now, req.dpop_jkt, req.x5t) if grace else None)))
     return body
 
 
-def _repeat(token: str, token_digest: str, window: int, now: float, jkt: str | None) -> Repeat:
+def _repeat(token: str, token_digest: str, window: int, now: float, jkt: str | None,
+            x5t: str | None = None) -> Repeat:
     """The grace window of this request (docs/client-authentication.md): the answer is sealed with the
     presented token, with its time; a repeat gets it again, ``expires_in`` counted down to the repeat's time.
     An answer given to a DPoP proof (RFC 9449) is given again only to a proof of the same key: any other
-    repeat is a reuse."""
+    repeat is a reuse. The same for a client certificate (RFC 8705)."""
 
     def seal(body: dict[str, Any]) -> bytes:
-        return reissue.seal(token, token_digest, json.dumps({"at": now, "jkt": jkt, "body": body}).encode())
+        return reissue.seal(token, token_digest, json.dumps({"at": now, "jkt": jkt, "x5t": x5t, "body": body}).encode())
 
     def unseal(box: bytes) -> tuple[str, dict[str, Any]] | None:
         payload = reissue.unseal(token, token_digest, box)
@@ -95,6 +100,9 @@ def _repeat(token: str, token_digest: str, window: int, now: float, jkt: str | N
         kept = json.loads(payload)
         bound = kept.get("jkt")
         if bound is not None and (jkt is None or not hmac.compare_digest(jkt.encode(), bound.encode())):
+            return None
+        cert = kept.get("x5t")
+        if cert is not None and not same_thumbprint(x5t, cert):
             return None
         body: dict[str, Any] = kept["body"]
         body["expires_in"] = max(1, body["expires_in"] - int(now - kept["at"]))

@@ -26,6 +26,10 @@ DPoP (RFC 9449): ``TokenVerifier.verify_request(authorization, method=, url=, dp
 ``htu``, ``iat`` window, ``ath``; the ``jti`` remembered in ``replay``, in-process by default — give every
 process of one API a shared one); a DPoP-bound token sent as Bearer is refused. ``bearer_dependency(...,
 base_url=)`` does this for FastAPI.
+
+mTLS (RFC 8705 §3): a token bound to a client certificate (``cnf.x5t#S256``) passes ``verify_request`` only
+with ``client_certificate=`` that certificate (an ``x509.Certificate``, DER/PEM bytes, or what your trusted
+TLS-terminating proxy forwarded, e.g. nginx ``$ssl_client_escaped_cert``).
 """
 
 from __future__ import annotations

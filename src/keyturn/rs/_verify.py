@@ -8,7 +8,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from keyturn.core import dpop, jose
+from cryptography import x509
+
+from keyturn.core import dpop, jose, mtls
 from keyturn.core.bearer import access_token
 from keyturn.rs._jwks import JWKSCache
 
@@ -100,21 +102,37 @@ class TokenVerifier:
         return claims
 
     async def verify_request(self, authorization: str, *, method: str, url: str, dpop_proofs: Sequence[str] = (),
-                             scope: str | None = None) -> dict[str, Any]:
+                             scope: str | None = None,
+                             client_certificate: x509.Certificate | bytes | str | None = None) -> dict[str, Any]:
         """An ``Authorization`` header (``Bearer`` or ``DPoP``, RFC 9449 §7.1) with the request's ``DPoP``
         headers, method and URI (as clients address this API: its public base URL and the path, without query).
         A DPoP-bound token (``cnf.jkt``) is accepted only as ``DPoP`` with one proof of its key for this request
         (``htm``, ``htu``, ``iat`` window, ``ath``), whose ``jti`` was not seen before; a Bearer token must not
-        be bound. Raises :class:`InvalidAccessToken`, :class:`InvalidDPoPProof` or :class:`InsufficientScope`."""
+        be bound. A certificate-bound token (``cnf.x5t#S256``, RFC 8705 §3) is accepted only with
+        ``client_certificate``, the request's TLS client certificate, being that one: an ``x509.Certificate``, its
+        DER or PEM bytes, or the value a TLS-terminating proxy forwarded (nginx ``$ssl_client_escaped_cert``;
+        pass it only from a proxy you trust). Raises :class:`InvalidAccessToken`, :class:`InvalidDPoPProof` or
+        :class:`InsufficientScope`."""
         found = access_token(authorization, prefix_optional=True)
         if found is None:
             raise InvalidAccessToken("malformed Authorization header")
         scheme, token = found
         claims = await self.verify(token)
         await self._check_binding(claims, scheme, token, method, url, dpop_proofs)
+        self._check_certificate(claims, client_certificate)
         if scope is not None and scope not in str(claims.get("scope", "")).split():  # once the sender is proven
             raise InsufficientScope(scope)
         return claims
+
+    @staticmethod
+    def _check_certificate(claims: dict[str, Any], client_certificate: x509.Certificate | bytes | str | None) -> None:
+        cnf = claims.get("cnf")
+        bound = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+        if bound is None:
+            return
+        cert = _certificate(client_certificate)
+        if not isinstance(bound, str) or cert is None or not mtls.same_thumbprint(mtls.thumbprint(cert), bound):
+            raise InvalidAccessToken("a certificate-bound token without its client certificate")
 
     async def _check_binding(self, claims: dict[str, Any], scheme: str, token: str, method: str, url: str,
                              dpop_proofs: Sequence[str]) -> None:
@@ -139,6 +157,18 @@ class TokenVerifier:
         ttl = self.dpop_rules.window + 2 * self.dpop_rules.leeway + 1
         if not await self.replay.first_use("dpop:" + hashlib.sha256(f"{jkt}:{proof.jti}".encode()).hexdigest(), ttl):
             raise InvalidDPoPProof("replayed proof")
+
+
+def _certificate(value: x509.Certificate | bytes | str | None) -> x509.Certificate | None:
+    if value is None or isinstance(value, x509.Certificate):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return (x509.load_pem_x509_certificate(value) if value.lstrip().startswith(b"-----")
+                    else x509.load_der_x509_certificate(value))
+        except ValueError:
+            return None
+    return mtls.parse_certificate(value)
 
 
 def bearer_dependency(verifier: TokenVerifier, scope: str | None = None, *, base_url: str | None = None

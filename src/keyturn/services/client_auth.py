@@ -20,6 +20,12 @@ finds it). From any other the right secret gets ``unauthorized_client`` (400, RF
 not allowed to do this), audited as ``client.address_refused`` and counted as a failure like a wrong secret.
 A wrong secret from such an address is still ``invalid_client``: the restriction is told only to a caller
 who holds the secret, and never which addresses are allowed.
+
+``tls_client_auth`` (RFC 8705 §2.1): a client registered with that ``token_endpoint_auth_method`` sends its
+``client_id`` and no secret, over a TLS connection with its certificate, which the trusted proxy forwards
+(keyturn.web.mtls); the certificate's subject must be the registered ``tls_client_auth_subject_dn``
+(keyturn.core.mtls says how DNs compare). The proxy has verified the chain. No certificate, or another
+subject, is ``invalid_client`` like a wrong secret.
 """
 
 from __future__ import annotations
@@ -29,18 +35,24 @@ import binascii
 import hmac
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
 from keyturn import metrics
 from keyturn.core.addresses import address_in, domain_networks
 from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests, UnauthorizedClient
 from keyturn.core.models import Client, is_client_id
+from keyturn.core.mtls import subject_matches, thumbprint
 from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
 from keyturn.services.client_assertion import ASSERTION_TYPE, AssertionRefused, claimed_client, verify_assertion
 from keyturn.services.context import Services
 from keyturn.storage import audit
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+TLS_METHODS = ("tls_client_auth",)  # RFC 8705 §2: authentication by the client's certificate
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
 FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 
@@ -48,7 +60,7 @@ FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     client: Client
-    method: str  # client_secret_basic | client_secret_post | private_key_jwt | none
+    method: str  # client_secret_basic | client_secret_post | private_key_jwt | tls_client_auth | none
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,7 @@ class TokenRequest:
     ip: str | None = None
     origin: str | None = None
     dpop_jkt: str | None = None  # RFC 9449 §5: the thumbprint of the key a valid DPoP proof holds
+    x5t: str | None = None  # RFC 8705 §3: the access token is bound to this client certificate (x5t#S256)
 
     @property
     def token_type(self) -> str:
@@ -109,7 +122,8 @@ def _secret_ok(client: Client, secret: str, now: float) -> bool:
 
 
 async def authenticate_client(ctx: Services, authorization: str | None, params: dict[str, str],
-                              now: float, *, allow_public: bool, ip: str | None = None) -> ClientAuth:
+                              now: float, *, allow_public: bool, ip: str | None = None,
+                              certificate: x509.Certificate | None = None) -> ClientAuth:
     scheme: str | None = None
     if authorization:
         auth_scheme, _, credentials = authorization.partition(" ")
@@ -156,6 +170,8 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         metrics.RATE_LIMITED.labels("client_auth").inc()
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
+    if method == "none" and client is not None and client.auth_method in TLS_METHODS:
+        return await _certificate_auth(ctx, client, certificate, now, key, ip)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:
             return ClientAuth(client, "none")  # a public client is an OIDC client: no `domain`
@@ -228,6 +244,38 @@ async def _allowed_from(ctx: Services, client: Client, ip: str | None, key: str,
             await audit.record(conn, "client.address_refused", at=now, client_id=client.client_id, ip=ip)
         # Seed 000's `domain` names the addresses it may call from; which ones is not told (nor logged here).
         raise UnauthorizedClient("this client is not allowed from this address")
+
+
+async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Certificate | None, now: float,
+                            key: str, ip: str | None) -> ClientAuth:
+    """RFC 8705 §2.1 ``tls_client_auth``: the forwarded certificate's subject is the registered DN."""
+    dn = (client.registered_metadata or {}).get("tls_client_auth_subject_dn")
+    reason: str | None
+    if certificate is None:
+        reason = "no_certificate"
+    elif not isinstance(dn, str) or not subject_matches(certificate, dn):
+        reason = "bad_certificate"
+    else:
+        reason = _inactive_reason(client, now)
+    if reason is not None:
+        _failed(reason)
+        await ctx.shared.add("client-auth", key, ctx.settings.client_auth_max_failures, FAILURE_WINDOW)
+        raise InvalidClient("client authentication failed",
+                            detail="no client certificate" if reason == "no_certificate"
+                            else "client certificate refused or client disabled")
+    await _allowed_from(ctx, client, ip, key, now)
+    return ClientAuth(client, "tls_client_auth")
+
+
+def certificate_binding(client: Client, certificate: x509.Certificate | None) -> str | None:
+    """RFC 8705 §3: the ``x5t#S256`` a token issued to ``client`` on this request is bound to, or None. A client
+    registered with ``tls_client_certificate_bound_access_tokens`` gets bound tokens only: without a
+    certificate its request is refused (``invalid_request``), as it would get tokens it did not ask for."""
+    if not (client.registered_metadata or {}).get("tls_client_certificate_bound_access_tokens"):
+        return None
+    if certificate is None:
+        raise InvalidRequest("this client's access tokens are bound to its certificate: connect with it (mTLS)")
+    return thumbprint(certificate)
 
 
 async def check_quota(ctx: Services, client: Client) -> None:

@@ -38,7 +38,7 @@ from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services import access
 from keyturn.services.context import CREDENTIAL_CREATE_WINDOW, Services
-from keyturn.services.oidc.metadata import credential_fields
+from keyturn.services.oidc.metadata import credential_fields, credential_tls
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -219,6 +219,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     """Create a credential for ``creator``. ``by_operator`` (the CLI) skips the scope catalogue and the rate
     limit, but never grants ``keyturn:*`` nor a role or permission scope beyond the creator's. RFC 7591 names
     (``client_name``, ``redirect_uris``, ``grant_types``…) are read as the seed's (services/oidc/metadata.py)."""
+    tls = credential_tls(body)  # RFC 8705: tls_client_auth and certificate-bound tokens
     body, auth_method = credential_fields(body, ctx.settings.default_credential_refresh)
     name = (_text(body, "name", required=True, max_len=200) or "").strip()
     if not name:
@@ -248,7 +249,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
         return await _insert(ctx, creator, name=name, domain=domain, scope=scope, refresh=refresh,
                              redirect_uris=redirect_uris, role=role, account_id=account_id,
                              check_catalogue=not by_operator, rate_limit=rate_limit, expiration=expiration,
-                             dpop_bound=dpop_bound, auth_method=auth_method)
+                             dpop_bound=dpop_bound, auth_method=auth_method, tls=tls)
     except BaseException:
         if slot is not None:
             await _release_create_slot(ctx, creator.id, slot)
@@ -259,7 +260,7 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
                   redirect_uris: list[str], role: str, account_id: str | None,
                   check_catalogue: bool, rate_limit: str | None = None,
                   expiration: float | None = None, dpop_bound: bool = False,
-                  auth_method: str | None = None) -> Issued[Client]:
+                  auth_method: str | None = None, tls: dict[str, Any] | None = None) -> Issued[Client]:
     now = ctx.clock()
     client_id, secret = new_client_id(), new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
@@ -277,7 +278,8 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
             post_logout_redirect_uris=(), allowed_origins=(), first_party=False, refresh_enabled=bool(refresh),
             id_token_alg=None, revoke_refresh_on_logout=False, expiration=expiration, created_at=now,
             updated_at=now, rate_limit=rate_limit, dpop_bound_access_tokens=dpop_bound,
-            registered_metadata={"token_endpoint_auth_method": auth_method} if auth_method else None)
+            registered_metadata={**({"token_endpoint_auth_method": auth_method} if auth_method else {}),
+                                 **(tls or {})} or None)
         await clients_repo.insert(conn, client)
         await audit.record(conn, "credential.created", at=now, actor=creator.resource_name, client_id=client_id,
                            account_id=account_id, role=role, scope=scope, rate_limit=rate_limit,

@@ -19,6 +19,7 @@ SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 def metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
     # RFC 8414 §2: registration_endpoint only when registration is served (KEYTURN_REGISTRATION)
+    mtls = ["tls_client_auth"] if settings.mtls_cert_header else []  # RFC 8705 §2.1
     registration = {} if settings.registration == "off" else {"registration_endpoint": iss + paths.REGISTER}
     return {
         "issuer": iss,
@@ -34,12 +35,12 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "pushed_authorization_request_endpoint": iss + paths.PAR,
         "require_pushed_authorization_requests": settings.require_par,
         "grant_types_supported": ["client_credentials", "refresh_token", "authorization_code"],
-        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", *mtls, "none"],
         # RFC 7523 / OIDC Core §9: the algs a client assertion may use (RS256 only when registered)
         "token_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
-        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", *mtls],
         "introspection_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
-        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": [*SECRET_METHODS, "private_key_jwt", *mtls, "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": list(REGISTRABLE_ALGS),
         "scopes_supported": sorted(set(settings.allowed_scopes or ()) | set(OIDC_SCOPES)),
         "claims_supported": list(CLAIMS_SUPPORTED),
@@ -58,4 +59,6 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_supported": False,
         # RFC 9449 §5.1: only when DPoP is on
         **({"dpop_signing_alg_values_supported": list(settings.dpop_signing_algs)} if settings.dpop else {}),
+        # RFC 8705 §3.3: only when mTLS is on (KEYTURN_MTLS_CERT_HEADER); one host serves both, no aliases
+        **({"tls_client_certificate_bound_access_tokens": True} if mtls else {}),
     }

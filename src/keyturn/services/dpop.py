@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyturn.core import dpop
-from keyturn.core.errors import DPoPRefused, InvalidDPoPProof, UseDPoPNonce
+from keyturn.core.errors import DPoPRefused, InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from keyturn.core.models import Client
+from keyturn.core.mtls import same_thumbprint
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 
@@ -129,14 +130,28 @@ async def check_binding(ctx: Services, claims: dict[str, Any], *, scheme: str, t
 @dataclass(frozen=True, slots=True)
 class Presented:
     """How a request presented its access token: ``Authorization`` scheme (``bearer`` or ``dpop``), its ``DPoP``
-    headers, and the method and URI (:func:`public_url`) a proof must name."""
+    headers, and the method and URI (:func:`public_url`) a proof must name; ``x5t``: the ``x5t#S256`` of the client
+    certificate the trusted proxy forwarded (RFC 8705 §3, keyturn.web.mtls), None if none."""
 
     scheme: str
     token: str
     proofs: tuple[str, ...]
     method: str
     url: str
+    x5t: str | None = None
 
     async def check(self, ctx: Services, claims: dict[str, Any], now: float) -> None:
         await check_binding(ctx, claims, scheme=self.scheme, token=self.token, proofs=self.proofs,
                             method=self.method, url=self.url, now=now)
+        check_certificate(claims, self.x5t)
+
+
+def check_certificate(claims: dict[str, Any], x5t: str | None) -> None:
+    """RFC 8705 §3 at a resource: a token bound to a certificate (``cnf.x5t#S256``) is accepted only on a request
+    presenting that certificate; otherwise :class:`~keyturn.core.errors.InvalidToken` (401)."""
+    cnf = claims.get("cnf")
+    bound = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+    if bound is None:
+        return
+    if not isinstance(bound, str) or not same_thumbprint(x5t, bound):
+        raise InvalidToken("this access token is bound to a client certificate this request does not present")

@@ -97,14 +97,19 @@ async def introspect(ctx: Services, caller: Client, token: str | None, hint: str
     claims = await verify_access_token(ctx, token, now)
     if claims is None:
         return INACTIVE
-    out = {"active": True, "token_type": "Bearer"}
+    out: dict[str, Any] = {"active": True, "token_type": "Bearer"}
     for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "kind", "account_id", "role"):
         if k in claims:
             out[k] = claims[k]
     cnf = claims.get("cnf")
+    bound: dict[str, str] = {}
     if isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str):  # RFC 9449 §6.2: the key it is bound to
         out["token_type"] = "DPoP"
-        out["cnf"] = {"jkt": cnf["jkt"]}
+        bound["jkt"] = cnf["jkt"]
+    if isinstance(cnf, dict) and isinstance(cnf.get("x5t#S256"), str):  # RFC 8705 §3.2: the certificate
+        bound["x5t#S256"] = cnf["x5t#S256"]
+    if bound:
+        out["cnf"] = bound
     return out
 
 

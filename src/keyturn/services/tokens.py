@@ -32,9 +32,9 @@ OPERATOR_CLIENT_ID = "keyturn-operator"
 def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, kind: str, now: float,
                       account_id: str | None = None, role: str | None = None, grant_id: str | None = None,
                       lifetime: int | None = None, extra: dict[str, Any] | None = None,
-                      jkt: str | None = None) -> tuple[str, int]:
+                      jkt: str | None = None, x5t: str | None = None) -> tuple[str, int]:
     """Sign an RFC 9068 access token; returns (jwt, expires_in seconds). ``jkt``: bound to that DPoP key
-    (RFC 9449 §6.1, ``cnf.jkt``)."""
+    (RFC 9449 §6.1, ``cnf.jkt``); ``x5t``: bound to that client certificate (RFC 8705 §3.1, ``cnf.x5t#S256``)."""
     ttl = lifetime or ctx.settings.access_token_ttl
     iat = int(now)
     claims: dict[str, Any] = {
@@ -52,6 +52,8 @@ def mint_access_token(ctx: Services, *, sub: str, client_id: str, scope: str, ki
         claims.update(extra)
     if jkt is not None:
         claims["cnf"] = {"jkt": jkt}
+    if x5t is not None:
+        claims.setdefault("cnf", {})["x5t#S256"] = x5t
     key = ctx.keys.signing_key(ctx.settings.access_token_alg)
     return jose.sign(claims, key, typ="at+jwt"), ttl
 
@@ -89,16 +91,18 @@ class NewGrant:
 
 def new_grant(settings: Settings, *, client: Client, user_id: str | None, account_id: str | None,
               grant_type: str, scope: str, now: float, grant_id: str | None = None, session_id: str | None = None,
-              auth_time: float | None = None, dpop_jkt: str | None = None) -> NewGrant:
+              auth_time: float | None = None, dpop_jkt: str | None = None, mtls_x5t: str | None = None) -> NewGrant:
     """A grant and, when the client gets refresh tokens (:func:`refresh_lifetime`), the first refresh token of
     its family. Without one the grant lives as long as an access token (revocable by its id). ``dpop_jkt``:
     the refresh tokens of a public client are bound to that DPoP key (RFC 9449 §5); a confidential client's
-    are bound to the client by its authentication, so never to a key."""
+    are bound to the client by its authentication, so never to a key. ``mtls_x5t``: the same for a client
+    certificate (RFC 8705 §4)."""
     lifetime = refresh_lifetime(settings, client)
     grant = Grant(id=grant_id or new_token_id(), client_id=client.client_id, user_id=user_id,
                   account_id=account_id, grant_type=grant_type, scope=scope, session_id=session_id,
                   auth_time=auth_time, created_at=now, expires_at=now + (lifetime or settings.access_token_ttl),
-                  revoked_at=None, dpop_jkt=dpop_jkt if client.is_public else None)
+                  revoked_at=None, dpop_jkt=dpop_jkt if client.is_public else None,
+                  mtls_x5t=mtls_x5t if client.is_public else None)
     if not lifetime:
         return NewGrant(grant, None, None)
     token = new_refresh_token()

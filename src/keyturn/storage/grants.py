@@ -54,7 +54,8 @@ _SQLITE_CONSUME_REFRESH_MANY = (
 _PG_TYPES = {"id": "text", "client_id": "text", "user_id": "text", "account_id": "text", "grant_type": "text",
              "scope": "text", "session_id": "text", "auth_time": "float8", "created_at": "float8",
              "expires_at": "float8", "revoked_at": "float8", "digest": "text", "grant_id": "text",
-             "generation": "int4", "issued_at": "float8", "used_at": "float8", "dpop_jkt": "text"}
+             "generation": "int4", "issued_at": "float8", "used_at": "float8", "dpop_jkt": "text",
+             "mtls_x5t": "text"}
 
 
 def _pg_unnest(prefix: str, fields: Sequence[str]) -> str:

@@ -160,6 +160,8 @@ grants = Table(
     Column("revoked_at", Float, nullable=True),
     Column("revoked_reason", String(100), nullable=True),
     Column("dpop_jkt", String(64), nullable=True),  # RFC 9449 §5: a public client's refresh tokens' key (0008)
+    # RFC 8705 §4: the x5t#S256 of the certificate a public client's refresh tokens are bound to (0012)
+    Column("mtls_x5t", String(64), nullable=True),
     Index("ix_grants_client", "client_id"),
     Index("ix_grants_user", "user_id"),
     Index("ix_grants_session", "session_id"),

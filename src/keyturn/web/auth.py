@@ -26,6 +26,7 @@ from keyturn.services import api_keys
 from keyturn.services.context import Services
 from keyturn.services.dpop import Presented, public_url
 from keyturn.services.introspection import verify_access_token
+from keyturn.web.mtls import certificate_thumbprint
 from keyturn.web.server.accesslog import note_client
 from keyturn.web.state import services
 
@@ -131,7 +132,8 @@ async def identify(ctx: Services, request: Request) -> Principal:
         raise InvalidToken("authentication required", missing=True)
     scheme, token = bearer_value(authorization)
     method, url = request_target(ctx, request)
-    presented = Presented(scheme, token, tuple(request.headers.getlist("dpop")), method, url)
+    presented = Presented(scheme, token, tuple(request.headers.getlist("dpop")), method, url,
+                          certificate_thumbprint(request))
     return await principal_from_token(ctx, token, now, presented)
 
 

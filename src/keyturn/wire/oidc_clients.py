@@ -42,6 +42,9 @@ class ClientOut(BaseModel):
     # private_key_jwt (RFC 7523): the client's public keys, and the one alg it registered, if any
     jwks: dict[str, Any] | None = Field(None, exclude_if=absent)
     token_endpoint_auth_signing_alg: str | None = Field(None, exclude_if=absent)
+    # RFC 8705 (docs/fapi2.md), when registered
+    tls_client_auth_subject_dn: str | None = Field(None, exclude_if=absent)
+    tls_client_certificate_bound_access_tokens: bool | None = Field(None, exclude_if=absent)
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None) -> ClientOut:
@@ -61,7 +64,8 @@ class ClientOut(BaseModel):
 
 
 INFO_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version",
-               "application_type", "jwks", "token_endpoint_auth_signing_alg")
+               "application_type", "jwks", "token_endpoint_auth_signing_alg", "tls_client_auth_subject_dn",
+               "tls_client_certificate_bound_access_tokens")
 
 
 class ClientEnvelope(Ok[ClientOut]):

@@ -9,6 +9,7 @@ Use cases return records; the wire shape is ``keyturn.wire.oidc_clients``.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from keyturn.core.errors import ApiError, InvalidScope
@@ -19,7 +20,7 @@ from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services.context import Services
-from keyturn.services.oidc.metadata import ClientMetadata
+from keyturn.services.oidc.metadata import ClientMetadata, credential_tls
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import audit
@@ -61,11 +62,21 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
                  first_party: bool = False, scope: str | None = None, refresh_tokens: bool = True,
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
                  dpop_bound_access_tokens: bool = False, require_pushed_authorization_requests: bool = False,
+                 tls_client_auth_subject_dn: str | None = None, tls_bound_access_tokens: bool = False,
                  actor: str = "operator") -> Issued[Client]:
-    """Register a relying party; a confidential client's secret is in the answer only (a public one has none)."""
+    """Register a relying party; a confidential client's secret is in the answer only (a public one has none).
+    ``tls_client_auth_subject_dn``: it authenticates with tls_client_auth (RFC 8705 §2.1), no secret;
+    ``tls_bound_access_tokens``: its access tokens are bound to its certificate (§3)."""
     if not isinstance(name, str):
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
+    tls: dict[str, Any] = {"tls_client_certificate_bound_access_tokens": True} if tls_bound_access_tokens else {}
+    if tls_client_auth_subject_dn is not None:
+        if public:
+            raise ApiError(400, "INVALID_CLIENT_METADATA", "a public client does not authenticate: no subject DN")
+        tls.update(credential_tls({"token_endpoint_auth_method": "tls_client_auth",
+                                   "tls_client_auth_subject_dn": tls_client_auth_subject_dn}))
     return await create_from(ctx, ClientMetadata(
+        auth_method="tls_client_auth" if tls_client_auth_subject_dn is not None else None, info=tls,
         name=name, public=public, redirect_uris=redirect_uris,
         post_logout_redirect_uris=post_logout_redirect_uris or [], origins=origins, first_party=first_party,
         scope=scope, refresh_tokens=refresh_tokens, id_token_alg=id_token_alg,
@@ -121,8 +132,10 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
     if meta.id_token_alg is not None and meta.id_token_alg not in CLIENT_ID_TOKEN_ALGS:
         raise ApiError(400, "INVALID_REQUEST",
                        f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
-    # private_key_jwt: the client's keys authenticate it; it has no secret
-    secret = None if meta.public or meta.auth_method == "private_key_jwt" else new_client_secret()
+    # private_key_jwt: the client's keys authenticate it; tls_client_auth (RFC 8705 §2.1): its certificate.
+    # Neither has a secret.
+    secret = None if meta.public or meta.auth_method in ("private_key_jwt", "tls_client_auth") \
+        else new_client_secret()
     grant_types = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if meta.refresh_tokens else (
         GRANT_AUTHORIZATION_CODE,)
     client = Client(

@@ -131,12 +131,13 @@ async def _replayed(conn: AsyncConnection, units: Sequence[Redeem], replays: lis
 
 async def redeem_code(ctx: Services, *, code: str, client: Client, now: float, ip: str | None,
                       check: Callable[[AuthorizationCode], None], finish: Callable[[Redeemed], Any],
-                      dpop_jkt: str | None = None) -> Any:
+                      dpop_jkt: str | None = None, mtls_x5t: str | None = None) -> Any:
     """Redeem ``code`` for ``client`` in the next group commit; ``finish``'s value once committed."""
     def start(issued: AuthorizationCode, user: User) -> NewGrant:
         return new_grant(ctx.settings, client=client, user_id=user.id, account_id=None,
                          grant_type=GRANT_AUTHORIZATION_CODE, scope=issued.scope, now=now,
-                         session_id=issued.session_id, auth_time=issued.auth_time, dpop_jkt=dpop_jkt)
+                         session_id=issued.session_id, auth_time=issued.auth_time, dpop_jkt=dpop_jkt,
+                         mtls_x5t=mtls_x5t)
 
     return settle(ctx, await ctx.writes.submit(redeem_codes, Redeem(
         digest=digest(code), client_id=client.client_id, now=now, ip=ip, check=check, start=start, finish=finish,

@@ -28,12 +28,13 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import ApiError
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
+from keyturn.core.mtls import normalise_dn
 from keyturn.core.text import text_problem
 from keyturn.services.client_assertion import REGISTRABLE_ALGS
 
 Kind = Literal["string", "strings", "uri", "uris", "bool", "jwks"]
-# what services/client_auth.py accepts
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
+# what services/client_auth.py accepts (tls_client_auth: RFC 8705 §2.1, served with KEYTURN_MTLS_CERT_HEADER)
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth")
 MAX_KEYS = 10  # keys in a client's jwks
 _PUBLIC_MEMBERS = {"EC": {"crv", "x", "y"}, "RSA": {"n", "e"}, "OKP": {"crv", "x"}}
 _COMMON_MEMBERS = {"kty", "kid", "use", "alg", "key_ops", "x5c", "x5t", "x5t#S256", "x5u"}
@@ -75,6 +76,9 @@ SUPPORTED: dict[str, Meta] = {
     "dpop_bound_access_tokens": Meta("bool", "dpop_bound_access_tokens"),
     # RFC 9126 §6: its authorization requests must be pushed (POST /par) first
     "require_pushed_authorization_requests": Meta("bool", "require_pushed_authorization_requests"),
+    # RFC 8705 §2.1.2: the subject DN of the client's certificate (tls_client_auth); §3.4: tokens bound to it
+    "tls_client_auth_subject_dn": Meta("string", "info"),
+    "tls_client_certificate_bound_access_tokens": Meta("bool", "info"),
     # Keyturn's own names (POST /api/oidc-clients; docs/oidc-client.md)
     "name": Meta("string", "name", rfc=False),
     "type": Meta("string", "type", ("public", "confidential"), rfc=False),
@@ -214,6 +218,7 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
         if a in given and b in given:
             raise invalid(f"send {a} or {b}, not both: they name one field")
     values = {n: _value(n, SUPPORTED[n], v) for n, v in given.items()}
+    _check_tls(values)
     # RFC 7591 §2.1: response_types code goes with grant_types authorization_code; Keyturn serves only code
     grant_types = values.get("grant_types")
     if grant_types is not None and GRANT_AUTHORIZATION_CODE not in grant_types:
@@ -246,12 +251,42 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
         info={n: v for n, v in values.items() if SUPPORTED[n].field == "info"})
 
 
+def _check_tls(values: dict[str, Any]) -> None:
+    """RFC 8705 §2.1.2: ``tls_client_auth`` names the certificate's subject DN, an RFC 4514 string (kept in
+    the normalised form keyturn.core.mtls compares); the DN goes with that method only."""
+    dn = values.get("tls_client_auth_subject_dn")
+    method = values.get("token_endpoint_auth_method")
+    if method == "tls_client_auth" and dn is None:
+        raise invalid("token_endpoint_auth_method tls_client_auth needs tls_client_auth_subject_dn")
+    if dn is not None:
+        if method != "tls_client_auth":
+            raise invalid("tls_client_auth_subject_dn goes with token_endpoint_auth_method tls_client_auth")
+        try:
+            values["tls_client_auth_subject_dn"] = normalise_dn(dn)
+        except ValueError:
+            raise invalid("tls_client_auth_subject_dn must be an RFC 4514 distinguished name") from None
+
+
 # Seed 000's credential endpoint (POST /api/v2/credential) takes these RFC 7591 names beside its own; a
 # credential is a machine client, so only these, with what makes sense for one (docs/management-api.md).
 CREDENTIAL_NAMES = {"client_name": "name", "redirect_uris": "redirect"}  # RFC 7591 name -> the seed's
 CREDENTIAL_RFC_ONLY = ("grant_types", "token_endpoint_auth_method", "jwks_uri")
+TLS_NAMES = ("tls_client_auth_subject_dn", "tls_client_certificate_bound_access_tokens")  # RFC 8705
 CREDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, GRANT_AUTHORIZATION_CODE)
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+CREDENTIAL_METHODS = (*SECRET_METHODS, "tls_client_auth")
+
+
+def credential_tls(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The RFC 8705 metadata of a credential request (``tls_client_auth_subject_dn`` with
+    ``token_endpoint_auth_method`` ``tls_client_auth``; ``tls_client_certificate_bound_access_tokens``), checked
+    as for an OIDC client: what the credential keeps in ``registered_metadata`` beside its method."""
+    values = {n: _value(n, SUPPORTED[n], body[n]) for n in TLS_NAMES if body.get(n) is not None}
+    method = body.get("token_endpoint_auth_method")
+    _check_tls({**values, "token_endpoint_auth_method": method} if method is not None else values)
+    if "tls_client_auth_subject_dn" in values:
+        values["tls_client_auth_subject_dn"] = normalise_dn(values["tls_client_auth_subject_dn"])
+    return values
 
 
 def uses_rfc7591(body: Mapping[str, Any]) -> bool:
@@ -275,9 +310,9 @@ def credential_fields(body: Mapping[str, Any], default_refresh: str | None) -> t
         raise invalid("jwks_uri is not supported for credentials: a credential authenticates with its "
                       "client_secret (client_secret_basic or client_secret_post)")
     method = out.pop("token_endpoint_auth_method", None)
-    if method is not None and method not in SECRET_METHODS:
+    if method is not None and method not in CREDENTIAL_METHODS:
         raise invalid(f"token_endpoint_auth_method {_safe(str(method))!r} is not supported for credentials "
-                      f"(supported: {', '.join(SECRET_METHODS)})")
+                      f"(supported: {', '.join(CREDENTIAL_METHODS)})")
     grant_types = out.pop("grant_types", None)
     if grant_types is None:
         return out, method

@@ -188,7 +188,12 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
         if meta.public != client.is_public:
             raise InvalidClientMetadata("token_endpoint_auth_method cannot change between none and a secret "
                                         "method; register a new client")
-        if not meta.public and meta.auth_method != "private_key_jwt" and client.secret_digest is None:
+        if (meta.auth_method == "tls_client_auth") != (client.auth_method == "tls_client_auth"):
+            # RFC 8705: a tls_client_auth client has no secret, and a secret client would keep its secret
+            raise InvalidClientMetadata("token_endpoint_auth_method cannot change to or from tls_client_auth; "
+                                        "register a new client")
+        keyed = meta.auth_method in ("private_key_jwt", "tls_client_auth")
+        if not meta.public and not keyed and client.secret_digest is None:
             raise InvalidClientMetadata("a private_key_jwt client has no secret: it cannot change to a secret "
                                         "method; register a new client")
         new = new_registration_access_token()

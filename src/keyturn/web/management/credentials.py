@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 from starlette.responses import Response
 
 from keyturn.core.models import Principal
@@ -70,8 +70,14 @@ class CredentialCreate(Strict):
     grant_types: list[Word] | None = Field(None, max_length=10, description="client_credentials, and "
                                            "refresh_token (a refresh lifetime) and authorization_code (with "
                                            "redirect URIs) if wanted")
-    token_endpoint_auth_method: Word | None = Field(None, description="client_secret_basic (default) or "
-                                                    "client_secret_post; the credential then authenticates so only")
+    token_endpoint_auth_method: Word | None = Field(None, description="client_secret_basic (default), "
+                                                    "client_secret_post or tls_client_auth (RFC 8705, with "
+                                                    "tls_client_auth_subject_dn); the credential then "
+                                                    "authenticates so only")
+    tls_client_auth_subject_dn: Text | None = Field(None, description="RFC 8705 §2.1.2: the subject DN (RFC 4514) "
+                                                    "of the client certificate, with tls_client_auth")
+    tls_client_certificate_bound_access_tokens: StrictBool | None = Field(
+        None, description="RFC 8705 §3: access tokens bound to the client certificate (cnf.x5t#S256)")
     jwks_uri: Text | None = Field(None, description="Refused: a credential authenticates with its client_secret")
 
 

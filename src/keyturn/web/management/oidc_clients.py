@@ -59,7 +59,8 @@ class ClientIn(BaseModel):
     # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
     client_name: Name | None = None
     token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic, "
-                                                    "client_secret_post or private_key_jwt (with jwks)")
+                                                    "client_secret_post, private_key_jwt (with jwks) or "
+                                                    "tls_client_auth (RFC 8705)")
     jwks: dict[str, Any] | None = Field(None, description='private_key_jwt: {"keys": [...]}, 1 to 10 public '
                                         "EC/RSA/OKP keys (RFC 7517 §5)")
     token_endpoint_auth_signing_alg: Word | None = Field(None, description="private_key_jwt: the one alg its "
@@ -76,6 +77,10 @@ class ClientIn(BaseModel):
     application_type: Word | None = Field(None, description="web or native")
     dpop_bound_access_tokens: StrictBool = False  # RFC 9449 §5.2: token requests must carry a DPoP proof
     require_pushed_authorization_requests: StrictBool = False  # RFC 9126 §5
+    # RFC 8705 §2.1.2: the subject DN of the client's certificate (with tls_client_auth), RFC 4514
+    tls_client_auth_subject_dn: Text | None = None
+    # RFC 8705 §3.4: access tokens bound to the client certificate (x5t#S256)
+    tls_client_certificate_bound_access_tokens: StrictBool | None = None
 
 
 def require_operator(principal: Principal) -> None:

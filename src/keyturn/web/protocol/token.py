@@ -14,11 +14,12 @@ from starlette.responses import Response
 from keyturn import metrics
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
-from keyturn.services.client_auth import check_quota
+from keyturn.services.client_auth import certificate_binding, check_quota
 from keyturn.services.dpop import new_nonce, token_request_jkt
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
 from keyturn.web.client_auth import authenticate_request
+from keyturn.web.mtls import client_certificate
 from keyturn.web.params import parse_body
 from keyturn.web.responses import json_response
 from keyturn.web.server.address import client_ip
@@ -53,10 +54,11 @@ async def token_endpoint(request: Request) -> Response:
     # RFC 9449 §5: a DPoP proof binds the tokens to its key (path: the endpoint as the issuer names it)
     jkt = await token_request_jkt(ctx, request.headers.getlist("dpop"), client=auth.client,
                                   path=request.url.path, now=now)
+    x5t = certificate_binding(auth.client, client_certificate(request))
     await ctx.keys.maybe_reload(now)
     accepted = PARAMS[grant_type]
     req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
-                       ip=client_ip(request), origin=origin, dpop_jkt=jkt)
+                       ip=client_ip(request), origin=origin, dpop_jkt=jkt, x5t=x5t)
     body = await handler(ctx, req)
     metrics.TOKENS_ISSUED.labels(grant_type).inc()  # a registered grant_type: a fixed set
     log.debug("token issued grant_type=%s client_id=%s scope=%s", grant_type, auth.client.client_id,

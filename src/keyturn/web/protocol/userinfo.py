@@ -17,6 +17,7 @@ from keyturn.services.dpop import Presented, public_url
 from keyturn.services.oidc import userinfo
 from keyturn.services.origin_index import client_allows
 from keyturn.web.allow_origin import allow, decided
+from keyturn.web.mtls import certificate_thumbprint
 from keyturn.web.params import parse_form, read_body
 from keyturn.web.responses import json_response
 from keyturn.web.state import services
@@ -56,7 +57,7 @@ async def userinfo_endpoint(request: Request) -> Response:
         allow(request.scope, origin)
     scheme, token = await _token(request, ctx.settings.max_body_bytes)
     presented = Presented(scheme, token, tuple(request.headers.getlist("dpop")), request.method,
-                          public_url(ctx.settings, request.url.path))
+                          public_url(ctx.settings, request.url.path), certificate_thumbprint(request))
     found = await userinfo.check_token(ctx, token, now, presented)
     if origin and (found.client is None or not client_allows(found.client, origin)):
         allow(request.scope, None)

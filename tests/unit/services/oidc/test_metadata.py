@@ -8,7 +8,7 @@ import pytest
 from keyturn.core.errors import ApiError
 from keyturn.core.secrets import mask_secrets, new_initial_access_token, new_registration_access_token
 from keyturn.services.oidc import metadata
-from keyturn.services.oidc.metadata import SUPPORTED, credential_fields, parse, uses_rfc7591
+from keyturn.services.oidc.metadata import SUPPORTED, credential_fields, credential_tls, parse, uses_rfc7591
 
 URI = "https://app.example.test/cb"
 
@@ -70,6 +70,11 @@ def test_info_is_kept_as_registered():
     ({"client_uri": "https://a.example/#f"}, "client_uri"),
     ({"contacts": ["x"] * 51}, "contacts"),
     ({"post_logout_redirect_uris": "https://a.example"}, "post_logout_redirect_uris"),
+    ({"token_endpoint_auth_method": "tls_client_auth"}, "tls_client_auth_subject_dn"),
+    ({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "cn=x"},
+     "tls_client_auth_subject_dn"),
+    ({"tls_client_auth_subject_dn": "CN=x"}, "tls_client_auth_subject_dn"),
+    ({"tls_client_certificate_bound_access_tokens": 1}, "tls_client_certificate_bound_access_tokens"),
 ])
 def test_refusals_name_the_field(body, named):
     assert named in _refused(body)
@@ -109,3 +114,27 @@ def test_credential_fields_map_rfc7591_names_to_the_seeds():
         credential_fields({"name": "x", "grant_types": ["client_credentials", "refresh_token"]}, "none")
     with pytest.raises(ApiError, match="send refresh"):
         credential_fields({"name": "x", "grant_types": ["client_credentials", "refresh_token"]}, None)
+
+
+def test_rfc8705_metadata_is_kept_normalised():
+    meta = parse({"redirect_uris": [URI], "token_endpoint_auth_method": "tls_client_auth",
+                  "tls_client_auth_subject_dn": "CN=a\\2db,O=Org", "tls_client_certificate_bound_access_tokens": True},
+                 dynamic=True)
+    assert not meta.public and meta.auth_method == "tls_client_auth"
+    assert meta.registered() == {"token_endpoint_auth_method": "tls_client_auth",
+                                 "tls_client_auth_subject_dn": "CN=a-b,O=Org",
+                                 "tls_client_certificate_bound_access_tokens": True}
+
+
+def test_credential_tls_metadata():
+    assert credential_tls({"name": "x"}) == {}
+    assert credential_tls({"token_endpoint_auth_method": "tls_client_auth",
+                           "tls_client_auth_subject_dn": "CN=a"}) == {"tls_client_auth_subject_dn": "CN=a"}
+    assert credential_tls({"tls_client_certificate_bound_access_tokens": True}) == {
+        "tls_client_certificate_bound_access_tokens": True}
+    with pytest.raises(ApiError, match="needs tls_client_auth_subject_dn"):
+        credential_tls({"token_endpoint_auth_method": "tls_client_auth"})
+    with pytest.raises(ApiError, match="goes with"):
+        credential_tls({"tls_client_auth_subject_dn": "CN=a"})
+    body, method = credential_fields({"name": "x", "token_endpoint_auth_method": "tls_client_auth"}, "1d")
+    assert method == "tls_client_auth"
