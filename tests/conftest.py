@@ -2,11 +2,16 @@
 
 PostgreSQL (127.0.0.1:5432, database ``test``) is required when ``CI=true`` and
 skipped with a message otherwise. Each PostgreSQL test gets its own schema.
+
+Each SQLite test gets a copy of one database file migrated once per session (Alembic's upgrade is most of
+a test's set-up); a test marked ``empty_database`` (every tests/unit/storage/test_migration_*.py) gets an
+empty file, as PostgreSQL tests get an empty schema. The app's start still runs ``migrate``: a no-op then.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -75,9 +80,38 @@ async def _pg_schema(create: bool, schema: str) -> None:
         await conn.close()
 
 
+_SQLITE_TEMPLATE: list[Any] = []
+
+
+async def _sqlite_template(factory: pytest.TempPathFactory) -> Any:
+    """A SQLite database file at the migrations' head, made once per session."""
+    if not _SQLITE_TEMPLATE:
+        from keyturn.storage.db import make_engine, migrate
+        path = factory.mktemp("template") / "keyturn.db"
+        engine = make_engine(f"sqlite+aiosqlite:///{path}", pool_size=1)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+        _SQLITE_TEMPLATE.append(path)
+    return _SQLITE_TEMPLATE[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # a migration's test starts from an empty database
+        if item.path.name.startswith("test_migration_"):
+            item.add_marker(pytest.mark.empty_database)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Any,
+                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     if request.param == "sqlite":
+        if request.node.get_closest_marker("empty_database") is None:
+            template = await _sqlite_template(tmp_path_factory)
+            for suffix in ("", "-wal"):
+                if template.with_name(template.name + suffix).exists():
+                    shutil.copyfile(template.with_name(template.name + suffix), tmp_path / f"keyturn.db{suffix}")
         yield f"sqlite+aiosqlite:///{tmp_path}/keyturn.db"
         return
     require_service("PostgreSQL", "127.0.0.1", 5432)

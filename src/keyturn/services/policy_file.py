@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from keyturn.core.policy import Policy, PolicyError
@@ -18,4 +19,11 @@ def load_policy(settings: Settings) -> Policy:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
-    return parse_policy(text, str(path))
+    return _parsed(text, str(path))
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str, path: str) -> Policy:
+    """One parse per file content (a Policy is immutable): every worker's start, and each test's services,
+    read the same file; a changed file is parsed again."""
+    return parse_policy(text, path)

@@ -12,6 +12,8 @@ from keyturn.storage import grants as repo
 from keyturn.storage.db import make_engine, migrate, pending_migrations
 from keyturn.storage.tables import grants
 
+pytestmark = pytest.mark.empty_database  # the engine fixture migrates an empty database itself
+
 
 @pytest.fixture
 async def engine(database_url):
