@@ -85,16 +85,8 @@ def parse_form(body: bytes) -> Params:
 
 def parse_json(body: bytes) -> Params:
     """Seed 000's axios examples send JSON; the same rules as a form apply (one value per name)."""
-    try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=unique_members) if body else {}
-    except RepeatedMember as exc:
-        raise InvalidRequest(f"parameter {_safe(exc.name)} is repeated") from None
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidRequest("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object")
     out: Params = {}
-    for k, v in data.items():
+    for k, v in _json_object(body, empty={}).items():
         if v is None or v == "":
             continue
         if isinstance(v, bool) or not isinstance(v, (str, int)):
@@ -109,8 +101,13 @@ def parse_json(body: bytes) -> Params:
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """A JSON object whose members may be arrays (RFC 7591 client metadata): each member sent once, the
     same malformed-body answers as :func:`parse_json`; values are checked by whoever reads them."""
+    return _json_object(body, empty=None)
+
+
+def _json_object(body: bytes, *, empty: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON object ``body`` holds, each member once (``empty``: what an empty body is; None: refused)."""
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=unique_members) if body else None
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=unique_members) if body else empty
     except RepeatedMember as exc:
         raise InvalidRequest(f"parameter {_safe(exc.name)} is repeated") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
