@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -291,3 +292,9 @@ def half_hash(value: str, alg: str) -> str:
     working group's consensus and node-oidc-provider's choice (docs/tokens.md, "ID tokens")."""
     h = hashlib.sha512(value.encode()).digest() if alg == "EdDSA" else hashlib.sha256(value.encode()).digest()
     return base64.urlsafe_b64encode(h[: len(h) // 2]).rstrip(b"=").decode()
+
+
+def same_thumbprint(presented: str | None, bound: str) -> bool:
+    """Whether the key or certificate a request proves (its RFC 7638 ``jkt`` or RFC 8705 ``x5t#S256``) is the
+    one a token, code or answer is bound to, compared in constant time; ``presented`` None: none was proven."""
+    return presented is not None and hmac.compare_digest(presented.encode(), bound.encode())

@@ -66,7 +66,3 @@ def subject_matches(cert: x509.Certificate, registered_dn: str) -> bool:
         return False
     return hmac.compare_digest(cert.subject.rfc4514_string().encode(), expected.encode())
 
-
-def same_thumbprint(a: str | None, b: str) -> bool:
-    """Constant-time comparison of two ``x5t#S256`` values (``a`` None: no certificate presented)."""
-    return a is not None and hmac.compare_digest(a.encode(), b.encode())

@@ -13,11 +13,11 @@ was issued for.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from keyturn.core import pkce
 from keyturn.core.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest
+from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, AuthorizationCode
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
 from keyturn.services.client_auth import TokenRequest
@@ -61,7 +61,7 @@ def check_dpop_jkt(jkt: str | None, code: AuthorizationCode) -> None:
         return
     if jkt is None:
         raise InvalidDPoPProof("the authorization request named a DPoP key (dpop_jkt): send a proof of it")
-    if not hmac.compare_digest(jkt.encode(), code.dpop_jkt.encode()):
+    if not same_thumbprint(jkt, code.dpop_jkt):
         raise InvalidDPoPProof("the DPoP proof's key is not the authorization request's dpop_jkt")
 
 

@@ -7,14 +7,13 @@ leaves the token unused.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
 from keyturn.core import reissue
 from keyturn.core.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest, InvalidScope
+from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, Grant, RefreshToken, User
-from keyturn.core.mtls import same_thumbprint
 from keyturn.core.scopes import format_scope, parse_scope
 from keyturn.core.secrets import digest, new_refresh_token
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
@@ -46,7 +45,7 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
         if grant.dpop_jkt is not None:  # RFC 9449 §5: a public client's refresh token needs a proof of its key
             if req.dpop_jkt is None:
                 raise InvalidDPoPProof("this refresh token is DPoP-bound: send a DPoP proof of its key")
-            if not hmac.compare_digest(req.dpop_jkt.encode(), grant.dpop_jkt.encode()):
+            if not same_thumbprint(req.dpop_jkt, grant.dpop_jkt):
                 raise InvalidDPoPProof("the DPoP proof's key is not the one this refresh token is bound to")
         if grant.mtls_x5t is not None and not same_thumbprint(req.x5t, grant.mtls_x5t):
             # RFC 8705 §4: a public client's refresh token works only with the certificate it was issued to
@@ -99,7 +98,7 @@ def _repeat(token: str, token_digest: str, window: int, now: float, jkt: str | N
             return None
         kept = json.loads(payload)
         bound = kept.get("jkt")
-        if bound is not None and (jkt is None or not hmac.compare_digest(jkt.encode(), bound.encode())):
+        if bound is not None and not same_thumbprint(jkt, bound):
             return None
         cert = kept.get("x5t")
         if cert is not None and not same_thumbprint(x5t, cert):

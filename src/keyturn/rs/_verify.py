@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -131,7 +130,7 @@ class TokenVerifier:
         if bound is None:
             return
         cert = _certificate(client_certificate)
-        if not isinstance(bound, str) or cert is None or not mtls.same_thumbprint(mtls.thumbprint(cert), bound):
+        if not isinstance(bound, str) or cert is None or not jose.same_thumbprint(mtls.thumbprint(cert), bound):
             raise InvalidAccessToken("a certificate-bound token without its client certificate")
 
     async def _check_binding(self, claims: dict[str, Any], scheme: str, token: str, method: str, url: str,
@@ -152,7 +151,7 @@ class TokenVerifier:
                                       access_token=token)
         except dpop.ProofInvalid as exc:
             raise InvalidDPoPProof(str(exc)) from None
-        if not hmac.compare_digest(proof.jkt.encode(), jkt.encode()):
+        if not jose.same_thumbprint(proof.jkt, jkt):
             raise InvalidAccessToken("the DPoP proof's key is not the token's")
         ttl = self.dpop_rules.window + 2 * self.dpop_rules.leeway + 1
         if not await self.replay.first_use("dpop:" + hashlib.sha256(f"{jkt}:{proof.jti}".encode()).hexdigest(), ttl):

@@ -23,8 +23,8 @@ from typing import Any
 
 from keyturn.core import dpop
 from keyturn.core.errors import DPoPRefused, InvalidDPoPProof, InvalidToken, UseDPoPNonce
+from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import Client
-from keyturn.core.mtls import same_thumbprint
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 
@@ -123,7 +123,7 @@ async def check_binding(ctx: Services, claims: dict[str, Any], *, scheme: str, t
     except dpop.ProofInvalid as exc:
         log.info("DPoP proof refused: %s", exc)
         raise DPoPRefused("invalid_dpop_proof", "the DPoP proof is invalid") from None
-    if not hmac.compare_digest(proof.jkt.encode(), jkt.encode()):
+    if not same_thumbprint(proof.jkt, jkt):
         raise DPoPRefused("invalid_token", "the DPoP proof's key is not the one the access token is bound to")
 
 

@@ -8,7 +8,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from keyturn.core.mtls import normalise_dn, parse_certificate, same_thumbprint, subject_matches, thumbprint
+from keyturn.core.jose import same_thumbprint
+from keyturn.core.mtls import normalise_dn, parse_certificate, subject_matches, thumbprint
 from tests.certs import authority, issue
 
 CA = authority()
