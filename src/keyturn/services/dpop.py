@@ -87,6 +87,21 @@ async def token_request_jkt(ctx: Services, proofs: Sequence[str], *, client: Cli
         if client.dpop_bound_access_tokens:
             raise InvalidDPoPProof("this client must send a DPoP proof")
         return None
+    return await proof_jkt(ctx, proofs, path=path, now=now)
+
+
+async def pushed_request_jkt(ctx: Services, proofs: Sequence[str], *, path: str, now: float) -> str | None:
+    """RFC 9449 §10.1 at the pushed authorization request endpoint: the thumbprint of the key a valid proof holds
+    (the request's ``dpop_jkt``), None without a proof (optional there, whatever the client's
+    ``dpop_bound_access_tokens``: its token requests carry proofs) or with DPoP off."""
+    if not proofs or not ctx.settings.dpop:
+        return None
+    return await proof_jkt(ctx, proofs, path=path, now=now)
+
+
+async def proof_jkt(ctx: Services, proofs: Sequence[str], *, path: str, now: float) -> str:
+    """The thumbprint of the key of a valid proof of ``POST`` to ``path`` at an authorization server endpoint;
+    RFC 9449 §5 errors (400 ``invalid_dpop_proof``, or ``use_dpop_nonce`` with a ``DPoP-Nonce``)."""
     try:
         proof = await check_proof(ctx, proofs, method="POST", url=public_url(ctx.settings, path), now=now)
     except dpop.NonceRequired:

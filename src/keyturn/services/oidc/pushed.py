@@ -8,6 +8,10 @@ browser then brings only ``client_id`` and ``request_uri`` to ``/authorize``, wh
 request (:func:`load`) and continues with its parameters alone; parameters sent beside them on the
 authorization URL are ignored (FAPI 2.0 §5.3.2.2: only the parameters of the pushed request are used).
 It is used up when the code is issued (:func:`spend`): until then the sign-in page may be reloaded.
+
+A DPoP proof sent with the push (RFC 9449 §10.1) names the key the code is bound to: its thumbprint is
+stored as the request's ``dpop_jkt``; a ``dpop_jkt`` parameter beside it must be that thumbprint
+(``invalid_request`` otherwise: the RFC says to reject, not with which code, and the proof itself is valid).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient
+from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import AuthorizationRequest, Client, PushedRequest
 from keyturn.core.secrets import digest, new_request_uri
 from keyturn.services.context import Services
@@ -49,13 +54,19 @@ def required(ctx: Services, client: Client) -> bool:
     return ctx.settings.require_par or client.require_pushed_authorization_requests
 
 
-async def push(ctx: Services, client: Client, params: dict[str, str], now: float) -> Pushed:
+async def push(ctx: Services, client: Client, params: dict[str, str], now: float, *,
+               proof_jkt: str | None = None) -> Pushed:
     """Validate an authenticated client's authorization request as ``/authorize`` would and store it.
+    ``proof_jkt``: the thumbprint of the key of the request's valid DPoP proof (RFC 9449 §10.1), if any.
 
     Raises the ``OAuthError`` ``/authorize`` would redirect, answered as JSON here (RFC 9126 §2.3).
     """
     if "request_uri" in params:
         raise InvalidRequest("request_uri must not be sent to the pushed authorization request endpoint")  # §2.1
+    if proof_jkt is not None:
+        if "dpop_jkt" in params and not same_thumbprint(params["dpop_jkt"], proof_jkt):
+            raise InvalidRequest("dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 §10.1)")
+        params = {**params, "dpop_jkt": proof_jkt}
     if not authz.code_flow_client(client, now):
         raise UnauthorizedClient("this client may not use the authorization code flow")
     try:
