@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from jwt.algorithms import ECAlgorithm
 
 
 @dataclass
@@ -32,6 +35,20 @@ class Issued:
     def escaped(self) -> str:
         """As nginx's ``$ssl_client_escaped_cert`` forwards it: the PEM, URL-encoded."""
         return quote(self.pem.decode(), safe="")
+
+    @property
+    def der_b64(self) -> str:
+        """The certificate as an ``x5c`` element holds it (RFC 7517 §4.7: base64 DER)."""
+        return base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()
+
+    def jwk(self, kid: str | None = None, *, x5c: bool = True) -> dict[str, Any]:
+        """The public JWK of this certificate's key, with the certificate as its ``x5c`` (RFC 8705 §2.2)."""
+        jwk: dict[str, Any] = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        if kid is not None:
+            jwk["kid"] = kid
+        if x5c:
+            jwk["x5c"] = [self.der_b64]
+        return jwk
 
     def write(self, directory: Path, name: str) -> tuple[str, str]:
         cert, key = directory / f"{name}.pem", directory / f"{name}.key"

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         "URL-encoded PEM; base64 DER is read too). Read only when the TCP peer is one of "
         "`KEYTURN_TRUSTED_PROXIES`, never from a direct client. The proxy verifies the chain: Keyturn trusts it "
         "(docs/fapi2.md). Default: empty, mTLS off (`tls_client_auth` and certificate-bound tokens not offered)."))
+    mtls_verify_header: str = Field("", description=(
+        "mTLS: the request header the proxy forwards its verification result of the client certificate in "
+        "(nginx: `proxy_set_header X-SSL-Client-Verify $ssl_client_verify;`), read only from "
+        "`KEYTURN_TRUSTED_PROXIES` like `KEYTURN_MTLS_CERT_HEADER`. When set, `tls_client_auth` needs its value "
+        "`SUCCESS` (the chain verified), so the proxy may forward unverified certificates (nginx "
+        "`ssl_verify_client optional_no_ca`) and `self_signed_tls_client_auth` (RFC 8705 §2.2, matched by the "
+        "whole certificate) is offered. Default: empty, the proxy must verify every certificate it forwards "
+        "(`ssl_verify_client on` or `optional`) and self-signed clients are not served (docs/fapi2.md)."))
     metrics_token: str | None = Field(None, description=(
         "If set, `GET /metrics` also requires `Authorization: Bearer <this value>` (compared in constant "
         "time; 401 otherwise), from an allowed address. Prometheus: `authorization: {credentials: …}`."))
@@ -316,6 +324,8 @@ class Settings(BaseSettings):
             raise ValueError("dpop_nonce_required needs dpop_nonce_secret of at least 32 characters")
         if self.mtls_cert_header and not self.trusted_proxies:
             raise ValueError("mtls_cert_header needs trusted_proxies: the header is read only from a trusted proxy")
+        if self.mtls_verify_header and not self.mtls_cert_header:
+            raise ValueError("mtls_verify_header needs mtls_cert_header: it is the verification of that certificate")
         return self
 
     @property

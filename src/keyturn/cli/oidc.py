@@ -47,9 +47,12 @@ def clients_create(
         help="Its authorization requests must be pushed to POST /par first (RFC 9126; FAPI 2.0)."),
     auth_method: str = typer.Option(
         None, "--token-endpoint-auth-method",
-        help="client_secret_basic, client_secret_post, private_key_jwt (with --jwks; no secret) or none."),
+        help="client_secret_basic, client_secret_post, private_key_jwt (with --jwks; no secret), "
+             "self_signed_tls_client_auth (with --jwks whose keys carry its certificates as x5c; no secret; "
+             "RFC 8705 §2.2) or none."),
     jwks_file: Path = typer.Option(
-        None, "--jwks", help='private_key_jwt: a JSON file holding {"keys": [...]}, the client\'s public keys.',
+        None, "--jwks", help='private_key_jwt: a JSON file holding {"keys": [...]}, the client\'s public keys; '
+                             "self_signed_tls_client_auth: its certificates (x5c) on those keys.",
         exists=True, dir_okay=False, readable=True),
     auth_signing_alg: str = typer.Option(
         None, "--token-endpoint-auth-signing-alg",

@@ -25,7 +25,14 @@ who holds the secret, and never which addresses are allowed.
 ``client_id`` and no secret, over a TLS connection with its certificate, which the trusted proxy forwards
 (keyturn.web.mtls); the certificate's subject must be the registered ``tls_client_auth_subject_dn``
 (keyturn.core.mtls says how DNs compare). The proxy has verified the chain. No certificate, or another
-subject, is ``invalid_client`` like a wrong secret.
+subject, is ``invalid_client`` like a wrong secret. When the proxy forwards unverified certificates too
+(``KEYTURN_MTLS_VERIFY_HEADER`` set, nginx ``optional_no_ca``), the proxy's result must also say ``SUCCESS``:
+otherwise anyone could make a certificate with that subject.
+
+``self_signed_tls_client_auth`` (RFC 8705 §2.2): the forwarded certificate is, byte for byte, one the client
+registered in its JWK Set (``x5c``; keyturn.core.mtls.certificate_registered); its chain is not looked at. It
+is served only with ``KEYTURN_MTLS_VERIFY_HEADER`` set: a proxy that forwards self-signed certificates must
+say which certificates it verified, or ``tls_client_auth`` would trust any self-made one.
 """
 
 from __future__ import annotations
@@ -35,14 +42,14 @@ import binascii
 import hmac
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from keyturn import metrics
 from keyturn.core.addresses import address_in, domain_networks
 from keyturn.core.errors import InvalidClient, InvalidRequest, TooManyRequests, UnauthorizedClient
 from keyturn.core.models import Client, is_client_id
-from keyturn.core.mtls import subject_matches, thumbprint
+from keyturn.core.mtls import TLS_METHODS, certificate_registered, subject_matches, thumbprint
 from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
 from keyturn.services.client_assertion import ASSERTION_TYPE, AssertionRefused, claimed_client, verify_assertion
@@ -52,7 +59,6 @@ from keyturn.storage import audit
 if TYPE_CHECKING:
     from cryptography import x509
 
-TLS_METHODS = ("tls_client_auth",)  # RFC 8705 §2: authentication by the client's certificate
 _DUMMY_DIGEST = digest("keyturn-no-such-client")
 FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 
@@ -60,7 +66,7 @@ FAILURE_WINDOW = 60.0  # seconds a failed client authentication counts
 @dataclass(frozen=True, slots=True)
 class ClientAuth:
     client: Client
-    method: str  # client_secret_basic | client_secret_post | private_key_jwt | tls_client_auth | none
+    method: str  # client_secret_basic | client_secret_post | private_key_jwt | (self_signed_)tls_client_auth | none
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +129,10 @@ def _secret_ok(client: Client, secret: str, now: float) -> bool:
 
 async def authenticate_client(ctx: Services, authorization: str | None, params: dict[str, str],
                               now: float, *, allow_public: bool, ip: str | None = None,
-                              certificate: x509.Certificate | None = None) -> ClientAuth:
+                              certificate: x509.Certificate | None = None,
+                              certificate_verified: bool = True) -> ClientAuth:
+    """The authenticated client of a request. ``certificate``: the client certificate the trusted proxy forwarded;
+    ``certificate_verified``: whether the proxy verified its chain (keyturn.web.mtls.certificate_verified)."""
     scheme: str | None = None
     if authorization:
         auth_scheme, _, credentials = authorization.partition(" ")
@@ -171,7 +180,7 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
         raise TooManyRequests("too many failed client authentications; retry later", retry_after=retry)
     client = await ctx.client(client_id, now)
     if method == "none" and client is not None and client.auth_method in TLS_METHODS:
-        return await _certificate_auth(ctx, client, certificate, now, key, ip)
+        return await _certificate_auth(ctx, client, certificate, certificate_verified, now, key, ip)
     if method == "none":
         if client is not None and client.is_public and client.active(now) and allow_public:
             return ClientAuth(client, "none")  # a public client is an OIDC client: no `domain`
@@ -246,17 +255,31 @@ async def _allowed_from(ctx: Services, client: Client, ip: str | None, key: str,
         raise UnauthorizedClient("this client is not allowed from this address")
 
 
-async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Certificate | None, now: float,
-                            key: str, ip: str | None) -> ClientAuth:
-    """RFC 8705 §2.1 ``tls_client_auth``: the forwarded certificate's subject is the registered DN."""
-    dn = (client.registered_metadata or {}).get("tls_client_auth_subject_dn")
-    reason: str | None
+def client_jwks(client: Client) -> Any:
+    """The JWK Set a client registered (``jwks``), where its self-signed certificates are (RFC 8705 §2.2)."""
+    return (client.registered_metadata or {}).get("jwks")
+
+
+def _certificate_refused(ctx: Services, client: Client, certificate: x509.Certificate | None,
+                         verified: bool) -> str | None:
+    """Why ``certificate`` does not authenticate ``client`` (a reason for the failure counter), or None."""
     if certificate is None:
-        reason = "no_certificate"
-    elif not isinstance(dn, str) or not subject_matches(certificate, dn):
-        reason = "bad_certificate"
-    else:
-        reason = _inactive_reason(client, now)
+        return "no_certificate"
+    if client.auth_method == "self_signed_tls_client_auth":  # RFC 8705 §2.2: the whole certificate
+        if not ctx.settings.mtls_verify_header:
+            return "self_signed_off"
+        return None if certificate_registered(certificate, client_jwks(client)) else "bad_certificate"
+    dn = (client.registered_metadata or {}).get("tls_client_auth_subject_dn")  # §2.1: the proxy's CA + the DN
+    if not verified:
+        return "unverified_certificate"
+    return None if isinstance(dn, str) and subject_matches(certificate, dn) else "bad_certificate"
+
+
+async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Certificate | None, verified: bool,
+                            now: float, key: str, ip: str | None) -> ClientAuth:
+    """RFC 8705 §2: ``tls_client_auth`` (a verified certificate whose subject is the registered DN) or
+    ``self_signed_tls_client_auth`` (a certificate the client registered)."""
+    reason = _certificate_refused(ctx, client, certificate, verified) or _inactive_reason(client, now)
     if reason is not None:
         _failed(reason)
         await ctx.shared.add("client-auth", key, ctx.settings.client_auth_max_failures, FAILURE_WINDOW)
@@ -264,7 +287,7 @@ async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Cer
                             detail="no client certificate" if reason == "no_certificate"
                             else "client certificate refused or client disabled")
     await _allowed_from(ctx, client, ip, key, now)
-    return ClientAuth(client, "tls_client_auth")
+    return ClientAuth(client, client.auth_method or "tls_client_auth")
 
 
 def certificate_binding(client: Client, certificate: x509.Certificate | None) -> str | None:

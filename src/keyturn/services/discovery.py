@@ -19,7 +19,10 @@ SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 def metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
     # RFC 8414 §2: registration_endpoint only when registration is served (KEYTURN_REGISTRATION)
-    mtls = ["tls_client_auth"] if settings.mtls_cert_header else []  # RFC 8705 §2.1
+    # RFC 8705 §2.1; §2.2 only when the proxy tells which certificates it verified (docs/fapi2.md)
+    mtls = ["tls_client_auth"] if settings.mtls_cert_header else []
+    if settings.mtls_verify_header:
+        mtls.append("self_signed_tls_client_auth")
     registration = {} if settings.registration == "off" else {"registration_endpoint": iss + paths.REGISTER}
     return {
         "issuer": iss,

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from keyturn.services.client_auth import ClientAuth, authenticate_client
 from keyturn.services.context import Services
-from keyturn.web.mtls import client_certificate
+from keyturn.web.mtls import certificate_verified, client_certificate
 from keyturn.web.server.accesslog import note_client
 from keyturn.web.server.address import client_ip
 
@@ -17,6 +17,7 @@ async def authenticate_request(ctx: Services, request: Request, params: dict[str
     ip = client_ip(request)
     auth = await authenticate_client(ctx, request.headers.get("authorization"), params, now,
                                      allow_public=allow_public, ip=ip,
-                                     certificate=client_certificate(request))
+                                     certificate=client_certificate(request),
+                                     certificate_verified=certificate_verified(request))
     note_client(request.scope, auth.client.client_id)
     return auth

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyturn.settings import Settings
-from keyturn.web.mtls import CERT_KEY, forwarded_certificate
+from keyturn.web.mtls import CERT_KEY, forwarded_certificate, proxy_verified
 from tests.certs import authority, issue
 
 CERT = issue(authority(), "client-1")
@@ -38,3 +38,27 @@ def test_the_header_needs_trusted_proxies():
     import pytest
     with pytest.raises(ValueError, match="trusted_proxies"):
         Settings(environment="development", issuer="http://keyturn.test", mtls_cert_header="X-SSL-Client-Cert")
+
+
+VERIFYING = Settings(environment="development", issuer="http://keyturn.test", mtls_cert_header="X-SSL-Client-Cert",
+                     mtls_verify_header="X-SSL-Client-Verify", trusted_proxies=("10.0.0.0/8",))
+
+
+def verify_scope(peer: str, *values: str) -> dict[str, Any]:
+    return {"type": "http", "client": (peer, 1234), "headers": [(b"x-ssl-client-verify", v.encode()) for v in values]}
+
+
+def test_the_proxys_verification_result_is_read_from_a_trusted_proxy_only():
+    assert proxy_verified(verify_scope("10.1.2.3", "SUCCESS"), VERIFYING)
+    for refused in (verify_scope("10.1.2.3", "FAILED:self-signed certificate"), verify_scope("10.1.2.3", "NONE"),
+                    verify_scope("10.1.2.3"), verify_scope("10.1.2.3", "SUCCESS", "SUCCESS"),
+                    verify_scope("10.1.2.3", "success"), verify_scope("198.51.100.7", "SUCCESS")):
+        assert not proxy_verified(refused, VERIFYING)
+    assert proxy_verified(verify_scope("198.51.100.7"), ON)  # without the setting the proxy verifies everything
+
+
+def test_the_verify_header_needs_the_certificate_header():
+    import pytest
+    with pytest.raises(ValueError, match="mtls_cert_header"):
+        Settings(environment="development", issuer="http://keyturn.test", mtls_verify_header="X-SSL-Client-Verify",
+                 trusted_proxies=("10.0.0.0/8",))

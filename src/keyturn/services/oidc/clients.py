@@ -20,7 +20,7 @@ from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services.context import Services
-from keyturn.services.oidc.metadata import ClientMetadata, credential_tls
+from keyturn.services.oidc.metadata import KEYLESS_METHODS, ClientMetadata, credential_tls
 from keyturn.services.oidc.request import OIDC_SCOPES
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import audit
@@ -132,9 +132,10 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
     if meta.id_token_alg is not None and meta.id_token_alg not in CLIENT_ID_TOKEN_ALGS:
         raise ApiError(400, "INVALID_REQUEST",
                        f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
-    # private_key_jwt: the client's keys authenticate it; tls_client_auth (RFC 8705 §2.1): its certificate.
+    # private_key_jwt: the client's keys authenticate it; (self_signed_)tls_client_auth (RFC 8705 §2): its
+    # certificate.
     # Neither has a secret.
-    secret = None if meta.public or meta.auth_method in ("private_key_jwt", "tls_client_auth") \
+    secret = None if meta.public or meta.auth_method in KEYLESS_METHODS \
         else new_client_secret()
     grant_types = (GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN) if meta.refresh_tokens else (
         GRANT_AUTHORIZATION_CODE,)

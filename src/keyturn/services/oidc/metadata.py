@@ -28,13 +28,16 @@ from keyturn.core.durations import parse_duration
 from keyturn.core.errors import ApiError
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
-from keyturn.core.mtls import normalise_dn
+from keyturn.core.mtls import TLS_METHODS, BadX5c, normalise_dn, x5c_certificate
 from keyturn.core.text import text_problem
 from keyturn.services.client_assertion import REGISTRABLE_ALGS
 
 Kind = Literal["string", "strings", "uri", "uris", "bool", "jwks"]
-# what services/client_auth.py accepts (tls_client_auth: RFC 8705 §2.1, served with KEYTURN_MTLS_CERT_HEADER)
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth")
+# what services/client_auth.py accepts (tls_client_auth: RFC 8705 §2.1, served with KEYTURN_MTLS_CERT_HEADER;
+# self_signed_tls_client_auth: §2.2, its certificates in jwks, served with KEYTURN_MTLS_VERIFY_HEADER too)
+AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt", *TLS_METHODS)
+KEYLESS_METHODS = ("private_key_jwt", *TLS_METHODS)  # authenticate without a secret: no client_secret issued
+JWKS_METHODS = ("private_key_jwt", "self_signed_tls_client_auth")  # the methods whose keys are in jwks
 MAX_KEYS = 10  # keys in a client's jwks
 _PUBLIC_MEMBERS = {"EC": {"crv", "x", "y"}, "RSA": {"n", "e"}, "OKP": {"crv", "x"}}
 _COMMON_MEMBERS = {"kty", "kid", "use", "alg", "key_ops", "x5c", "x5t", "x5t#S256", "x5u"}
@@ -143,7 +146,8 @@ def _string(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 def check_jwks(name: str, value: Any) -> dict[str, Any]:
     """A client's JWK Set (RFC 7517 §5) for private_key_jwt: 1 to ``MAX_KEYS`` public EC (P-256, P-384),
-    RSA (at least 2048 bits) or OKP (Ed25519) keys, no private or symmetric ones, each ``kid`` unique."""
+    RSA (at least 2048 bits) or OKP (Ed25519) keys, no private or symmetric ones, each ``kid`` unique; an
+    ``x5c`` (self_signed_tls_client_auth's certificates) is a DER certificate of its key (RFC 7517 §4.7)."""
     keys = value.get("keys") if isinstance(value, dict) else None
     if not isinstance(value, dict) or set(value) != {"keys"} or not isinstance(keys, list) \
             or not 1 <= len(keys) <= MAX_KEYS:
@@ -177,6 +181,10 @@ def check_jwks(name: str, value: Any) -> dict[str, Any]:
             raise invalid(f"{name}: a key is not a valid {kty} public key") from None
         if kty == "RSA" and getattr(key, "key_size", 0) < 2048:
             raise invalid(f"{name}: RSA keys must have at least 2048 bits")
+        try:
+            x5c_certificate(jwk)
+        except BadX5c as bad:
+            raise invalid(f"{name}: {bad}") from None
     return {"keys": [dict(k) for k in keys]}
 
 
@@ -228,8 +236,12 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
     auth_method = values.get("token_endpoint_auth_method")
     if auth_method is None and dynamic:
         auth_method = "client_secret_basic"  # RFC 7591 §2: the default when omitted
-    if (auth_method == "private_key_jwt") != ("jwks" in values):
-        raise invalid("token_endpoint_auth_method private_key_jwt goes with jwks, and jwks only with it")
+    if (auth_method in JWKS_METHODS) != ("jwks" in values):
+        raise invalid("token_endpoint_auth_method private_key_jwt or self_signed_tls_client_auth goes with jwks, "
+                      "and jwks only with them")
+    if auth_method == "self_signed_tls_client_auth" and not any("x5c" in k for k in values["jwks"]["keys"]):
+        # RFC 8705 §2.2: the client's self-signed certificates are the x5c of its keys
+        raise invalid("token_endpoint_auth_method self_signed_tls_client_auth needs jwks with a certificate (x5c)")
     if "token_endpoint_auth_signing_alg" in values and auth_method != "private_key_jwt":
         raise invalid("token_endpoint_auth_signing_alg goes with token_endpoint_auth_method private_key_jwt")
     public = auth_method == "none" if auth_method is not None else values.get("type", "public") == "public"

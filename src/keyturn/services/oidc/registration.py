@@ -27,6 +27,7 @@ from keyturn.core.errors import (
     TooManyRequests,
 )
 from keyturn.core.models import Client, InitialAccessToken, Issued, Principal, is_client_id
+from keyturn.core.mtls import TLS_METHODS
 from keyturn.core.secrets import (
     PREFIX_REGISTRATION_ACCESS,
     digest,
@@ -188,11 +189,11 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
         if meta.public != client.is_public:
             raise InvalidClientMetadata("token_endpoint_auth_method cannot change between none and a secret "
                                         "method; register a new client")
-        if (meta.auth_method == "tls_client_auth") != (client.auth_method == "tls_client_auth"):
-            # RFC 8705: a tls_client_auth client has no secret, and a secret client would keep its secret
-            raise InvalidClientMetadata("token_endpoint_auth_method cannot change to or from tls_client_auth; "
-                                        "register a new client")
-        keyed = meta.auth_method in ("private_key_jwt", "tls_client_auth")
+        if (meta.auth_method in TLS_METHODS) != (client.auth_method in TLS_METHODS):
+            # RFC 8705: a certificate client has no secret, and a secret client would keep its secret
+            raise InvalidClientMetadata("token_endpoint_auth_method cannot change to or from tls_client_auth or "
+                                        "self_signed_tls_client_auth; register a new client")
+        keyed = meta.auth_method in metadata.KEYLESS_METHODS
         if not meta.public and not keyed and client.secret_digest is None:
             raise InvalidClientMetadata("a private_key_jwt client has no secret: it cannot change to a secret "
                                         "method; register a new client")

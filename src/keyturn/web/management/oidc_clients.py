@@ -59,10 +59,12 @@ class ClientIn(BaseModel):
     # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
     client_name: Name | None = None
     token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic, "
-                                                    "client_secret_post, private_key_jwt (with jwks) or "
-                                                    "tls_client_auth (RFC 8705)")
+                                                    "client_secret_post, private_key_jwt (with jwks), "
+                                                    "tls_client_auth or self_signed_tls_client_auth (with jwks "
+                                                    "whose keys carry x5c) (RFC 8705)")
     jwks: dict[str, Any] | None = Field(None, description='private_key_jwt: {"keys": [...]}, 1 to 10 public '
-                                        "EC/RSA/OKP keys (RFC 7517 §5)")
+                                        "EC/RSA/OKP keys (RFC 7517 §5); self_signed_tls_client_auth: its "
+                                        "certificates as the keys' x5c")
     token_endpoint_auth_signing_alg: Word | None = Field(None, description="private_key_jwt: the one alg its "
                                                          "assertions use (ES256, ES384, PS256, PS384, EdDSA, RS256)")
     grant_types: list[Word] | None = Field(None, max_length=10, description="authorization_code, refresh_token")

@@ -9,6 +9,7 @@ from keyturn.core.errors import ApiError
 from keyturn.core.secrets import mask_secrets, new_initial_access_token, new_registration_access_token
 from keyturn.services.oidc import metadata
 from keyturn.services.oidc.metadata import SUPPORTED, credential_fields, credential_tls, parse, uses_rfc7591
+from tests.certs import self_signed
 
 URI = "https://app.example.test/cb"
 
@@ -138,3 +139,35 @@ def test_credential_tls_metadata():
         credential_tls({"tls_client_auth_subject_dn": "CN=a"})
     body, method = credential_fields({"name": "x", "token_endpoint_auth_method": "tls_client_auth"}, "1d")
     assert method == "tls_client_auth"
+
+
+def test_self_signed_tls_client_auth_keeps_its_certificates_in_jwks():
+    """RFC 8705 §2.2: the client's self-signed certificates are the x5c of its keys; no secret."""
+    cert = self_signed("app")
+    jwks = {"keys": [cert.jwk("a"), self_signed("b").jwk("b", x5c=False)]}
+    meta = parse({"redirect_uris": [URI], "token_endpoint_auth_method": "self_signed_tls_client_auth",
+                  "jwks": jwks, "tls_client_certificate_bound_access_tokens": True}, dynamic=True)
+    assert not meta.public and meta.auth_method == "self_signed_tls_client_auth"
+    assert meta.registered() == {"token_endpoint_auth_method": "self_signed_tls_client_auth", "jwks": jwks,
+                                 "tls_client_certificate_bound_access_tokens": True}
+    assert "self_signed_tls_client_auth" in metadata.KEYLESS_METHODS
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth"}, "jwks"),  # no jwks
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+      "jwks": {"keys": [self_signed("a").jwk(x5c=False)]}}, "x5c"),  # no certificate
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+      "jwks": {"keys": [{**self_signed("a").jwk(), "x5c": [self_signed("b").der_b64]}]}}, "not the key"),
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+      "jwks": {"keys": [{**self_signed("a").jwk(), "x5c": ["bm90IGRlcg=="]}]}}, "x5c"),  # malformed
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+      "jwks": {"keys": [{**self_signed("a").jwk(), "x5c": "MIIB"}]}}, "x5c"),
+    ({"token_endpoint_auth_method": "self_signed_tls_client_auth", "jwks": {"keys": [self_signed("a").jwk()]},
+      "tls_client_auth_subject_dn": "CN=a"}, "tls_client_auth_subject_dn"),  # the DN is tls_client_auth's
+    ({"token_endpoint_auth_method": "client_secret_basic", "jwks": {"keys": [self_signed("a").jwk()]}}, "jwks"),
+    ({"token_endpoint_auth_method": "private_key_jwt",  # an x5c is checked whatever the method
+      "jwks": {"keys": [{**self_signed("a").jwk(), "x5c": [self_signed("b").der_b64]}]}}, "not the key"),
+])
+def test_self_signed_refusals(body, named):
+    assert named in _refused({"redirect_uris": [URI], **body})
