@@ -25,6 +25,7 @@ from keyturn.core import dpop
 from keyturn.core.errors import DPoPRefused, InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import Client
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 
@@ -93,6 +94,7 @@ async def token_request_jkt(ctx: Services, proofs: Sequence[str], *, client: Cli
         raise UseDPoPNonce(new_nonce(ctx.settings, now)) from None
     except dpop.ProofInvalid as exc:
         raise InvalidDPoPProof("the DPoP proof is invalid", detail=str(exc)) from None
+    fapi.check_proof_alg(ctx.settings, client, proof.alg)
     return proof.jkt
 
 
