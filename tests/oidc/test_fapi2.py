@@ -83,7 +83,8 @@ def _exchange(cid: str, code: str, verifier: str, auth: dict[str, str]) -> dict[
             **auth}
 
 
-async def test_a_fapi_client_runs_par_code_and_token_with_private_key_jwt_and_dpop(client, ctx, admin, make_user):
+async def test_a_fapi_client_runs_par_code_and_token_with_private_key_jwt_and_dpop(
+        client: httpx.AsyncClient, ctx: Services, admin: dict[str, str], make_user: Any) -> None:
     key, dpop = KeyPair("PS256"), DPoPKey("ES256")
     r = await _register(client, admin, token_endpoint_auth_method="private_key_jwt", jwks=key.jwks, fapi2=True)
     assert r.status_code == 201, r.text
