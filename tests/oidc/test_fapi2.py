@@ -48,14 +48,15 @@ async def _register(client: httpx.AsyncClient, admin: dict[str, str], **body: An
     return await client.post("/api/oidc-clients", headers=admin, json={**base, **body})
 
 
-async def _insert(ctx: Services, **body: Any) -> Client:
-    """A client registered before ``KEYTURN_FAPI2`` was turned on (its metadata not held to the profile)."""
+async def _insert(ctx: Services, **body: Any) -> tuple[Client, str | None]:
+    """A client registered before ``KEYTURN_FAPI2`` was turned on (its metadata not held to the profile), and
+    its secret if it has one."""
     meta = parse({"name": "Old app", "redirect_uris": [REDIRECT], "first_party": True, "scope": "openid email",
                   **body}, dynamic=False)
-    record, _ = oidc_clients.build(meta, client_id=new_client_id(), now=ctx.clock())
+    record, secret = oidc_clients.build(meta, client_id=new_client_id(), now=ctx.clock())
     async with ctx.engine.begin() as conn:
         await clients_repo.insert(conn, record)
-    return record
+    return record, secret
 
 
 async def _code(client: httpx.AsyncClient, cid: str, user: Any, auth: dict[str, str]) -> tuple[str, str]:
@@ -212,19 +213,22 @@ class TestServerDefault:
         return {"fapi2": True, "code_ttl": 120, "allow_plain_pkce": True}
 
     async def test_a_secret_client_is_refused_at_every_endpoint(self, client, ctx, admin):
-        old = await _insert(ctx, type="confidential")
+        old, secret = await _insert(ctx, type="confidential")
+        assert secret is not None
         assert (await _register(client, admin, type="confidential")).status_code == 400
         data = {"response_type": "code", "client_id": old.client_id, "redirect_uri": REDIRECT, "scope": "openid",
                 "code_challenge": pkce_pair()[1], "code_challenge_method": "S256"}
-        # the secret is not known here (build keeps only its digest): the right one is refused the same way,
-        # which tests/unit/services/test_fapi.py shows without a secret
+        # the right secret, posted or in Basic: refused, saying why
         for path, body in (("/par", data), ("/token", {"grant_type": "refresh_token", "refresh_token": "x"}),
                            ("/introspect", {"token": "x"}), ("/revoke", {"token": "x"})):
-            r = await client.post(path, data={**body, "client_id": old.client_id, "client_secret": "s"})
+            r = await client.post(path, data={**body, "client_id": old.client_id, "client_secret": secret})
             assert r.status_code == 401 and r.json()["error"] == "invalid_client", (path, r.text)
+            assert "FAPI 2.0" in r.json()["error_description"]
+            r = await client.post(path, data=body, auth=(old.client_id, secret))
+            assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic"), (path, r.text)
 
     async def test_a_public_client_cannot_push_nor_get_tokens(self, client, ctx):
-        old = await _insert(ctx, type="public")
+        old, _ = await _insert(ctx, type="public")
         verifier, challenge = pkce_pair()
         r = await client.post("/par", data={"response_type": "code", "client_id": old.client_id,
                                             "redirect_uri": REDIRECT, "scope": "openid", "code_challenge": challenge,
@@ -242,7 +246,7 @@ class TestServerDefault:
     async def test_an_old_key_client_codes_live_60_s_and_rs256_assertions_are_refused(
             self, client, ctx, clock: Clock, make_user):
         key, rs = KeyPair("ES256"), KeyPair("RS256", kid="rs")
-        old = await _insert(ctx, token_endpoint_auth_method="private_key_jwt",
+        old, _ = await _insert(ctx, token_endpoint_auth_method="private_key_jwt",
                             jwks={"keys": [key.jwk, rs.jwk]})
         cid, user, dpop = old.client_id, await make_user(), DPoPKey("PS256")
         r = await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x",
@@ -323,3 +327,50 @@ class TestRotation:
             assert r.status_code == 200, r.text
             answers.append(r.json()["refresh_token"])
         assert answers[0] == answers[1] != refresh
+
+
+class TestRefreshInPlace:
+    """The non-rotating refresh: a token rotated before the client was held to the profile, another client's, an
+    unknown one, a refused scope; with an idle limit, each use restarts it."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"refresh_idle_ttl": 60}
+
+    async def test_edges(self, client, ctx, clock: Clock, make_user):
+        key, dpop = KeyPair("ES256"), DPoPKey("ES256")
+        rp, _ = await _insert(ctx, token_endpoint_auth_method="private_key_jwt", jwks=key.jwks)
+        other, _ = await _insert(ctx, token_endpoint_auth_method="private_key_jwt", jwks=key.jwks)
+        cid, user = rp.client_id, await make_user()
+
+        def auth(who: str = cid) -> dict[str, str]:
+            return form(who, key.assertion(who, now=ctx.clock()))
+
+        async def renew(token: str, who: str = cid, **extra: str) -> httpx.Response:
+            return await client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token,
+                                                     **auth(who), **extra},
+                                      headers={"DPoP": dpop.proof("POST", TOKEN_URL, iat=ctx.clock())})
+
+        code, verifier = await _code(client, cid, user, auth())
+        r = await client.post("/token", data=_exchange(cid, code, verifier, auth()),
+                              headers={"DPoP": dpop.proof("POST", TOKEN_URL)})
+        first = r.json()["refresh_token"]
+        r = await renew(first)  # not held to the profile yet: rotated
+        assert r.status_code == 200, r.text
+        current = r.json()["refresh_token"]
+        async with ctx.engine.begin() as conn:
+            await clients_repo.update_fields(conn, cid, fapi2=True)
+            await clients_repo.update_fields(conn, other.client_id, fapi2=True)
+        r = await renew(first)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        for token, who, extra, error in ((current, other.client_id, {}, "invalid_grant"),
+                                         ("ktrt_unknown", cid, {}, "invalid_grant"),
+                                         (current, cid, {"scope": "openid profile"}, "invalid_scope")):
+            r = await renew(token, who, **extra)
+            assert r.status_code == 400 and r.json()["error"] == error, r.text
+        for _ in range(3):  # 50 s apart, three times: each use restarts the 60 s idle limit
+            clock.advance(50)
+            r = await renew(current)
+            assert r.status_code == 200 and "refresh_token" not in r.json(), r.text
+        clock.advance(61)
+        assert (await renew(current)).json()["error"] == "invalid_grant"
