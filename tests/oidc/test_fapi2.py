@@ -272,6 +272,35 @@ class TestServerDefault:
             assert meta[name] and set(meta[name]) <= {"PS256", "ES256", "EdDSA"}, (name, meta[name])
 
 
+class TestDynamicRegistration:
+    """RFC 7591 ``/register`` under the server default: the RFC's default method (a secret) is refused."""
+
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"fapi2": True, "registration": "initial_token"}
+
+    async def test_register_refuses_a_secret_and_takes_keys(self, client, ctx):
+        from keyturn.services.oidc import registration
+        issued = await registration.issue_initial_token(ctx, expires_in=None, uses=None)
+        bearer = {"Authorization": f"Bearer {issued.secret}"}
+        body: dict[str, Any] = {"client_name": "Dyn", "redirect_uris": [REDIRECT]}
+        r = await client.post("/register", json=body, headers=bearer)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata"
+        assert "token_endpoint_auth_method" in r.json()["error_description"]
+        r = await client.post("/register", json={**body, "fapi2": True}, headers=bearer)
+        assert r.status_code == 400 and "fapi2" in r.json()["error_description"]  # a Keyturn name, not RFC 7591
+        key = KeyPair("ES256")
+        r = await client.post("/register", json={**body, "token_endpoint_auth_method": "private_key_jwt",
+                                                 "jwks": key.jwks}, headers=bearer)
+        assert r.status_code == 201, r.text
+        reg = r.json()
+        r = await client.put(f"/register/{reg['client_id']}", headers={
+            "Authorization": f"Bearer {reg['registration_access_token']}"}, json={
+            "client_id": reg["client_id"], **body, "token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks,
+            "id_token_signed_response_alg": "RS256"})
+        assert r.status_code == 400 and "id_token_signed_response_alg" in r.json()["error_description"], r.text
+
+
 class TestCertificates:
     """A FAPI client authenticating with tls_client_auth gets certificate-bound tokens without DPoP."""
 
@@ -337,7 +366,7 @@ class TestRefreshInPlace:
     def settings_overrides(self) -> dict[str, Any]:
         return {"refresh_idle_ttl": 60}
 
-    async def test_edges(self, client, ctx, clock: Clock, make_user):
+    async def test_edges(self, client: httpx.AsyncClient, ctx: Services, clock: Clock, make_user: Any) -> None:
         key, dpop = KeyPair("ES256"), DPoPKey("ES256")
         rp, _ = await _insert(ctx, token_endpoint_auth_method="private_key_jwt", jwks=key.jwks)
         other, _ = await _insert(ctx, token_endpoint_auth_method="private_key_jwt", jwks=key.jwks)
