@@ -401,5 +401,7 @@ class TestRefreshInPlace:
             clock.advance(50)
             r = await renew(current)
             assert r.status_code == 200 and "refresh_token" not in r.json(), r.text
+        answers = await asyncio.gather(*(renew(current) for _ in range(4)))  # at once, each restarting the limit
+        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
         clock.advance(61)
         assert (await renew(current)).json()["error"] == "invalid_grant"
