@@ -98,7 +98,6 @@ class Proof:
     jti: str
     iat: float
     nonce: str | None
-    alg: str = ""  # the JWS alg it was signed with (a FAPI 2.0 client's: PS256, ES256 or EdDSA)
 
 
 def verify_proof(proof: str, *, method: str, url: str, now: float, rules: Rules,
@@ -155,4 +154,4 @@ def verify_proof(proof: str, *, method: str, url: str, now: float, rules: Rules,
     nonce = claims.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
         raise ProofInvalid("nonce is not a string")
-    return Proof(jkt=jkt, jti=jti, iat=float(iat), nonce=nonce, alg=alg)
+    return Proof(jkt=jkt, jti=jti, iat=float(iat), nonce=nonce)

@@ -88,13 +88,13 @@ async def token_request_jkt(ctx: Services, proofs: Sequence[str], *, client: Cli
         if client.dpop_bound_access_tokens:
             raise InvalidDPoPProof("this client must send a DPoP proof")
         return None
+    fapi.check_proof_alg(ctx.settings, client, proofs)  # FAPI 2.0 §5.4.1, before the proof is looked at
     try:
         proof = await check_proof(ctx, proofs, method="POST", url=public_url(ctx.settings, path), now=now)
     except dpop.NonceRequired:
         raise UseDPoPNonce(new_nonce(ctx.settings, now)) from None
     except dpop.ProofInvalid as exc:
         raise InvalidDPoPProof("the DPoP proof is invalid", detail=str(exc)) from None
-    fapi.check_proof_alg(ctx.settings, client, proof.alg)
     return proof.jkt
 
 

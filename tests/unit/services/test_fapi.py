@@ -45,3 +45,18 @@ def test_discovery_without_dpop_under_the_default_lists_no_dpop_algs() -> None:
     assert plain["code_challenge_methods_supported"] == ["S256", "plain"]
     assert "RS256" in plain["id_token_signing_alg_values_supported"] and "none" in plain[
         "token_endpoint_auth_methods_supported"]
+
+
+def test_a_proof_alg_outside_fapi_is_refused_and_a_malformed_proof_left_to_the_proof_check() -> None:
+    import pytest
+
+    from keyturn.core.errors import InvalidDPoPProof
+    from tests.dpop_keys import DPoPKey
+    on = _settings(fapi2=True)
+    es384 = DPoPKey("ES384").proof("POST", ISSUER + "/token")
+    with pytest.raises(InvalidDPoPProof):
+        fapi.check_proof_alg(on, CLIENT, [es384])
+    fapi.check_proof_alg(_settings(), CLIENT, [es384])  # not held to the profile
+    fapi.check_proof_alg(on, CLIENT, ["not-a-jws"])  # keyturn.core.dpop refuses it
+    fapi.check_proof_alg(on, CLIENT, [es384, es384])  # two headers: refused there too
+    fapi.check_proof_alg(on, CLIENT, [DPoPKey("PS256").proof("POST", ISSUER + "/token")])
