@@ -259,6 +259,13 @@ class TestServerDefault:
                               headers={"DPoP": dpop.proof("POST", TOKEN_URL, iat=ctx.clock())})
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
 
+    async def test_the_demo_starts_without_its_public_client_and_seed_000_keeps_its_secret(self, client, ctx):
+        from keyturn.services.demo import create_demo_data
+        data = await create_demo_data(ctx, ISSUER)
+        assert "FAPI" in data["oidc_client"]["skipped"]
+        r = await client.post("/api/v2/access/token", json={"grant_type": "client_credentials", **data["credential"]})
+        assert r.status_code == 200, r.text  # seed 000's credentials are not held to the server default
+
     async def test_discovery_advertises_only_what_fapi_allows(self, client):
         meta = (await client.get("/.well-known/openid-configuration")).json()
         assert meta["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
