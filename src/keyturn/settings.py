@@ -160,6 +160,15 @@ class Settings(BaseSettings):
     require_par: bool = Field(False, description=(
         "Require pushed authorization requests (RFC 9126 §5) of every client: `/authorize` takes only "
         "`client_id` + `request_uri`; off: only clients registered with `require_pushed_authorization_requests`."))
+    fapi2: bool = Field(False, description=(
+        "Hold every OIDC (authorization-code) client to the FAPI 2.0 Security Profile, whatever its own `fapi2` "
+        "flag: confidential only, private_key_jwt or tls_client_auth, PAR, S256, DPoP- or certificate-bound "
+        "tokens, codes of at most 60 s, PS256/ES256/EdDSA only; discovery advertises only that. Seed 000's "
+        "credentials are not covered (only by their own flag). docs/fapi2.md."))
+    fapi2_refresh_rotation: bool = Field(False, description=(
+        "Rotate the refresh tokens of FAPI 2.0 clients (FAPI 2.0 §5.3.2.1 says not to, except in extraordinary "
+        "circumstances). Off (the default): their refresh grant returns a new access token and no new refresh "
+        "token. On: rotation with a reuse grace window of `refresh_reuse_grace`, at least 10 s (docs/fapi2.md)."))
     client_cache_ttl: float = Field(
         1.0, ge=0, le=30, description="Seconds a worker caches a client/key record (bounds revocation lag)."
     )

@@ -65,6 +65,9 @@ def clients_create(
     tls_bound: bool = typer.Option(
         False, "--tls-client-certificate-bound-access-tokens",
         help="Bind its access tokens to its client certificate (cnf.x5t#S256, RFC 8705 §3)."),
+    fapi2: bool = typer.Option(
+        False, "--fapi2", help="Hold it to the FAPI 2.0 Security Profile: --confidential with private_key_jwt or "
+        "tls_client_auth, PAR required, DPoP- or certificate-bound tokens, PS256/ES256/EdDSA (docs/fapi2.md)."),
     as_json: bool = typer.Option(True, "--json/--text", help="Print JSON (default)."),
 ) -> None:
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
@@ -83,7 +86,7 @@ def clients_create(
             "require_pushed_authorization_requests": require_par, "token_endpoint_auth_method": auth_method,
             "jwks": _json_file(jwks_file) if jwks_file is not None else None,
             "token_endpoint_auth_signing_alg": auth_signing_alg, "tls_client_auth_subject_dn": tls_subject_dn,
-            "tls_client_certificate_bound_access_tokens": tls_bound or None}
+            "tls_client_certificate_bound_access_tokens": tls_bound or None, "fapi2": fapi2}
 
         async def by_metadata(ctx: Services) -> ClientOut:
             issued = await oidc_clients.create_from(ctx, client_metadata.parse(body, dynamic=False))
@@ -99,7 +102,7 @@ def clients_create(
             first_party=first_party, scope=scope, refresh_tokens=not no_refresh, id_token_alg=id_token_alg,
             revoke_refresh_on_logout=not keep_refresh_on_logout, dpop_bound_access_tokens=dpop_bound,
             require_pushed_authorization_requests=require_par, tls_client_auth_subject_dn=tls_subject_dn,
-            tls_bound_access_tokens=tls_bound)
+            tls_bound_access_tokens=tls_bound, fapi2=fapi2)
         return ClientOut.of(issued.record, issued.secret)
     data = run(go)
     output(data, as_json, f"client_id={data.client_id}")

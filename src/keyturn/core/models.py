@@ -82,6 +82,8 @@ class Client:
         return method if isinstance(method, str) else None
     # RFC 9126 §5: its authorization requests must be pushed (POST /par) first
     require_pushed_authorization_requests: bool = False
+    # Held to the FAPI 2.0 Security Profile (keyturn.services.fapi; KEYTURN_FAPI2 holds every OIDC client to it)
+    fapi2: bool = False
 
     @property
     def scopes(self) -> tuple[str, ...]:

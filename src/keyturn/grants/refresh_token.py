@@ -2,7 +2,9 @@
 
 The rotation runs in group commit (services/tokens.rotate_refresh_tokens): this module decides, for
 a token found unused and live, what the request gets (``finish``), and mints it; a refusal there
-leaves the token unused.
+leaves the token unused. A FAPI 2.0 client's refresh token is not rotated (§5.3.2.1, keyturn.services.fapi;
+docs/fapi2.md): the answer has a new access token and no refresh token, the client keeps its own
+(services/tokens.refresh_in_place), unless ``KEYTURN_FAPI2_REFRESH_ROTATION``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from keyturn.core.models import GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, G
 from keyturn.core.scopes import format_scope, parse_scope
 from keyturn.core.secrets import digest, new_refresh_token
 from keyturn.grants.base import AUTH_PARAMS, require_grant_type
+from keyturn.services import fapi
 from keyturn.services.client_auth import TokenRequest
 from keyturn.services.context import Services
 from keyturn.services.oidc.refresh import user_refresh
 from keyturn.services.tokens import (
+    Keep,
     Repeat,
     Rotate,
     access_token_lifetime,
     mint_access_token,
+    refresh_in_place,
     rotate_refresh_tokens,
     settle,
 )
@@ -67,14 +72,22 @@ async def handle(ctx: Services, req: TokenRequest) -> dict[str, Any]:
                                                lifetime=access_token_lifetime(ctx.settings, client, req.now),
                                                jkt=req.dpop_jkt, x5t=req.x5t)
         body: dict[str, Any] = {"access_token": access, "token_type": req.token_type, "expires_in": expires_in,
-                                "scope": scope, "refresh_token": successor}
+                                "scope": scope}
+        if successor is not None:  # RFC 6749 §6: without rotation none is sent, the client keeps its own
+            body["refresh_token"] = successor
         if id_token is not None:
             body["id_token"] = id_token(access)
         return body
 
-    successor = new_refresh_token()
     token_digest = digest(token)
-    grace = ctx.settings.refresh_reuse_grace
+    if not fapi.rotates_refresh(ctx.settings, client):
+        successor: str | None = None
+        kept: dict[str, Any] = settle(ctx, await ctx.writes.submit(refresh_in_place, Keep(
+            digest=token_digest, client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
+            finish=finish)))
+        return kept
+    successor = new_refresh_token()
+    grace = fapi.refresh_grace(ctx.settings, client)
     body: dict[str, Any] = settle(ctx, await ctx.writes.submit(rotate_refresh_tokens, Rotate(
         digest=token_digest, client_id=client.client_id, now=req.now, idle=ctx.settings.refresh_idle_ttl,
         ip=req.ip, successor=digest(successor), finish=finish,

@@ -27,6 +27,7 @@ from typing import Any
 import jwt
 
 from keyturn.core.models import Client
+from keyturn.services import fapi
 from keyturn.services.context import Services
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -102,7 +103,7 @@ async def verify_assertion(ctx: Services, client: Client, assertion: str, now: f
     except jwt.InvalidTokenError:
         raise AssertionRefused("bad_assertion", "client_assertion is not a JWS") from None
     alg = header.get("alg")
-    algs = allowed_algs(client)
+    algs = fapi.assertion_algs(ctx.settings, client, allowed_algs(client))  # FAPI 2.0 §5.4.1
     if not isinstance(alg, str) or alg not in algs:
         raise AssertionRefused("bad_assertion", f"client_assertion alg must be one of {', '.join(algs)}")
     key = choose_key((client.registered_metadata or {}).get("jwks"), header.get("kid"), alg)

@@ -52,6 +52,7 @@ from keyturn.core.models import Client, is_client_id
 from keyturn.core.mtls import TLS_METHODS, certificate_registered, subject_matches, thumbprint
 from keyturn.core.ratelimit import quota
 from keyturn.core.secrets import digest
+from keyturn.services import fapi
 from keyturn.services.client_assertion import ASSERTION_TYPE, AssertionRefused, claimed_client, verify_assertion
 from keyturn.services.context import Services
 from keyturn.storage import audit
@@ -132,7 +133,24 @@ async def authenticate_client(ctx: Services, authorization: str | None, params: 
                               certificate: x509.Certificate | None = None,
                               certificate_verified: bool = True) -> ClientAuth:
     """The authenticated client of a request. ``certificate``: the client certificate the trusted proxy forwarded;
-    ``certificate_verified``: whether the proxy verified its chain (keyturn.web.mtls.certificate_verified)."""
+    ``certificate_verified``: whether the proxy verified its chain (keyturn.web.mtls.certificate_verified). A
+    client held to the FAPI 2.0 profile (keyturn.services.fapi) authenticates only by its key or certificate: a
+    secret or none is ``invalid_client`` (not counted: nothing was guessed)."""
+    auth = await _authenticate(ctx, authorization, params, now, allow_public=allow_public, ip=ip,
+                               certificate=certificate, certificate_verified=certificate_verified)
+    try:
+        fapi.check_method(ctx.settings, auth.client, auth.method,
+                          auth_scheme="Basic" if auth.method == "client_secret_basic" else None)
+    except InvalidClient:
+        _failed("fapi_method")
+        raise
+    return auth
+
+
+async def _authenticate(ctx: Services, authorization: str | None, params: dict[str, str],
+                        now: float, *, allow_public: bool, ip: str | None = None,
+                        certificate: x509.Certificate | None = None,
+                        certificate_verified: bool = True) -> ClientAuth:
     scheme: str | None = None
     if authorization:
         auth_scheme, _, credentials = authorization.partition(" ")
@@ -290,12 +308,15 @@ async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Cer
     return ClientAuth(client, client.auth_method or "tls_client_auth")
 
 
-def certificate_binding(client: Client, certificate: x509.Certificate | None) -> str | None:
+def certificate_binding(client: Client, certificate: x509.Certificate | None, *,
+                        sender_constrained: bool = False) -> str | None:
     """RFC 8705 §3: the ``x5t#S256`` a token issued to ``client`` on this request is bound to, or None. A client
     registered with ``tls_client_certificate_bound_access_tokens`` gets bound tokens only: without a
-    certificate its request is refused (``invalid_request``), as it would get tokens it did not ask for."""
+    certificate its request is refused (``invalid_request``), as it would get tokens it did not ask for.
+    ``sender_constrained``: the tokens must be bound to something (a FAPI 2.0 client without a DPoP proof):
+    to the certificate when the request has one."""
     if not (client.registered_metadata or {}).get("tls_client_certificate_bound_access_tokens"):
-        return None
+        return thumbprint(certificate) if sender_constrained and certificate is not None else None
     if certificate is None:
         raise InvalidRequest("this client's access tokens are bound to its certificate: connect with it (mTLS)")
     return thumbprint(certificate)

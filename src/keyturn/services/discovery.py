@@ -1,6 +1,8 @@
 """Authorization server metadata (RFC 8414) and OpenID Provider metadata (OIDC Discovery 1.0 §3).
 
 Every URL derives from the issuer setting, never from ``Host`` (R80); only live endpoints are listed (R104).
+With ``KEYTURN_FAPI2`` every OIDC client is held to the FAPI 2.0 profile, so only what it allows is advertised
+(:func:`_fapi2`): no secret or ``none`` authentication, no RS* algorithm, no ``plain`` PKCE, PAR required.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyturn.core import paths
+from keyturn.services import fapi
 from keyturn.services.client_assertion import REGISTRABLE_ALGS
 from keyturn.services.oidc.claims import CLAIMS_SUPPORTED, id_token_algs
 from keyturn.services.oidc.request import OIDC_SCOPES
@@ -17,6 +20,28 @@ SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def metadata(settings: Settings) -> dict[str, Any]:
+    document = _metadata(settings)
+    return _fapi2(document, settings) if settings.fapi2 else document
+
+
+def _fapi2(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The metadata of a server holding every OIDC client to FAPI 2.0: only what the profile allows (§5.3.2.1
+    methods, §5.4.1 algorithms, §5.3.2.2 S256 and PAR). Seed 000's credentials keep their secrets at
+    ``/api/v2/access/token``, which is not this document's."""
+    methods = [m for m in document["token_endpoint_auth_methods_supported"] if m in fapi.AUTH_METHODS]
+    out = dict(document, require_pushed_authorization_requests=True, code_challenge_methods_supported=["S256"],
+               authorization_response_iss_parameter_supported=True)
+    for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
+        out[f"{name}_auth_methods_supported"] = methods
+        out[f"{name}_auth_signing_alg_values_supported"] = [
+            a for a in document[f"{name}_auth_signing_alg_values_supported"] if a in fapi.ALGS]
+    for name in ("id_token_signing_alg_values_supported", "dpop_signing_alg_values_supported"):
+        if name in document:
+            out[name] = [a for a in document[name] if a in fapi.ALGS]
+    return out
+
+
+def _metadata(settings: Settings) -> dict[str, Any]:
     iss = settings.issuer
     # RFC 8414 §2: registration_endpoint only when registration is served (KEYTURN_REGISTRATION)
     # RFC 8705 §2.1; §2.2 only when the proxy tells which certificates it verified (docs/fapi2.md)

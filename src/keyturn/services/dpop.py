@@ -25,6 +25,7 @@ from keyturn.core import dpop
 from keyturn.core.errors import DPoPRefused, InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import Client
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 
@@ -87,15 +88,18 @@ async def token_request_jkt(ctx: Services, proofs: Sequence[str], *, client: Cli
         if client.dpop_bound_access_tokens:
             raise InvalidDPoPProof("this client must send a DPoP proof")
         return None
+    fapi.check_proof_alg(ctx.settings, client, proofs)  # FAPI 2.0 §5.4.1, before the proof is looked at
     return await proof_jkt(ctx, proofs, path=path, now=now)
 
 
-async def pushed_request_jkt(ctx: Services, proofs: Sequence[str], *, path: str, now: float) -> str | None:
+async def pushed_request_jkt(ctx: Services, proofs: Sequence[str], *, client: Client, path: str,
+                             now: float) -> str | None:
     """RFC 9449 §10.1 at the pushed authorization request endpoint: the thumbprint of the key a valid proof holds
     (the request's ``dpop_jkt``), None without a proof (optional there, whatever the client's
     ``dpop_bound_access_tokens``: its token requests carry proofs) or with DPoP off."""
     if not proofs or not ctx.settings.dpop:
         return None
+    fapi.check_proof_alg(ctx.settings, client, proofs)  # FAPI 2.0 §5.4.1, as at /token
     return await proof_jkt(ctx, proofs, path=path, now=now)
 
 

@@ -258,6 +258,51 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
     return outcomes
 
 
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """One refresh request's unit of :func:`refresh_in_place`: ``finish`` as for :class:`Rotate`."""
+
+    digest: str
+    client_id: str
+    now: float
+    idle: int
+    finish: Callable[[RefreshToken, Grant, User | None], Any]
+
+
+async def refresh_in_place(conn: AsyncConnection, units: Sequence[Keep]) -> list[Any]:
+    """Batch function (group commit): refresh without rotation (FAPI 2.0 §5.3.2.1, keyturn.services.fapi). The
+    token stays valid and is not consumed, so any number of concurrent refreshes with it succeed; its family's
+    absolute lifetime and revocation end it as any other (read here, in the transaction that answers). With an
+    idle limit (``refresh_idle_ttl``) its use restarts the limit. A token already used (rotated while the
+    client was not held to the profile) is refused: its successor is the one in use."""
+    found = await grants_repo.find_refresh_tokens(conn, (u.digest for u in units))
+    users = await users_repo.get_many(conn, (g.user_id for t, g in found.values() if g.user_id and t.used_at is None))
+    outcomes: list[Any] = []
+    extend: dict[str, float] = {}
+    for u in units:
+        hit = found.get(u.digest)
+        if hit is None:
+            outcomes.append(InvalidGrant(BAD_REFRESH))
+            continue
+        token, grant = hit
+        if token.client_id != u.client_id:
+            outcomes.append(InvalidGrant(BAD_REFRESH, detail="refresh token of another client"))
+        elif token.used_at is not None:
+            outcomes.append(InvalidGrant(BAD_REFRESH, detail="refresh token already rotated"))
+        elif grant.revoked_at is not None or u.now >= grant.expires_at or u.now >= token.expires_at:
+            outcomes.append(InvalidGrant(BAD_REFRESH, detail="grant revoked or expired"))
+        else:
+            try:
+                outcomes.append(u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None))
+            except OAuthError as refused:
+                outcomes.append(refused)
+                continue
+            if u.idle:
+                extend[u.digest] = max(extend.get(u.digest, 0.0), refresh_expiry(grant, u.now, u.idle))
+    await grants_repo.extend_refresh_tokens(conn, extend)
+    return outcomes
+
+
 async def _answer_repeats(conn: AsyncConnection, units: Sequence[Rotate],
                           found: Mapping[str, tuple[RefreshToken, Grant]], replays: list[int], first: dict[str, int],
                           consumed: set[str], outcomes: list[Any]) -> list[int]:

@@ -192,6 +192,17 @@ async def rotate_refresh_tokens(conn: AsyncConnection, successor_of: Mapping[str
     return consumed
 
 
+_EXTEND = (update(refresh_tokens).where(refresh_tokens.c.digest == bindparam("d"), refresh_tokens.c.used_at.is_(None))
+           .values(expires_at=bindparam("e")))
+
+
+async def extend_refresh_tokens(conn: AsyncConnection, expiry: Mapping[str, float]) -> None:
+    """Move the expiry of each unused token (digest → new ``expires_at``): a refresh token kept in use, not
+    rotated (FAPI 2.0), whose idle limit restarts. In digest order, so concurrent batches never deadlock."""
+    if expiry:
+        await conn.execute(_EXTEND, [{"d": d, "e": expiry[d]} for d in sorted(expiry)])
+
+
 _SEAL_REISSUE = (update(refresh_tokens).where(refresh_tokens.c.digest == bindparam("d"))
                  .values(reissue=bindparam("box")))
 

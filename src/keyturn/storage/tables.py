@@ -128,6 +128,8 @@ clients = Table(
     # RFC 9126 §5 (0011): authorization requests of this client must be pushed first
     Column("require_pushed_authorization_requests", Boolean, nullable=False, default=False,
            server_default=false()),
+    # FAPI 2.0 Security Profile (0013): this client is held to it (keyturn.services.fapi)
+    Column("fapi2", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_clients_owner", "owner_id"),
     Index("ix_clients_account", "account_id"),
 )

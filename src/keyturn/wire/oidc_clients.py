@@ -28,6 +28,8 @@ class ClientOut(BaseModel):
     dpop_bound_access_tokens: bool = False
     require_pushed_authorization_requests: bool = Field(
         False, description="RFC 9126 §5: authorization requests must be pushed to the PAR endpoint first")
+    fapi2: bool = Field(False, description="Held to the FAPI 2.0 Security Profile by its own flag "
+                        "(KEYTURN_FAPI2 holds every OIDC client to it whatever this says; docs/fapi2.md)")
     client_secret: str | None = Field(None, exclude_if=absent,
                                       description="Confidential clients: in the create answer only")
     # RFC 7591 §2 / OIDC Registration §2 informational metadata, when registered (absent otherwise)
@@ -59,7 +61,7 @@ class ClientOut(BaseModel):
             token_endpoint_auth_method=client.auth_method or ("none" if client.is_public else "client_secret_basic"),
             dpop_bound_access_tokens=client.dpop_bound_access_tokens,
             require_pushed_authorization_requests=client.require_pushed_authorization_requests,
-            client_secret=secret,
+            fapi2=client.fapi2, client_secret=secret,
             **{k: v for k, v in (client.registered_metadata or {}).items() if k in INFO_FIELDS})
 
 

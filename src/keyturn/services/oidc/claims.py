@@ -8,6 +8,7 @@ from typing import Any
 from keyturn.core import jose
 from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
 from keyturn.core.models import Client, User
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.settings import Settings
 
@@ -56,7 +57,8 @@ def id_token_algs(settings: Settings) -> list[str]:
 
 
 def id_token_alg(ctx: Services, client: Client) -> str:
-    return client.id_token_alg or ctx.settings.id_token_alg
+    """The client's registered alg, else the server's; never RS256 for a FAPI 2.0 client (keyturn.services.fapi)."""
+    return fapi.id_token_alg(ctx.settings, client)
 
 
 def mint_id_token(ctx: Services, *, client: Client, user: User, scope: tuple[str, ...], now: float,

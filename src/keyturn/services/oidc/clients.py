@@ -19,6 +19,7 @@ from keyturn.core.origins import is_loopback_hostname
 from keyturn.core.scopes import parse_scope
 from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.services.oidc.metadata import KEYLESS_METHODS, ClientMetadata, credential_tls
 from keyturn.services.oidc.request import OIDC_SCOPES
@@ -63,7 +64,7 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
                  id_token_alg: str | None = None, revoke_refresh_on_logout: bool = True,
                  dpop_bound_access_tokens: bool = False, require_pushed_authorization_requests: bool = False,
                  tls_client_auth_subject_dn: str | None = None, tls_bound_access_tokens: bool = False,
-                 actor: str = "operator") -> Issued[Client]:
+                 fapi2: bool = False, actor: str = "operator") -> Issued[Client]:
     """Register a relying party; a confidential client's secret is in the answer only (a public one has none).
     ``tls_client_auth_subject_dn``: it authenticates with tls_client_auth (RFC 8705 §2.1), no secret;
     ``tls_bound_access_tokens``: its access tokens are bound to its certificate (§3)."""
@@ -81,13 +82,13 @@ async def create(ctx: Services, *, name: str, public: bool, redirect_uris: list[
         post_logout_redirect_uris=post_logout_redirect_uris or [], origins=origins, first_party=first_party,
         scope=scope, refresh_tokens=refresh_tokens, id_token_alg=id_token_alg,
         revoke_refresh_on_logout=revoke_refresh_on_logout, dpop_bound_access_tokens=dpop_bound_access_tokens,
-        require_pushed_authorization_requests=require_pushed_authorization_requests), actor=actor)
+        require_pushed_authorization_requests=require_pushed_authorization_requests, fapi2=fapi2), actor=actor)
 
 
 async def create_from(ctx: Services, meta: ClientMetadata, *, actor: str = "operator") -> Issued[Client]:
     """Register a relying party from parsed metadata (keyturn.services.oidc.metadata): the management API."""
     now = ctx.clock()
-    client, secret = build(meta, client_id=new_client_id(), now=now)
+    client, secret = build(meta, client_id=new_client_id(), now=now, fapi2_default=ctx.settings.fapi2)
     async with ctx.engine.begin() as conn:
         await clients_repo.insert(conn, client)
         await audit.record(conn, "oidc_client.created", at=now, actor=actor, client_id=client.client_id,
@@ -97,9 +98,12 @@ async def create_from(ctx: Services, meta: ClientMetadata, *, actor: str = "oper
 
 
 def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported: frozenset[str] | None = None,
-          owner_id: str | None = None, registration_digest: str | None = None) -> tuple[Client, str | None]:
+          owner_id: str | None = None, registration_digest: str | None = None,
+          fapi2_default: bool = False) -> tuple[Client, str | None]:
     """The record ``meta`` asks for, every value checked, and a confidential client's new secret (not stored).
-    ``scopes_supported``: the only scopes it may ask for (dynamic registration), else any scope tokens."""
+    ``scopes_supported``: the only scopes it may ask for (dynamic registration), else any scope tokens.
+    ``fapi2_default``: ``KEYTURN_FAPI2``, every OIDC client is held to the FAPI 2.0 profile (as one with
+    ``fapi2``): non-conforming metadata is refused, PAR is required (keyturn.services.fapi)."""
     name = meta.name
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise ApiError(400, "INVALID_REQUEST", "name is required (at most 200 characters)")
@@ -132,6 +136,10 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
     if meta.id_token_alg is not None and meta.id_token_alg not in CLIENT_ID_TOKEN_ALGS:
         raise ApiError(400, "INVALID_REQUEST",
                        f"id_token_signed_response_alg must be one of {', '.join(CLIENT_ID_TOKEN_ALGS)}")
+    fapi2 = meta.fapi2 or fapi2_default
+    if fapi2:
+        fapi.check_metadata(public=meta.public, auth_method=meta.auth_method, id_token_alg=meta.id_token_alg,
+                            signing_alg=meta.info.get("token_endpoint_auth_signing_alg"))
     # private_key_jwt: the client's keys authenticate it; (self_signed_)tls_client_auth (RFC 8705 §2): its
     # certificate.
     # Neither has a secret.
@@ -149,7 +157,8 @@ def build(meta: ClientMetadata, *, client_id: str, now: float, scopes_supported:
         created_at=now, updated_at=now, registered_metadata=meta.registered(),
         registration_digest=registration_digest,
         dpop_bound_access_tokens=meta.dpop_bound_access_tokens,
-        require_pushed_authorization_requests=meta.require_pushed_authorization_requests)
+        require_pushed_authorization_requests=meta.require_pushed_authorization_requests or fapi2,
+        fapi2=meta.fapi2)
     return client, secret
 
 

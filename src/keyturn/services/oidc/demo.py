@@ -16,6 +16,10 @@ DEMO_ORIGIN = "http://localhost:8080"
 
 
 async def add_demo_client(ctx: Services, user: User, data: dict[str, Any], base_url: str) -> None:
+    """The demo's public client; none under ``KEYTURN_FAPI2``, which allows no public client (docs/fapi2.md)."""
+    if ctx.settings.fapi2:
+        data["oidc_client"] = {"skipped": "KEYTURN_FAPI2 is on: FAPI 2.0 allows no public client (docs/fapi2.md)"}
+        return
     async with ctx.engine.connect() as conn:
         existing = [c for c in await clients_repo.list_by_kind(conn, "oidc") if c.name == DEMO_CLIENT_NAME]
     if existing:

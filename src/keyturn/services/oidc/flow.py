@@ -14,6 +14,7 @@ from keyturn.core import paths
 from keyturn.core.errors import ConsentRequired, LoginRequired, OAuthError
 from keyturn.core.models import AuthorizationCode, AuthorizationRequest, Client, Interaction
 from keyturn.core.secrets import digest, new_code, new_session_id
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.services.oidc import pushed
 from keyturn.services.oidc.sessions import Session
@@ -102,7 +103,7 @@ async def issue_code(ctx: Services, client: Client, areq: AuthorizationRequest, 
         redirect_uri_sent=areq.redirect_uri_sent, scope=" ".join(areq.scope), nonce=areq.nonce,
         code_challenge=areq.code_challenge, code_challenge_method=areq.code_challenge_method,
         session_id=session.digest, auth_time=session.auth_time, created_at=now,
-        expires_at=now + ctx.settings.code_ttl, used_at=None, grant_id=None, dpop_jkt=areq.dpop_jkt)
+        expires_at=now + fapi.code_ttl(ctx.settings, client), used_at=None, grant_id=None, dpop_jkt=areq.dpop_jkt)
     async with ctx.engine.begin() as conn:
         await pushed.spend(conn, areq, now)  # a pushed request is used up with its code (RFC 9126 §4)
         await codes_repo.insert_code(conn, record)

@@ -89,6 +89,8 @@ SUPPORTED: dict[str, Meta] = {
     "first_party": Meta("bool", "first_party", rfc=False),
     "refresh_tokens": Meta("bool", "refresh_tokens", rfc=False),
     "revoke_refresh_on_logout": Meta("bool", "revoke_refresh_on_logout", rfc=False),
+    # held to the FAPI 2.0 Security Profile (keyturn.services.fapi; docs/fapi2.md)
+    "fapi2": Meta("bool", "fapi2", rfc=False),
 }
 # Two names for one field: sending both is refused (neither silently wins)
 SAME_FIELD = (("name", "client_name"), ("type", "token_endpoint_auth_method"), ("refresh_tokens", "grant_types"))
@@ -114,6 +116,7 @@ class ClientMetadata:
     id_token_alg: str | None = None
     dpop_bound_access_tokens: bool = False
     require_pushed_authorization_requests: bool = False
+    fapi2: bool = False
     info: dict[str, Any] = field(default_factory=dict)
 
     def registered(self) -> dict[str, Any] | None:
@@ -260,7 +263,7 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
         id_token_alg=values.get("id_token_signed_response_alg"),
         dpop_bound_access_tokens=values.get("dpop_bound_access_tokens", False),
         require_pushed_authorization_requests=values.get("require_pushed_authorization_requests", False),
-        info={n: v for n, v in values.items() if SUPPORTED[n].field == "info"})
+        fapi2=values.get("fapi2", False), info={n: v for n, v in values.items() if SUPPORTED[n].field == "info"})
 
 
 def _check_tls(values: dict[str, Any]) -> None:

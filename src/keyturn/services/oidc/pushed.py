@@ -24,6 +24,7 @@ from keyturn.core.errors import InvalidRequest, UnauthorizedClient
 from keyturn.core.jose import same_thumbprint
 from keyturn.core.models import AuthorizationRequest, Client, PushedRequest
 from keyturn.core.secrets import digest, new_request_uri
+from keyturn.services import fapi
 from keyturn.services.context import Services
 from keyturn.services.oidc import request as authz
 from keyturn.storage import pushed_requests as store
@@ -51,7 +52,8 @@ class PushedRequestRefused(Exception):
 
 def required(ctx: Services, client: Client) -> bool:
     """RFC 9126 §5: must this client's authorization requests be pushed? (server-wide or per client)"""
-    return ctx.settings.require_par or client.require_pushed_authorization_requests
+    return ctx.settings.require_par or client.require_pushed_authorization_requests \
+        or fapi.requires_par(ctx.settings, client)  # FAPI 2.0 §5.3.2.2
 
 
 async def push(ctx: Services, client: Client, params: dict[str, str], now: float, *,

@@ -116,7 +116,8 @@ async def register(ctx: Services, body: Mapping[str, Any], *, initial_token: str
         meta = metadata.parse(body, dynamic=True)
         token = new_registration_access_token()
         client, secret = build(meta, client_id=new_client_id(), now=now, scopes_supported=_scopes_supported(ctx),
-                               owner_id=user.id if user is not None else None, registration_digest=digest(token))
+                               owner_id=user.id if user is not None else None, registration_digest=digest(token),
+                               fapi2_default=ctx.settings.fapi2)
     retry = await ctx.shared.take("registration", ip or "-", ctx.settings.registration_limit, RATE_WINDOW)
     if retry is not None:
         raise TooManyRequests("too many registrations from this address; retry later", retry_after=retry)
@@ -199,7 +200,8 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
                                         "method; register a new client")
         new = new_registration_access_token()
         built, _ = build(meta, client_id=client_id, now=now, scopes_supported=_scopes_supported(ctx),
-                         owner_id=client.owner_id, registration_digest=digest(new))
+                         owner_id=client.owner_id, registration_digest=digest(new),
+                         fapi2_default=ctx.settings.fapi2 or client.fapi2)
     # a change to private_key_jwt drops the secret (docs/registration.md): the keys authenticate it from now on
     kept_secret = None if meta.auth_method == "private_key_jwt" else client.secret_digest
     updated = replace(built, secret_digest=kept_secret, created_at=client.created_at)

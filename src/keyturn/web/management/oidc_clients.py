@@ -83,6 +83,9 @@ class ClientIn(BaseModel):
     tls_client_auth_subject_dn: Text | None = None
     # RFC 8705 §3.4: access tokens bound to the client certificate (x5t#S256)
     tls_client_certificate_bound_access_tokens: StrictBool | None = None
+    fapi2: StrictBool = Field(False, description=(
+        "Hold this client to the FAPI 2.0 Security Profile (docs/fapi2.md): confidential, private_key_jwt or "
+        "tls_client_auth, PAR required, DPoP- or certificate-bound tokens, PS256/ES256/EdDSA only"))
 
 
 def require_operator(principal: Principal) -> None:

@@ -39,7 +39,8 @@ async def par_endpoint(request: Request) -> Response:
     origin = request.headers.get("origin")
     if origin and client_allows(auth.client, origin):
         allow(request.scope, origin)
-    jkt = await pushed_request_jkt(ctx, request.headers.getlist("dpop"), path=request.url.path, now=now)
+    jkt = await pushed_request_jkt(ctx, request.headers.getlist("dpop"), client=auth.client, path=request.url.path,
+                                   now=now)
     result = await pushed.push(ctx, auth.client, params, now, proof_jkt=jkt)
     headers = decided(request.scope)
     if jkt is not None and ctx.settings.dpop_nonce_required:  # RFC 9449 §8.2: the nonce to use next

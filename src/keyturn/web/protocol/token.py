@@ -14,6 +14,7 @@ from starlette.responses import Response
 from keyturn import metrics
 from keyturn.core.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from keyturn.grants import PARAMS, REGISTRY, TokenRequest
+from keyturn.services import fapi
 from keyturn.services.client_auth import certificate_binding, check_quota
 from keyturn.services.dpop import new_nonce, token_request_jkt
 from keyturn.services.origin_index import client_allows
@@ -54,7 +55,10 @@ async def token_endpoint(request: Request) -> Response:
     # RFC 9449 §5: a DPoP proof binds the tokens to its key (path: the endpoint as the issuer names it)
     jkt = await token_request_jkt(ctx, request.headers.getlist("dpop"), client=auth.client,
                                   path=request.url.path, now=now)
-    x5t = certificate_binding(auth.client, client_certificate(request))
+    # FAPI 2.0 §5.3.2.1: a FAPI client's tokens are bound to its DPoP key or, without a proof, its certificate
+    constrained = jkt is None and fapi.applies(ctx.settings, auth.client)
+    x5t = certificate_binding(auth.client, client_certificate(request), sender_constrained=constrained)
+    fapi.require_sender_constraint(ctx.settings, auth.client, grant_type, jkt, x5t is not None)
     await ctx.keys.maybe_reload(now)
     accepted = PARAMS[grant_type]
     req = TokenRequest(params={k: v for k, v in params.items() if k in accepted}, auth=auth, now=now,
