@@ -380,3 +380,52 @@ async def test_fapi2_security_profile_final_dpop_replayed_proof_at_a_resource(fa
     assert (await fapi.client.get("/userinfo", headers=headers)).status_code == 200
     r = await fapi.client.get("/userinfo", headers=headers)
     assert r.status_code == 401 and r.json()["error"] == "invalid_dpop_proof", r.text
+
+
+@pytest.mark.parametrize("response_type", ["code id_token", "token", "id_token"])
+async def test_fapi2_security_profile_final_ensure_response_type_code_idtoken_fails(fapi: Fapi2,
+                                                                                     response_type: str) -> None:
+    """…-ensure-response-type-code-idtoken-fails and …-ensure-response-type-token-fails, pushed."""
+    r = await fapi.push(pkce_pair()[1], extra={"response_type": response_type})
+    assert r.status_code == 400 and r.json()["error"] == "unsupported_response_type", r.text
+
+
+@pytest.mark.parametrize("left_out", ["state", "nonce"])
+async def test_fapi2_security_profile_final_ensure_authorization_request_without_state_or_nonce_success(
+        fapi: Fapi2, make_user: Any, left_out: str) -> None:
+    """…-without-state-success / …-without-nonce-success: neither is required (PKCE protects the code); what
+    was left out does not come back."""
+    user = await make_user()
+    q, verifier = await fapi.code(user, **{left_out: None})
+    assert q["iss"] == ISSUER and (left_out in q) is False
+    r = await fapi.exchange(q["code"], verifier)
+    assert r.status_code == 200, r.text
+    id_token = _claims(r.json()["id_token"])
+    assert ("nonce" in id_token) is (left_out != "nonce")
+
+
+@pytest.mark.xfail(strict=True, reason="FAPI 2.0 §5.3.2.2 requires redirect_uri in pushed requests; Keyturn lets a "
+                   "client with one registered URI omit it (R04) — for FAPI clients the profile switch must refuse it")
+async def test_fapi2_security_profile_final_ensure_redirect_uri_in_authorization_request(fapi: Fapi2) -> None:
+    r = await fapi.push(pkce_pair()[1], extra={"redirect_uri": None})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
+
+
+@pytest.mark.xfail(strict=True, reason="a DPoP proof at /par binds the request to its key (RFC 9449 §10.1) once "
+                   "h/selfsigned is merged: remove this mark then")
+async def test_fapi2_security_profile_final_ensure_token_endpoint_fails_with_mismatched_dpop_proof_jkt(
+        fapi: Fapi2, make_user: Any) -> None:
+    """The pushed request carried a proof of one key; the token request a proof of another."""
+    user = await make_user()
+    verifier, challenge = pkce_pair()
+    r = await fapi.client.post("/par", headers=fapi.proof("POST", PAR), data={
+        "response_type": "code", "client_id": fapi.client_id, "redirect_uri": REDIRECT, "scope": "openid email",
+        "code_challenge": challenge, "code_challenge_method": "S256", **fapi.assertion()})
+    assert r.status_code == 201, r.text
+    r = await fapi.client.get("/authorize", params={"client_id": fapi.client_id,
+                                                    "request_uri": r.json()["request_uri"]})
+    r = await login(fapi.client, r.headers["location"], user.email, user.password)
+    code = query_of(r.headers["location"])["code"]
+    other = DPoPKey("ES256")
+    r = await fapi.exchange(code, verifier, headers={"DPoP": other.proof("POST", TOKEN, iat=fapi.clock.now)})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_dpop_proof", r.text
