@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import ssl
 import subprocess
@@ -36,7 +35,7 @@ from tests.assertion_keys import KeyPair, form
 from tests.certs import Issued, authority, issue
 from tests.conftest import IN_CI
 from tests.dpop_keys import DPoPKey
-from tests.interop.test_authlib_code_flow import PASSWORD
+from tests.interop.test_authlib_code_flow import PASSWORD, _browser_login
 from tests.interop.test_mtls_nginx import HEADER, nginx_conf
 from tests.server import LiveServer, free_port, live_database, start_server
 
@@ -57,30 +56,28 @@ def create_fapi2_client(server: LiveServer, name: str, *authentication: str) -> 
     return rp
 
 
-def _node(mode: str, env: dict[str, str]) -> dict[str, Any]:
+def _node(env: dict[str, str], callback_for: Callable[[dict[str, Any]], str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One openid-client process: its first line (the pushed request's authorization URL), the callback URL the
+    sign-in gives (``callback_for``) on its stdin, its last line (what the rest of the flow got)."""
     if shutil.which("node") is None or not (JS / "node_modules" / "openid-client").is_dir():
         message = "node or tests/js/node_modules missing: run scripts/test-deps.sh"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    res = subprocess.run(["node", str(JS / "fapi2" / "fapi2_flow.mjs"), mode], capture_output=True, text=True,
-                         timeout=60, cwd=JS, env={"PATH": "/usr/bin:/bin:/usr/local/bin", **env})
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)  # type: ignore[no-any-return]
-
-
-def _login(url: str, username: str, verify: ssl.SSLContext | bool = True) -> str:
-    """What a person does in a browser: follow to the hosted login page, submit it, return the callback URL."""
-    with httpx.Client(follow_redirects=False, timeout=10, verify=verify) as browser:
-        r = browser.get(url)
-        assert r.status_code == 303, r.text
-        page = browser.get(str(r.url.join(r.headers["location"])))
-        assert page.status_code == 200, page.text
-        action = re.search(r'action="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        r = browser.post(str(page.url.join(action)), data={"csrf": csrf, "username": username, "password": PASSWORD})
-        assert r.status_code == 303, r.text
-        return r.headers["location"]
+    with subprocess.Popen(["node", str(JS / "fapi2" / "fapi2_flow.mjs")], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=JS,
+                          env={"PATH": "/usr/bin:/bin:/usr/local/bin", **env}) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            line = proc.stdout.readline()
+            assert line, proc.communicate(timeout=30)[1]
+            started: dict[str, Any] = json.loads(line)
+            out, err = proc.communicate(callback_for(started) + "\n", timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+    return started, json.loads(out)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -88,18 +85,18 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 def _flow(issuer: str, env: dict[str, str], email: str, verify: ssl.SSLContext | bool = True) -> dict[str, Any]:
-    """start (PAR) → the hosted login → finish; the checks common to both configurations."""
-    env = {"KEYTURN_URL": issuer, "REDIRECT_URI": REDIRECT, **env}
-    started = _node("start", env)
-    url = httpx.URL(started["url"])
-    assert url.path == "/authorize" and set(url.params) == {"client_id", "request_uri"}
-    assert url.params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
-    callback = _login(started["url"], email, verify)
-    assert callback.startswith(REDIRECT)
-    params = httpx.URL(callback).params
-    assert params["iss"] == issuer and params["state"] == started["state"] and "code" in params  # RFC 9207
-    done = _node("finish", {**env, "CALLBACK": callback, "VERIFIER": started["verifier"],
-                            "STATE": started["state"], "NONCE": started["nonce"]})
+    """PAR → the hosted login → the rest of the flow; the checks common to both configurations."""
+    def sign_in(started: dict[str, Any]) -> str:
+        url = httpx.URL(started["url"])
+        assert url.path == "/authorize" and set(url.params) == {"client_id", "request_uri"}
+        assert url.params["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+        callback = _browser_login(started["url"], email, verify)
+        assert callback.startswith(REDIRECT)
+        params = httpx.URL(callback).params
+        assert params["iss"] == issuer and params["state"] == started["state"] and "code" in params  # RFC 9207
+        return callback
+
+    started, done = _node({"KEYTURN_URL": issuer, "REDIRECT_URI": REDIRECT, **env}, sign_in)
     # openid-client refused the callback carrying another iss (RFC 9207 §2.4) before redeeming the code
     forged = done["forged_iss"]
     assert forged is not None and forged["cause"]["message"] == 'unexpected "iss" (issuer) response parameter value'

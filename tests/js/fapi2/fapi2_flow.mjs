@@ -1,9 +1,9 @@
 // openid-client 6 (panva) runs the FAPI 2.0 flow against a live Keyturn (docs/fapi2.md, "What an integrator's
 // client sends"): pushed authorization request, code with PKCE S256, a sender-constrained token, userinfo, refresh.
-//   node fapi2_flow.mjs start   -> prints {"url", "verifier", "state", "nonce"}: the authorization URL built with
-//                                  buildAuthorizationUrlWithPAR (the request was pushed to /par)
-//   node fapi2_flow.mjs finish  -> reads CALLBACK, VERIFIER, STATE, NONCE; redeems the code, calls userinfo,
-//                                  refreshes, calls userinfo again; prints what it got
+//   node fapi2_flow.mjs  -> prints a line {"url", "state", "nonce"}: the authorization URL built with
+//                           buildAuthorizationUrlWithPAR (the request was pushed to /par); then reads the callback
+//                           URL from stdin, redeems the code, calls userinfo, refreshes, calls userinfo again and
+//                           prints a line with what it got
 // Environment: KEYTURN_URL (the issuer), CLIENT_ID, REDIRECT_URI and MODE:
 //   MODE=dpop  private_key_jwt (CLIENT_KEY: the client's private JWK, ES256, with its kid) and DPoP-bound tokens
 //              (DPOP_KEY: the DPoP private JWK, ES256); plain http to a test server: allowInsecureRequests
@@ -11,6 +11,7 @@
 //              through Node's https module presenting TLS_CERT/TLS_KEY (PEM files), trusting TLS_CA
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { createInterface } from 'node:readline';
 import * as client from 'openid-client';
 
 const env = process.env;
@@ -69,39 +70,39 @@ if (env.MODE === 'mtls') {
   DPoP = client.getDPoPHandle(config, await keyPair(JSON.parse(env.DPOP_KEY)));
 }
 
-if (process.argv[2] === 'start') {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: env.REDIRECT_URI, scope: 'openid email', state, nonce,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-  }, { DPoP });
-  console.log(JSON.stringify({ url: url.href, verifier, state, nonce }));
-} else {
-  const checks = { pkceCodeVerifier: env.VERIFIER, expectedState: env.STATE, expectedNonce: env.NONCE,
-    idTokenExpected: true };
-  // RFC 9207: a callback whose iss is not the issuer's is refused before the code is sent anywhere
-  const forged = new URL(env.CALLBACK);
-  forged.searchParams.set('iss', 'https://attacker.example');
-  let forgedIss = null;
-  try {
-    await client.authorizationCodeGrant(config, forged, checks, undefined, { DPoP });
-  } catch (err) {
-    forgedIss = { code: err.code, message: err.message, cause: { code: err.cause?.code, message: err.cause?.message } };
-  }
-  const tokens = await client.authorizationCodeGrant(config, new URL(env.CALLBACK), checks, undefined, { DPoP });
-  const claims = tokens.claims();
-  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP });
-  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
-  const userinfoAfter = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, { DPoP });
-  console.log(JSON.stringify({
-    forged_iss: forgedIss,
-    token: { token_type: tokens.token_type, scope: tokens.scope, access_token: tokens.access_token,
-      refresh_token: tokens.refresh_token, id_token: tokens.id_token },
-    claims, userinfo,
-    refreshed: { token_type: refreshed.token_type, access_token: refreshed.access_token,
-      refresh_token: refreshed.refresh_token ?? null },
-    userinfo_after: userinfoAfter,
-  }));
+const verifier = client.randomPKCECodeVerifier();
+const state = client.randomState();
+const nonce = client.randomNonce();
+const url = await client.buildAuthorizationUrlWithPAR(config, {
+  redirect_uri: env.REDIRECT_URI, scope: 'openid email', state, nonce,
+  code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+}, { DPoP });
+console.log(JSON.stringify({ url: url.href, state, nonce }));
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const callback = (await lines.next()).value;
+const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+// RFC 9207: a callback whose iss is not the issuer's is refused before the code is sent anywhere
+const forged = new URL(callback);
+forged.searchParams.set('iss', 'https://attacker.example');
+let forgedIss = null;
+try {
+  await client.authorizationCodeGrant(config, forged, checks, undefined, { DPoP });
+} catch (err) {
+  forgedIss = { code: err.code, message: err.message, cause: { code: err.cause?.code, message: err.cause?.message } };
 }
+const tokens = await client.authorizationCodeGrant(config, new URL(callback), checks, undefined, { DPoP });
+const claims = tokens.claims();
+const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP });
+const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+const userinfoAfter = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, { DPoP });
+console.log(JSON.stringify({
+  forged_iss: forgedIss,
+  token: { token_type: tokens.token_type, scope: tokens.scope, access_token: tokens.access_token,
+    refresh_token: tokens.refresh_token, id_token: tokens.id_token },
+  claims, userinfo,
+  refreshed: { token_type: refreshed.token_type, access_token: refreshed.access_token,
+    refresh_token: refreshed.refresh_token ?? null },
+  userinfo_after: userinfoAfter,
+}));
+process.exit(0);
