@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 
 import httpx
 import jwt
@@ -15,9 +16,9 @@ REDIRECT = "http://127.0.0.1:18399/callback"
 PASSWORD = "correct horse battery staple"
 
 
-def _browser_login(url: str, username: str) -> str:
+def _browser_login(url: str, username: str, verify: ssl.SSLContext | bool = True) -> str:
     """What a person does in a browser: follow to the login page, submit it, return the callback URL."""
-    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+    with httpx.Client(follow_redirects=False, timeout=10, verify=verify) as browser:
         r = browser.get(url)
         assert r.status_code == 303, r.text
         page = browser.get(str(r.url.join(r.headers["location"])))

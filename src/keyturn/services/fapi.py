@@ -7,6 +7,7 @@ authenticate with secrets and must keep working under the server default.
 
 What it means, each rule where the request is decided (docs/fapi2.md):
 
+- the pushed request (:func:`check_pushed`): it names its ``redirect_uri`` (§5.3.2.2);
 - registration (:func:`check_metadata`): confidential, ``private_key_jwt`` or ``tls_client_auth`` (§5.3.2.1),
   PAR required (§5.3.2.2), PS256/ES256/EdDSA only for its ID tokens and assertions (§5.4.1);
 - client authentication (:func:`check_method`): the same methods at ``/par``, ``/token``, ``/introspect`` and
@@ -63,6 +64,14 @@ def check_method(settings: Settings, client: Client, method: str, *, auth_scheme
         raise InvalidClient("this client is held to the FAPI 2.0 profile: authenticate with private_key_jwt "
                             "or tls_client_auth" + (" (a public client cannot be a FAPI 2.0 client)"
                                                     if client.is_public else ""), auth_scheme=auth_scheme)
+
+
+def check_pushed(settings: Settings, client: Client, params: dict[str, str]) -> None:
+    """§5.3.2.2: a FAPI client's pushed request names its ``redirect_uri``, even when it registered only one
+    (which ``/authorize`` otherwise lets a client leave out, OIDC Core §3.1.2.1 aside). ``invalid_request``."""
+    if not params.get("redirect_uri") and applies(settings, client):
+        raise InvalidRequest("this client is held to the FAPI 2.0 profile: the pushed request must name its "
+                             "redirect_uri")
 
 
 def require_sender_constraint(settings: Settings, client: Client, grant_type: str, jkt: str | None,

@@ -71,6 +71,7 @@ async def push(ctx: Services, client: Client, params: dict[str, str], now: float
         params = {**params, "dpop_jkt": proof_jkt}
     if not authz.code_flow_client(client, now):
         raise UnauthorizedClient("this client may not use the authorization code flow")
+    fapi.check_pushed(ctx.settings, client, params)
     try:
         redirect_uri = authz.trusted_redirect_uri(client, params, ())
     except authz.UntrustedRedirect as exc:
