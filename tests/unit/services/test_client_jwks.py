@@ -212,3 +212,37 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(5):
         cache._entry(f"https://a.example/{i}")
     assert list(cache._entries) == [f"https://a.example/{i}" for i in (2, 3, 4)]
+
+
+async def test_rebinding_caught_at_the_connection(jwks_server: JwksServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name resolves to a public address when checked, then the connection lands on loopback (a DNS answer
+    that changed in between): the connected address is checked before the answer is read."""
+    jwks_server.jwks = KeyPair("ES256").jwks
+
+    loop = asyncio.get_running_loop()
+    real, answers = loop.getaddrinfo, []
+
+    async def rebinding(host, port, **kw):  # the first answer public, the next ones the real (loopback)
+        answers.append(host)
+        return [(2, 1, 6, "", ("93.184.216.34", port))] if len(answers) == 1 else await real(host, port, **kw)
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    cache = ClientJwks((f"localhost:{jwks_server.port}",), jwks_server.ca_file, clock=Clock())
+    with pytest.raises(JwksUnavailable, match="connected to a non-public address"):
+        await cache.download(f"https://localhost:{jwks_server.port}/jwks")
+
+
+async def test_a_public_host_name_is_fetched(jwks_server: JwksServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host name whose addresses are public (here: loopback counted as public) is fetched."""
+    jwks_server.jwks = KeyPair("ES256").jwks
+    monkeypatch.setattr(client_jwks, "_internal", lambda address: False)
+    cache = ClientJwks((f"localhost:{jwks_server.port}",), jwks_server.ca_file, clock=Clock())
+    fetched = await cache.download(f"https://localhost:{jwks_server.port}/jwks")
+    assert fetched.jwks == jwks_server.jwks and fetched.ttl == client_jwks.DEFAULT_TTL
+
+
+def test_internal_addresses() -> None:
+    internal = client_jwks._internal
+    assert internal("127.0.0.1") and internal("10.1.2.3") and internal("169.254.169.254") and internal("::1")
+    assert internal("::ffff:192.168.0.1") and internal("fe80::1%eth0") and internal("100.64.0.1")
+    assert internal("224.0.0.1") and internal("0.0.0.0")
+    assert not internal("93.184.216.34") and not internal("2606:4700::1111")
