@@ -104,7 +104,7 @@ async def test_upgraded_from_a_secret(client, make_user):
 async def test_refusals_at_creation(client, make_user, jwks_server):
     user = await make_user()
     key = KeyPair()
-    for body, named in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"token_endpoint_auth_method": "private_key_jwt"}, "jwks"),
         ({"jwks": key.jwks}, "private_key_jwt"),
         ({"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks, "jwks_uri": jwks_server.url()},
@@ -113,7 +113,8 @@ async def test_refusals_at_creation(client, make_user, jwks_server):
         ({"token_endpoint_auth_method": "private_key_jwt",
           "jwks_uri": jwks_server.url().replace("https", "http")}, "https"),
         ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [dict(key.jwk, d="AAAA")]}}, "public"),
-    ]:
+    ]
+    for body, named in cases:
         r = await client.post("/api/v2/credential", json={**SEED, **body}, headers=user.headers)
         assert r.status_code == 400 and r.json()["error"] == "INVALID_CLIENT_METADATA", r.text
         assert named in r.json()["message"], r.text

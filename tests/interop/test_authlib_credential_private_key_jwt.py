@@ -41,7 +41,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, jwks_server: JwksServ
 def _key(pair: KeyPair) -> ECKey:
     pem = pair.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption())
-    return ECKey.import_key(pem, {"kid": pair.kid})
+    return ECKey.import_key(pem, {"kid": pair.kid or ""})
 
 
 async def test_authlib_client_credentials_with_a_key_pair(server: LiveServer, tmp_path: Path,
