@@ -107,14 +107,14 @@ async def client_key(ctx: Services, client: Client, kid: Any, alg: str) -> jwt.P
         return choose_key(registered.get("jwks"), kid, alg)
     try:
         jwks = await ctx.client_jwks.keys(uri)
+        try:
+            return choose_key(jwks, kid, alg)
+        except AssertionRefused as refused:
+            if refused.reason != "unknown_kid":
+                raise
+        return choose_key(await ctx.client_jwks.refetch(uri, jwks), kid, alg)
     except JwksUnavailable as failed:
         raise AssertionRefused("jwks_unavailable", str(failed)) from None
-    try:
-        return choose_key(jwks, kid, alg)
-    except AssertionRefused as refused:
-        if refused.reason != "unknown_kid":
-            raise
-    return choose_key(await ctx.client_jwks.refetch(uri, jwks), kid, alg)
 
 
 async def verify_assertion(ctx: Services, client: Client, assertion: str, now: float) -> None:

@@ -225,7 +225,8 @@ class ClientJwks:
 
     async def refetch(self, uri: str, seen: dict[str, Any]) -> dict[str, Any]:
         """An assertion named a key ``seen`` lacks: fetch again, unless another request already did, or one
-        was attempted within ``REFETCH_COOLDOWN``; the set then is the one to look in."""
+        was attempted within ``REFETCH_COOLDOWN``; the set then is the one to look in (:class:`JwksUnavailable`
+        when the fetch fails and no cached set is usable any more)."""
         entry = self._entry(uri)
         async with entry.lock:
             now = self._clock()
@@ -233,10 +234,7 @@ class ClientJwks:
                 return entry.jwks
             if entry.last_attempt is not None and now - entry.last_attempt < REFETCH_COOLDOWN:
                 return seen
-            try:
-                return await self._fetch(uri, entry, now)
-            except JwksUnavailable:
-                return seen if entry.jwks is None else entry.jwks
+            return await self._fetch(uri, entry, now)  # a failure: the cached set if still usable, else raised
 
     def _stale_or_raise(self, uri: str, entry: _Entry, now: float, why: str) -> dict[str, Any]:
         if entry.jwks is not None and now < entry.expires_at + STALE_IF_ERROR:

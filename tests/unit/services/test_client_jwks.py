@@ -246,3 +246,18 @@ def test_internal_addresses() -> None:
     assert internal("::ffff:192.168.0.1") and internal("fe80::1%eth0") and internal("100.64.0.1")
     assert internal("224.0.0.1") and internal("0.0.0.0")
     assert not internal("93.184.216.34") and not internal("2606:4700::1111")
+
+
+async def test_refetch_failures(jwks_server: JwksServer) -> None:
+    """An unknown kid while the server fails: the cached set while usable, then JwksUnavailable."""
+    jwks_server.jwks = KeyPair("ES256", kid="a").jwks
+    clock = Clock()
+    cache = _jwks(jwks_server, clock)
+    seen = await cache.keys(jwks_server.url())
+    jwks_server.status = 500
+    clock.now += client_jwks.REFETCH_COOLDOWN
+    assert await cache.refetch(jwks_server.url(), seen) is seen
+    clock.now += client_jwks.DEFAULT_TTL + client_jwks.STALE_IF_ERROR
+    with pytest.raises(JwksUnavailable):
+        await cache.refetch(jwks_server.url(), seen)
+    assert jwks_server.hits["/jwks"] == 3
