@@ -2,7 +2,7 @@
 in a thread: what a client's ``jwks_uri`` points at in the private_key_jwt tests. Each path behaves one way:
 
 - ``/jwks``: ``jwks`` (``Cache-Control`` when ``cache_control`` is set); ``status`` other than 200 answers that.
-- ``/big``: more than 64 KiB; ``/slow``: waits ``delay`` seconds first; ``/text``: not JSON;
+- ``/big``: more than 64 KiB; ``/gzip``: claims a content encoding; ``/slow``: waits ``delay`` seconds first; ``/text``: not JSON;
   ``/redirect``: 302 to ``/jwks``; ``/private``: a key with its private member ``d``.
 
 ``hits`` counts requests per path (what the cache tests count).
@@ -76,6 +76,8 @@ def _handler(state: JwksServer) -> type[BaseHTTPRequestHandler]:
             elif path == "/slow":
                 time.sleep(3)
                 self._send(200, json.dumps(state.jwks).encode(), json_type)
+            elif path == "/gzip":
+                self._send(200, json.dumps(state.jwks).encode(), dict(json_type, **{"Content-Encoding": "gzip"}))
             elif path == "/text":
                 self._send(200, b"<html>not a key set</html>", {"Content-Type": "text/html"})
             elif path == "/redirect":

@@ -196,3 +196,14 @@ async def test_no_allow_list_no_jwks_uri(client, make_user):
     r = await client.post("/api/v2/credential", headers=user.headers, json={
         **SEED, "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks"})
     assert r.status_code == 400 and "jwks_uri" in r.json()["message"]
+
+
+async def test_a_tls_client_auth_credential_keeps_its_method(client, make_user):
+    user = await make_user()
+    r = await client.post("/api/v2/credential", headers=user.headers, json={
+        **SEED, "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=m2m,O=Shop"})
+    assert r.status_code == 200, r.text
+    cid = r.json()["data"]["username"]
+    r = await client.put(f"/api/v2/credential/{cid}", headers=user.headers, json={
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": KeyPair().jwks})
+    assert r.status_code == 400 and "tls_client_auth" in r.json()["message"], r.text
