@@ -2,8 +2,9 @@
 in a thread: what a client's ``jwks_uri`` points at in the private_key_jwt tests. Each path behaves one way:
 
 - ``/jwks``: ``jwks`` (``Cache-Control`` when ``cache_control`` is set); ``status`` other than 200 answers that.
-- ``/big``: more than 64 KiB; ``/gzip``: claims a content encoding; ``/slow``: waits ``delay`` seconds first; ``/text``: not JSON;
-  ``/redirect``: 302 to ``/jwks``; ``/private``: a key with its private member ``d``.
+- ``/big``: more than 64 KiB; ``/gzip``: claims a content encoding; ``/slow``: answers after 3 s;
+  ``/text``: not JSON; ``/redirect``: 302 to ``/jwks``; ``/private``: a key with its private member ``d``.
+- every path first waits ``delay`` seconds (the single-flight tests).
 
 ``hits`` counts requests per path (what the cache tests count).
 """

@@ -126,8 +126,8 @@ async def test_failure_without_a_cached_set(jwks_server: JwksServer) -> None:
 
 
 @pytest.mark.parametrize(("path", "outcome"), [
-    ("/big", "too_large"), ("/text", "invalid"), ("/gzip", "invalid"), ("/redirect", "http_status"), ("/private", "invalid"),
-    ("/nothing", "http_status")])
+    ("/big", "too_large"), ("/text", "invalid"), ("/gzip", "invalid"), ("/redirect", "http_status"),
+    ("/private", "invalid"), ("/nothing", "http_status")])
 async def test_refused_answers(jwks_server: JwksServer, path: str, outcome: str) -> None:
     jwks_server.jwks = KeyPair("ES256").jwks
     cache = _jwks(jwks_server, Clock())
