@@ -248,8 +248,8 @@ class ClientJwks:
             fetched = await self.download(uri)
         except JwksUnavailable as failed:
             metrics.JWKS_URI_FETCHES.labels(failed.outcome).inc()
-            log.warning("jwks_uri fetch failed", extra={"jwks_uri": uri, "outcome": failed.outcome,
-                                                         "reason": str(failed)})
+            # the URI is the client's (no credentials in it: check_jwks_uri), control characters refused
+            log.warning("jwks_uri fetch failed (%s): %s; jwks_uri=%s", failed.outcome, failed, uri)
             return self._stale_or_raise(uri, entry, now, str(failed))
         metrics.JWKS_URI_FETCHES.labels("ok").inc()
         entry.jwks, entry.expires_at = fetched.jwks, now + fetched.ttl

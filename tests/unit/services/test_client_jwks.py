@@ -261,3 +261,14 @@ async def test_refetch_failures(jwks_server: JwksServer) -> None:
     with pytest.raises(JwksUnavailable):
         await cache.refetch(jwks_server.url(), seen)
     assert jwks_server.hits["/jwks"] == 3
+
+
+async def test_a_failure_is_logged_and_counted(jwks_server: JwksServer, caplog: pytest.LogCaptureFixture) -> None:
+    from keyturn import metrics
+    jwks_server.status = 500
+    before = metrics.JWKS_URI_FETCHES.labels("http_status")._value.get()
+    with caplog.at_level("WARNING", logger="keyturn.client_jwks"), pytest.raises(JwksUnavailable):
+        await _jwks(jwks_server, Clock()).keys(jwks_server.url())
+    assert metrics.JWKS_URI_FETCHES.labels("http_status")._value.get() == before + 1
+    assert f"jwks_uri fetch failed (http_status): HTTP 500 (redirects are not followed); jwks_uri={jwks_server.url()}" \
+        in caplog.text
