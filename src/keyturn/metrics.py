@@ -40,6 +40,10 @@ TOKENS_ISSUED = Counter(
     "keyturn_tokens_issued_total", "Access tokens issued, by grant type.", ("grant",))
 CLIENT_AUTH_FAILURES = Counter(
     "keyturn_client_auth_failures_total", "Failed client authentications, by reason.", ("reason",))
+JWKS_URI_FETCHES = Counter(
+    "keyturn_jwks_uri_fetches_total",
+    "Fetches of clients' jwks_uri (private_key_jwt), by outcome: ok, refused, timeout, network, http_status, "
+    "too_large, invalid.", ("outcome",))
 LOGIN_FAILURES = Counter(
     "keyturn_login_failures_total", "Failed sign-ins at the hosted login page, by reason.", ("reason",))
 REPLAYS_DETECTED = Counter(

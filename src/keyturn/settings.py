@@ -99,6 +99,16 @@ class Settings(BaseSettings):
         "`ssl_verify_client optional_no_ca`) and `self_signed_tls_client_auth` (RFC 8705 §2.2, matched by the "
         "whole certificate) is offered. Default: empty, the proxy must verify every certificate it forwards "
         "(`ssl_verify_client on` or `optional`) and self-signed clients are not served (docs/fapi2.md)."))
+    jwks_uri_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description=(
+            "private_key_jwt: the hosts a client's `jwks_uri` may name (comma- or space-separated; `host` for "
+            "port 443, else `host:port`; exact match, no wildcard). Keyturn fetches only these, over https, and "
+            "a host name must resolve to public addresses (list the IP literal to allow an internal one). "
+            "Default: none, `jwks_uri` refused at registration (400 invalid_client_metadata; clients send "
+            "`jwks`). Limits and cache: docs/client-authentication.md."))
+    outbound_ca_file: str | None = Field(None, description=(
+        "A PEM bundle of extra certificate authorities trusted for Keyturn's own outbound https requests "
+        "(a client's `jwks_uri`), besides the system trust store. Default: the system store only."))
     metrics_token: str | None = Field(None, description=(
         "If set, `GET /metrics` also requires `Authorization: Bearer <this value>` (compared in constant "
         "time; 401 otherwise), from an allowed address. Prometheus: `authorization: {credentials: …}`."))
@@ -291,6 +301,35 @@ class Settings(BaseSettings):
             return tuple(str(ipaddress.ip_network(str(item).strip(), strict=False)) for item in items)
         except ValueError as exc:
             raise ValueError(f"must be CIDR blocks such as 10.0.0.0/8 ({exc})") from None
+
+    @field_validator("jwks_uri_allowed_hosts", mode="before")
+    @classmethod
+    def _check_hosts(cls, v: Any) -> Any:
+        from urllib.parse import urlsplit
+        items = v.replace(",", " ").split() if isinstance(v, str) else v
+        if not isinstance(items, list | tuple):
+            return v
+        out = []
+        for item in items:
+            text = str(item).strip().lower()
+            try:
+                parts = urlsplit(f"https://{text}")
+                port = parts.port
+            except ValueError:
+                raise ValueError(f"{text!r} must be host or host:port") from None
+            host = parts.hostname
+            if not host or parts.path or parts.query or parts.fragment or "@" in text or port == 0:
+                raise ValueError(f"{text!r} must be host or host:port")
+            host = f"[{host}]" if ":" in host else host
+            out.append(host if port in (None, 443) else f"{host}:{port}")
+        return tuple(out)
+
+    @field_validator("outbound_ca_file")
+    @classmethod
+    def _check_ca_file(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"{v!r} is not a readable file")
+        return v
 
     @field_validator("metrics_token")
     @classmethod

@@ -45,3 +45,20 @@ def test_invalid_values_are_refused():
         with pytest.raises(ValidationError):
             Settings(**bad)
     assert Settings(issuer="https://auth.example/").issuer == "https://auth.example"
+
+
+def test_jwks_uri_allowed_hosts_and_outbound_ca_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("KEYTURN_ENVIRONMENT", "development")
+    monkeypatch.setenv("KEYTURN_SETTINGS_FILE", "")
+    monkeypatch.setenv("KEYTURN_JWKS_URI_ALLOWED_HOSTS", "Keys.Example, b.example:443 [::1]:8443 10.0.0.5:9000")
+    assert load_settings().jwks_uri_allowed_hosts == ("keys.example", "b.example", "[::1]:8443", "10.0.0.5:9000")
+    monkeypatch.delenv("KEYTURN_JWKS_URI_ALLOWED_HOSTS")
+    assert Settings().jwks_uri_allowed_hosts == () and Settings().outbound_ca_file is None
+    for bad in ("a.example/path", "a.example:0", "user@a.example", "a.example:99999", ":443", "a.example?x"):
+        with pytest.raises(ValidationError, match="host or host:port"):
+            Settings(jwks_uri_allowed_hosts=bad)
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    assert Settings(outbound_ca_file=str(ca)).outbound_ca_file == str(ca)
+    with pytest.raises(ValidationError, match="not a readable file"):
+        Settings(outbound_ca_file=str(tmp_path / "missing.pem"))

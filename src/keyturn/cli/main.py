@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -213,8 +214,23 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                        dpop_bound: bool = typer.Option(
                            False, "--dpop-bound-access-tokens",
                            help="Require a DPoP proof at every token request (RFC 9449 §5.2)."),
+                       jwks_file: Path = typer.Option(
+                           None, "--jwks", exists=True, dir_okay=False, readable=True,
+                           help='private_key_jwt (RFC 7523): a JSON file holding {"keys": [...]}, the client\'s '
+                                "public keys; the credential then has no secret."),
+                       jwks_uri: str = typer.Option(
+                           None, "--jwks-uri", help="private_key_jwt, instead of --jwks: the https URL where the "
+                           "client publishes its keys (host on KEYTURN_JWKS_URI_ALLOWED_HOSTS)."),
                        as_json: bool = JSON_OPT) -> None:
-    """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once)."""
+    """Create a credential; prints the same JSON as POST /api/v2/credential (secret shown once). With --jwks or
+    --jwks-uri it authenticates with private_key_jwt and has no secret."""
+    if jwks_file is not None and jwks_uri is not None:
+        raise typer.BadParameter("give --jwks or --jwks-uri, not both")
+    keyed: dict[str, Any] = {}
+    if jwks_file is not None or jwks_uri is not None:
+        keyed = {"token_endpoint_auth_method": "private_key_jwt",
+                 **({"jwks": oidc_cli.json_file(jwks_file)} if jwks_file is not None else {"jwks_uri": jwks_uri})}
+
     async def go(ctx: Services) -> CredentialEnvelope:
         u = await require_user(ctx, user)
         body: dict[str, Any] = {"name": name}
@@ -224,10 +240,11 @@ def credentials_create(user: str = typer.Option(..., help="Email, phone or id of
                 body[k] = v
         if dpop_bound:
             body["dpopBoundAccessTokens"] = True
-        issued = await credentials_service.create(ctx, user_principal(u), body, by_operator=True)
-        return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret))
+        issued = await credentials_service.create(ctx, user_principal(u), {**body, **keyed}, by_operator=True)
+        return CredentialEnvelope(data=CredentialOut.of(issued.record, issued.secret, rfc7591=bool(keyed)))
     data = run(go)
-    output(data, as_json, f"client_id={data.data.username}\nclient_secret={data.data.password}")
+    output(data, as_json, f"client_id={data.data.username}\n" + (
+        f"client_secret={data.data.password}" if data.data.password else "token_endpoint_auth_method=private_key_jwt"))
 
 
 @credentials_app.command("limit")

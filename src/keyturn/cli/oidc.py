@@ -47,13 +47,16 @@ def clients_create(
         help="Its authorization requests must be pushed to POST /par first (RFC 9126; FAPI 2.0)."),
     auth_method: str = typer.Option(
         None, "--token-endpoint-auth-method",
-        help="client_secret_basic, client_secret_post, private_key_jwt (with --jwks; no secret), "
+        help="client_secret_basic, client_secret_post, private_key_jwt (with --jwks or --jwks-uri; no secret), "
              "self_signed_tls_client_auth (with --jwks whose keys carry its certificates as x5c; no secret; "
              "RFC 8705 §2.2) or none."),
     jwks_file: Path = typer.Option(
         None, "--jwks", help='private_key_jwt: a JSON file holding {"keys": [...]}, the client\'s public keys; '
                              "self_signed_tls_client_auth: its certificates (x5c) on those keys.",
         exists=True, dir_okay=False, readable=True),
+    jwks_uri: str = typer.Option(
+        None, "--jwks-uri", help="private_key_jwt: the https URL where the client publishes its public keys "
+        "(instead of --jwks; its host must be on KEYTURN_JWKS_URI_ALLOWED_HOSTS)."),
     auth_signing_alg: str = typer.Option(
         None, "--token-endpoint-auth-signing-alg",
         help="private_key_jwt: the one alg its assertions use (default: any of ES256, ES384, PS256, PS384, "
@@ -73,10 +76,10 @@ def clients_create(
     """Register a client; prints JSON with client_id (and client_secret, shown once, if confidential)."""
     if public == confidential:
         raise typer.BadParameter("give exactly one of --public or --confidential")
-    if auth_method is not None or jwks_file is not None or auth_signing_alg is not None:
+    if auth_method is not None or jwks_file is not None or jwks_uri is not None or auth_signing_alg is not None:
         if auth_method is None or (auth_method == "none") != public:
-            raise typer.BadParameter("--token-endpoint-auth-method is required with --jwks, and is none exactly "
-                                     "for a --public client")
+            raise typer.BadParameter("--token-endpoint-auth-method is required with --jwks or --jwks-uri, and is "
+                                     "none exactly for a --public client")
         body: dict[str, Any] = {
             "name": name, "redirect_uris": list(redirect_uri),
             "post_logout_redirect_uris": list(post_logout_redirect_uri),
@@ -84,12 +87,13 @@ def clients_create(
             "refresh_tokens": not no_refresh, "revoke_refresh_on_logout": not keep_refresh_on_logout,
             "id_token_signed_response_alg": id_token_alg, "dpop_bound_access_tokens": dpop_bound,
             "require_pushed_authorization_requests": require_par, "token_endpoint_auth_method": auth_method,
-            "jwks": _json_file(jwks_file) if jwks_file is not None else None,
+            "jwks": json_file(jwks_file) if jwks_file is not None else None, "jwks_uri": jwks_uri,
             "token_endpoint_auth_signing_alg": auth_signing_alg, "tls_client_auth_subject_dn": tls_subject_dn,
             "tls_client_certificate_bound_access_tokens": tls_bound or None, "fapi2": fapi2}
 
         async def by_metadata(ctx: Services) -> ClientOut:
-            issued = await oidc_clients.create_from(ctx, client_metadata.parse(body, dynamic=False))
+            meta = client_metadata.parse(body, dynamic=False, jwks_uri_hosts=ctx.settings.jwks_uri_allowed_hosts)
+            issued = await oidc_clients.create_from(ctx, meta)
             return ClientOut.of(issued.record, issued.secret)
         out = run(by_metadata)
         output(out, as_json, f"client_id={out.client_id}")
@@ -108,7 +112,7 @@ def clients_create(
     output(data, as_json, f"client_id={data.client_id}")
 
 
-def _json_file(path: Path) -> Any:
+def json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):

@@ -29,6 +29,10 @@ ALLOWED_ALGS: tuple[SigningAlg, ...] = get_args(SigningAlg)  # what Keyturn sign
 # them all (tests/oidc/test_discovery_algs.py). EdDSA is Ed25519 (RFC 8037 §3.1, OKP keys).
 ClientIdTokenAlg = Literal["RS256", "ES256", "EdDSA"]
 CLIENT_ID_TOKEN_ALGS: tuple[ClientIdTokenAlg, ...] = get_args(ClientIdTokenAlg)
+# private_key_jwt (RFC 7523, keyturn.services.client_assertion): the algs a client assertion may use without
+# registering one, and every value token_endpoint_auth_signing_alg may take (RS256 only when registered)
+ASSERTION_ALGS = ("ES256", "ES384", "PS256", "PS384", "EdDSA")
+REGISTRABLE_ALGS = (*ASSERTION_ALGS, "RS256")
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 

@@ -2,8 +2,10 @@
 
 The client proves it holds a private key by signing a short-lived JWT with it; the server checks the
 signature with a public key from the client's own registered ``jwks`` (``Client.registered_metadata``;
-keyturn.services.oidc.metadata validates it: public asymmetric keys only). The rules, each refusing with
-``invalid_client`` (401) through keyturn.services.client_auth:
+keyturn.services.oidc.metadata validates it: public asymmetric keys only), or from the key set its registered
+``jwks_uri`` publishes (keyturn.services.client_jwks: fetched within limits from an operator-allowed host,
+cached, refetched on an unknown ``kid`` at most once per cooldown; no usable set is ``invalid_client``). The
+rules, each refusing with ``invalid_client`` (401) through keyturn.services.client_auth:
 
 - ``alg``: asymmetric only — ES256, ES384, PS256, PS384, EdDSA, or the one alg the client registered as
   ``token_endpoint_auth_signing_alg`` (RS256 only that way); never ``HS*`` or ``none``.
@@ -26,13 +28,16 @@ from typing import Any
 
 import jwt
 
+from keyturn.core.jose import ASSERTION_ALGS, REGISTRABLE_ALGS
 from keyturn.core.models import Client
 from keyturn.services import fapi
+from keyturn.services.client_jwks import JwksUnavailable
 from keyturn.services.context import Services
 
+__all__ = ["ASSERTION_ALGS", "ASSERTION_TYPE", "REGISTRABLE_ALGS", "AssertionRefused", "allowed_algs",
+           "choose_key", "claimed_client", "client_key", "verify_assertion"]
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGS = ("ES256", "ES384", "PS256", "PS384", "EdDSA")  # accepted without registering one
-REGISTRABLE_ALGS = (*ASSERTION_ALGS, "RS256")  # token_endpoint_auth_signing_alg values
 MAX_LENGTH = 8192
 MAX_JTI = 256
 # alg -> (kty, crv or None)
@@ -94,6 +99,25 @@ def choose_key(jwks: Any, kid: Any, alg: str) -> jwt.PyJWK:
         raise AssertionRefused("bad_assertion", "the registered key cannot be used") from None
 
 
+async def client_key(ctx: Services, client: Client, kid: Any, alg: str) -> jwt.PyJWK:
+    """The key an assertion names: from the registered ``jwks``, else from the ``jwks_uri``'s set (RFC 7591 §2:
+    one or the other), refetched once (within the cooldown) when the set lacks it: the client rotated."""
+    registered = client.registered_metadata or {}
+    uri = registered.get("jwks_uri")
+    if not isinstance(uri, str):
+        return choose_key(registered.get("jwks"), kid, alg)
+    try:
+        jwks = await ctx.client_jwks.keys(uri)
+        try:
+            return choose_key(jwks, kid, alg)
+        except AssertionRefused as refused:
+            if refused.reason != "unknown_kid":
+                raise
+        return choose_key(await ctx.client_jwks.refetch(uri, jwks), kid, alg)
+    except JwksUnavailable as failed:
+        raise AssertionRefused("jwks_unavailable", str(failed)) from None
+
+
 async def verify_assertion(ctx: Services, client: Client, assertion: str, now: float) -> None:
     """Whether ``assertion`` authenticates ``client``: returns, or raises :class:`AssertionRefused`."""
     if len(assertion) > MAX_LENGTH:
@@ -106,7 +130,7 @@ async def verify_assertion(ctx: Services, client: Client, assertion: str, now: f
     algs = fapi.assertion_algs(ctx.settings, client, allowed_algs(client))  # FAPI 2.0 §5.4.1
     if not isinstance(alg, str) or alg not in algs:
         raise AssertionRefused("bad_assertion", f"client_assertion alg must be one of {', '.join(algs)}")
-    key = choose_key((client.registered_metadata or {}).get("jwks"), header.get("kid"), alg)
+    key = await client_key(ctx, client, header.get("kid"), alg)
     iss = ctx.settings.issuer
     leeway = ctx.settings.clock_leeway
     try:

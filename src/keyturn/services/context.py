@@ -17,6 +17,7 @@ from keyturn.core.jose import VerifiedTokens
 from keyturn.core.models import Client, Principal, is_client_id
 from keyturn.core.policy import Policy
 from keyturn.services.cache import TTLCache
+from keyturn.services.client_jwks import ClientJwks
 from keyturn.services.keyring import KeyRing
 from keyturn.services.origin_index import OriginIndex
 from keyturn.services.outage import OUTAGES
@@ -52,6 +53,7 @@ class Services:
     readiness: ReadinessProbe  # GET /readyz: database reachable and writable, migrations current, keys loaded
     shared: Shared  # limits, replay cache and change notices: Redis if configured, else this process
     purger: Purger  # deletes expired rows in the background (KEYTURN_PURGE_INTERVAL)
+    client_jwks: ClientJwks  # clients' jwks_uri key sets (private_key_jwt), fetched within limits and cached
 
     async def client(self, client_id: str, now: float) -> Client | None:
         """A client record, cached for ``client_cache_ttl`` seconds (bounds revocation lag across workers)."""
@@ -126,4 +128,5 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         readiness=ReadinessProbe(engine, keys),
         shared=Shared(settings.redis_url, settings.redis_prefix, settings.redis_timeout, clock=clock),
         purger=Purger(engine, settings, clock),
+        client_jwks=ClientJwks(settings.jwks_uri_allowed_hosts, settings.outbound_ca_file),
     )

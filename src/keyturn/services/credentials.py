@@ -38,7 +38,7 @@ from keyturn.core.secrets import digest, new_client_id, new_client_secret
 from keyturn.core.text import check_text
 from keyturn.services import access
 from keyturn.services.context import CREDENTIAL_CREATE_WINDOW, Services
-from keyturn.services.oidc.metadata import credential_fields, credential_tls
+from keyturn.services.oidc.metadata import KEY_NAMES, credential_fields, credential_keys, credential_tls, invalid
 from keyturn.services.redirects import validate_redirect_uris
 from keyturn.storage import accounts as accounts_repo
 from keyturn.storage import audit
@@ -46,7 +46,8 @@ from keyturn.storage import clients as clients_repo
 from keyturn.storage import grants as grants_repo
 
 DEFAULT_ROLE = "merchant-terminal"
-UPDATABLE = ("name", "domain", "scope", "status", "rateLimit", "expiration")
+UPDATABLE = ("name", "domain", "scope", "status", "rateLimit", "expiration", "token_endpoint_auth_method",
+             *KEY_NAMES)
 NO_EXPIRATION = "none"  # an update's way to remove an expiration (null is refused, as for every field)
 LAST_EXPIRATION = 253370764800.0  # 9999-01-01T00:00:00Z: later instants have no 4-digit ISO year to answer with
 
@@ -220,6 +221,7 @@ async def create(ctx: Services, creator: Principal, body: dict[str, Any], *,
     limit, but never grants ``keyturn:*`` nor a role or permission scope beyond the creator's. RFC 7591 names
     (``client_name``, ``redirect_uris``, ``grant_types``…) are read as the seed's (services/oidc/metadata.py)."""
     tls = credential_tls(body)  # RFC 8705: tls_client_auth and certificate-bound tokens
+    tls.update(credential_keys(body, ctx.settings.jwks_uri_allowed_hosts))  # private_key_jwt: jwks or jwks_uri
     body, auth_method = credential_fields(body, ctx.settings.default_credential_refresh)
     name = (_text(body, "name", required=True, max_len=200) or "").strip()
     if not name:
@@ -262,7 +264,8 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
                   expiration: float | None = None, dpop_bound: bool = False,
                   auth_method: str | None = None, tls: dict[str, Any] | None = None) -> Issued[Client]:
     now = ctx.clock()
-    client_id, secret = new_client_id(), new_client_secret()
+    # private_key_jwt (RFC 7523): its keys authenticate it, so it has no secret (password null, shown never)
+    client_id, secret = new_client_id(), None if auth_method == "private_key_jwt" else new_client_secret()
     grant_types = [GRANT_CLIENT_CREDENTIALS] + ([GRANT_REFRESH_TOKEN] if refresh or redirect_uris else [])
     if redirect_uris:
         grant_types.insert(1, GRANT_AUTHORIZATION_CODE)
@@ -272,7 +275,8 @@ async def _insert(ctx: Services, creator: Principal, *, name: str, domain: str, 
             await check_grantable(ctx, conn, creator, account_id, scope)
         client = Client(
             client_id=client_id, kind="credential", name=name, owner_id=creator.id, account_id=account_id,
-            role=role, secret_digest=digest(secret), prev_secret_digest=None, prev_secret_expires_at=None,
+            role=role, secret_digest=digest(secret) if secret else None, prev_secret_digest=None,
+            prev_secret_expires_at=None,
             is_public=False, public_id=str(int(now * 1000)), domain=domain, scope=scope, refresh=refresh,
             status=0, grant_types=tuple(grant_types), redirect_uris=tuple(redirect_uris),
             post_logout_redirect_uris=(), allowed_origins=(), first_party=False, refresh_enabled=bool(refresh),
@@ -309,7 +313,12 @@ async def get(ctx: Services, owner: Principal, client_id: str) -> Client:
 async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str, Any]) -> Client:
     """Partial update (PUT and PATCH alike): an absent field is unchanged; ``null`` is refused for every
     field (it never clears: a null scope or domain would widen the credential); ``scope`` names at least one
-    scope from the owner's catalogue; ``domain: ""`` means no browser origin at all."""
+    scope from the owner's catalogue; ``domain: ""`` means no browser origin at all.
+
+    ``token_endpoint_auth_method: private_key_jwt`` with ``jwks`` or ``jwks_uri`` upgrades a secret credential
+    to a key pair: its secret (and a rotated one still in its overlap) is dropped, as an RFC 7592 update to
+    private_key_jwt drops an OIDC client's; a keyed credential replaces its keys the same way. There is no way
+    back to a secret (a new credential), nor from ``tls_client_auth``."""
     unknown = set(body) - set(UPDATABLE)
     if unknown:
         raise ApiError(400, "INVALID_REQUEST", f"field {sorted(unknown)[0]} cannot be changed")
@@ -338,8 +347,14 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
     now = ctx.clock()
     if "expiration" in body:
         changes["expiration"] = validate_expiration(body["expiration"], now, allow_none=True)
+    method = body.get("token_endpoint_auth_method")
+    if method is not None and method != "private_key_jwt":
+        raise invalid(f"token_endpoint_auth_method can change only to private_key_jwt (a credential with a key "
+                      f"pair has no secret; create a new credential for {str(method)[:40]!r})")
     async with ctx.engine.begin() as conn:
         client = await _owned(ctx, conn, owner, client_id)
+        if "token_endpoint_auth_method" in body or any(n in body for n in KEY_NAMES):
+            changes.update(_keys_change(ctx, client, body))
         if expired(client, now):  # its refresh tokens died with it: extending the credential does not revive them
             await grants_repo.revoke_grants_of_client(conn, client_id, now, "credential_expired")
         if "scope" in changes:
@@ -356,12 +371,27 @@ async def update(ctx: Services, owner: Principal, client_id: str, body: dict[str
     return client
 
 
+def _keys_change(ctx: Services, client: Client, body: dict[str, Any]) -> dict[str, Any]:
+    """The columns an update to private_key_jwt (or of a keyed credential's keys) changes: the keys in
+    ``registered_metadata`` (``jwks`` or ``jwks_uri``, replacing the old ones), and no secret any more."""
+    if client.auth_method == "tls_client_auth":
+        raise invalid("token_endpoint_auth_method cannot change from tls_client_auth; create a new credential")
+    keys = credential_keys(body, ctx.settings.jwks_uri_allowed_hosts, method=client.auth_method)
+    kept = {k: v for k, v in (client.registered_metadata or {}).items() if k not in KEY_NAMES}
+    return {"registered_metadata": {**kept, "token_endpoint_auth_method": "private_key_jwt", **keys},
+            "secret_digest": None, "prev_secret_digest": None, "prev_secret_expires_at": None}
+
+
 async def rotate_secret(ctx: Services, owner: Principal, client_id: str) -> Issued[Client]:
-    """New secret now; the old one keeps working for ``secret_rotation_overlap`` seconds."""
+    """New secret now; the old one keeps working for ``secret_rotation_overlap`` seconds. A credential with a
+    key pair (private_key_jwt) has no secret to rotate: the client publishes new keys instead."""
     now = ctx.clock()
     secret = new_client_secret()
     async with ctx.engine.begin() as conn:
         client = await _owned(ctx, conn, owner, client_id)
+        if client.auth_method == "private_key_jwt":
+            raise ApiError(400, "INVALID_REQUEST", "this credential authenticates with private_key_jwt: it has no "
+                           "secret to rotate (update its jwks or jwks_uri)")
         overlap = ctx.settings.secret_rotation_overlap
         await clients_repo.update_fields(
             conn, client_id, secret_digest=digest(secret), updated_at=now,

@@ -42,6 +42,9 @@ class CredentialOut(BaseModel):
     redirect_uris: list[str] | None = Field(None, exclude_if=absent)
     grant_types: list[str] | None = Field(None, exclude_if=absent)
     token_endpoint_auth_method: str | None = Field(None, exclude_if=absent)
+    jwks: dict[str, Any] | None = Field(None, exclude_if=absent, description="private_key_jwt: its public keys")
+    jwks_uri: str | None = Field(None, exclude_if=absent, description="private_key_jwt: where its keys are")
+    token_endpoint_auth_signing_alg: str | None = Field(None, exclude_if=absent)
 
     @classmethod
     def of(cls, client: Client, secret: str | None = None, *, rfc7591: bool = False) -> CredentialOut:
@@ -51,7 +54,9 @@ class CredentialOut(BaseModel):
             client_id=client.client_id, client_secret=secret, client_id_issued_at=int(client.created_at),
             client_secret_expires_at=int(client.expiration or 0), client_name=client.name,
             redirect_uris=list(client.redirect_uris), grant_types=list(client.grant_types),
-            token_endpoint_auth_method=client.auth_method or "client_secret_basic")
+            token_endpoint_auth_method=client.auth_method or "client_secret_basic",
+            **{k: v for k, v in (client.registered_metadata or {}).items()
+               if k in ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg")})
         return cls(**rfc,
             name=client.name, domain=client.domain or "", scope=client.scope, ownerId=client.owner_id,
             accountId=client.account_id, role=client.role, prefix="Bearer", refresh=client.refresh, type=1,

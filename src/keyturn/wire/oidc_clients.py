@@ -43,6 +43,7 @@ class ClientOut(BaseModel):
     application_type: str | None = Field(None, exclude_if=absent)
     # private_key_jwt (RFC 7523): the client's public keys, and the one alg it registered, if any
     jwks: dict[str, Any] | None = Field(None, exclude_if=absent)
+    jwks_uri: str | None = Field(None, exclude_if=absent, description="Where the client publishes its keys")
     token_endpoint_auth_signing_alg: str | None = Field(None, exclude_if=absent)
     # RFC 8705 (docs/fapi2.md), when registered
     tls_client_auth_subject_dn: str | None = Field(None, exclude_if=absent)
@@ -66,7 +67,7 @@ class ClientOut(BaseModel):
 
 
 INFO_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "contacts", "software_id", "software_version",
-               "application_type", "jwks", "token_endpoint_auth_signing_alg", "tls_client_auth_subject_dn",
+               "application_type", "jwks", "jwks_uri", "token_endpoint_auth_signing_alg", "tls_client_auth_subject_dn",
                "tls_client_certificate_bound_access_tokens")
 
 

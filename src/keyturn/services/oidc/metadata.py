@@ -17,30 +17,27 @@ the registration endpoint answers them as RFC 7591 §3.2.2 errors (services/oidc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import jwt
-
 from keyturn.core.durations import parse_duration
 from keyturn.core.errors import ApiError
-from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS
+from keyturn.core.jose import CLIENT_ID_TOKEN_ALGS, REGISTRABLE_ALGS
 from keyturn.core.models import GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN
-from keyturn.core.mtls import TLS_METHODS, BadX5c, normalise_dn, x5c_certificate
+from keyturn.core.mtls import TLS_METHODS, normalise_dn
 from keyturn.core.text import text_problem
-from keyturn.services.client_assertion import REGISTRABLE_ALGS
+from keyturn.services.client_jwks import MAX_KEYS, check_jwks, check_jwks_uri
+
+__all__ = ["MAX_KEYS", "SUPPORTED", "ClientMetadata", "Meta", "check_jwks", "credential_fields", "credential_keys",
+           "credential_tls", "invalid", "parse", "uses_rfc7591"]
 
 Kind = Literal["string", "strings", "uri", "uris", "bool", "jwks"]
 # what services/client_auth.py accepts (tls_client_auth: RFC 8705 §2.1, served with KEYTURN_MTLS_CERT_HEADER;
 # self_signed_tls_client_auth: §2.2, its certificates in jwks, served with KEYTURN_MTLS_VERIFY_HEADER too)
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt", *TLS_METHODS)
 KEYLESS_METHODS = ("private_key_jwt", *TLS_METHODS)  # authenticate without a secret: no client_secret issued
-JWKS_METHODS = ("private_key_jwt", "self_signed_tls_client_auth")  # the methods whose keys are in jwks
-MAX_KEYS = 10  # keys in a client's jwks
-_PUBLIC_MEMBERS = {"EC": {"crv", "x", "y"}, "RSA": {"n", "e"}, "OKP": {"crv", "x"}}
-_COMMON_MEMBERS = {"kty", "kid", "use", "alg", "key_ops", "x5c", "x5t", "x5t#S256", "x5u"}
 MAX_ITEMS = 50
 MAX_LENGTH = 2000
 
@@ -74,6 +71,7 @@ SUPPORTED: dict[str, Meta] = {
     "post_logout_redirect_uris": Meta("uris", "post_logout_redirect_uris"),
     # RFC 7591 §2, RFC 7523: private_key_jwt (keyturn.services.client_assertion); kept as registered
     "jwks": Meta("jwks", "info"),
+    "jwks_uri": Meta("uri", "info"),  # only to a host on KEYTURN_JWKS_URI_ALLOWED_HOSTS (client_jwks)
     "token_endpoint_auth_signing_alg": Meta("string", "info", REGISTRABLE_ALGS),
     # RFC 9449 §5.2: every token request of this client must carry a DPoP proof
     "dpop_bound_access_tokens": Meta("bool", "dpop_bound_access_tokens"),
@@ -147,50 +145,6 @@ def _string(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_jwks(name: str, value: Any) -> dict[str, Any]:
-    """A client's JWK Set (RFC 7517 §5) for private_key_jwt: 1 to ``MAX_KEYS`` public EC (P-256, P-384),
-    RSA (at least 2048 bits) or OKP (Ed25519) keys, no private or symmetric ones, each ``kid`` unique; an
-    ``x5c`` (self_signed_tls_client_auth's certificates) is a DER certificate of its key (RFC 7517 §4.7)."""
-    keys = value.get("keys") if isinstance(value, dict) else None
-    if not isinstance(value, dict) or set(value) != {"keys"} or not isinstance(keys, list) \
-            or not 1 <= len(keys) <= MAX_KEYS:
-        raise invalid(f'{name} must be {{"keys": [...]}} with 1 to {MAX_KEYS} keys')
-    kids: set[str] = set()
-    for jwk in keys:
-        if not isinstance(jwk, dict):
-            raise invalid(f"{name}: every key must be a JSON object")
-        kty = jwk.get("kty")
-        public = _PUBLIC_MEMBERS.get(kty) if isinstance(kty, str) else None
-        if public is None:
-            raise invalid(f"{name}: kty must be EC, RSA or OKP (asymmetric keys only)")
-        extra = set(jwk) - public - _COMMON_MEMBERS
-        if extra:
-            raise invalid(f"{name}: public keys only ({_safe(sorted(extra)[0])} is not a public key member)")
-        kid = jwk.get("kid")
-        if kid is not None:
-            if not isinstance(kid, str) or not kid or len(kid) > 200 or kid in kids:
-                raise invalid(f"{name}: each kid must be a unique non-empty string")
-            kids.add(kid)
-        if jwk.get("use", "sig") != "sig":
-            raise invalid(f"{name}: keys must be for signing (use sig)")
-        alg = jwk.get("alg")
-        if alg is not None and alg not in REGISTRABLE_ALGS:
-            raise invalid(f"{name}: alg {_safe(str(alg))!r} is not supported")
-        if kty == "EC" and jwk.get("crv") not in ("P-256", "P-384") or kty == "OKP" and jwk.get("crv") != "Ed25519":
-            raise invalid(f"{name}: EC keys must be P-256 or P-384, OKP keys Ed25519")
-        try:
-            key = jwt.PyJWK(jwk).key
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
-            raise invalid(f"{name}: a key is not a valid {kty} public key") from None
-        if kty == "RSA" and getattr(key, "key_size", 0) < 2048:
-            raise invalid(f"{name}: RSA keys must have at least 2048 bits")
-        try:
-            x5c_certificate(jwk)
-        except BadX5c as bad:
-            raise invalid(f"{name}: {bad}") from None
-    return {"keys": [dict(k) for k in keys]}
-
-
 def _value(name: str, meta: Meta, value: Any) -> Any:
     if meta.kind == "jwks":
         return check_jwks(name, value)
@@ -216,10 +170,11 @@ def _value(name: str, meta: Meta, value: Any) -> Any:
     return text
 
 
-def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
+def parse(body: Mapping[str, Any], *, dynamic: bool, jwks_uri_hosts: Collection[str] = ()) -> ClientMetadata:
     """The metadata of ``body`` (a JSON object). ``dynamic``: RFC 7591/7592 registration, where only the RFC
     names are accepted and the RFC's defaults apply (``client_secret_basic``; ``authorization_code`` alone);
-    otherwise Keyturn's names are accepted too, with its defaults (public; refresh tokens on)."""
+    otherwise Keyturn's names are accepted too, with its defaults (public; refresh tokens on).
+    ``jwks_uri_hosts``: ``KEYTURN_JWKS_URI_ALLOWED_HOSTS`` (empty: ``jwks_uri`` is refused)."""
     for sent in body:
         meta = SUPPORTED.get(sent)
         if meta is None or (dynamic and not meta.rfc):
@@ -228,7 +183,8 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
     for a, b in SAME_FIELD:
         if a in given and b in given:
             raise invalid(f"send {a} or {b}, not both: they name one field")
-    values = {n: _value(n, SUPPORTED[n], v) for n, v in given.items()}
+    values: dict[str, Any] = {n: check_jwks_uri(v, jwks_uri_hosts) if n == "jwks_uri"
+                              else _value(n, SUPPORTED[n], v) for n, v in given.items()}
     _check_tls(values)
     # RFC 7591 §2.1: response_types code goes with grant_types authorization_code; Keyturn serves only code
     grant_types = values.get("grant_types")
@@ -239,14 +195,7 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
     auth_method = values.get("token_endpoint_auth_method")
     if auth_method is None and dynamic:
         auth_method = "client_secret_basic"  # RFC 7591 §2: the default when omitted
-    if (auth_method in JWKS_METHODS) != ("jwks" in values):
-        raise invalid("token_endpoint_auth_method private_key_jwt or self_signed_tls_client_auth goes with jwks, "
-                      "and jwks only with them")
-    if auth_method == "self_signed_tls_client_auth" and not any("x5c" in k for k in values["jwks"]["keys"]):
-        # RFC 8705 §2.2: the client's self-signed certificates are the x5c of its keys
-        raise invalid("token_endpoint_auth_method self_signed_tls_client_auth needs jwks with a certificate (x5c)")
-    if "token_endpoint_auth_signing_alg" in values and auth_method != "private_key_jwt":
-        raise invalid("token_endpoint_auth_signing_alg goes with token_endpoint_auth_method private_key_jwt")
+    _check_keys(values, auth_method)
     public = auth_method == "none" if auth_method is not None else values.get("type", "public") == "public"
     redirect_uris = values.get("redirect_uris", [])
     name = values.get("name") or values.get("client_name")
@@ -264,6 +213,27 @@ def parse(body: Mapping[str, Any], *, dynamic: bool) -> ClientMetadata:
         dpop_bound_access_tokens=values.get("dpop_bound_access_tokens", False),
         require_pushed_authorization_requests=values.get("require_pushed_authorization_requests", False),
         fapi2=values.get("fapi2", False), info={n: v for n, v in values.items() if SUPPORTED[n].field == "info"})
+
+
+def _check_keys(values: Mapping[str, Any], auth_method: Any) -> None:
+    """RFC 7591 §2: private_key_jwt goes with ``jwks`` or ``jwks_uri`` (never both), and they only with it or
+    self_signed_tls_client_auth, whose certificates are the ``x5c`` of its keys (RFC 8705 §2.2) — registered
+    inline: a certificate is looked up at each connection, so Keyturn does not fetch them (``jwks_uri`` refused
+    for it)."""
+    if "jwks" in values and "jwks_uri" in values:
+        raise invalid("send jwks or jwks_uri, not both (RFC 7591 §2)")
+    if auth_method == "self_signed_tls_client_auth":
+        if "jwks" not in values:
+            raise invalid("token_endpoint_auth_method self_signed_tls_client_auth needs jwks with its certificates "
+                          "(x5c); jwks_uri is not supported for it")
+        if not any("x5c" in k for k in values["jwks"]["keys"]):  # RFC 8705 §2.2
+            raise invalid("token_endpoint_auth_method self_signed_tls_client_auth needs jwks with a certificate "
+                          "(x5c)")
+    elif (auth_method == "private_key_jwt") != ("jwks" in values or "jwks_uri" in values):
+        raise invalid("token_endpoint_auth_method private_key_jwt goes with jwks or jwks_uri, and they only with it "
+                      "(or jwks with self_signed_tls_client_auth)")
+    if "token_endpoint_auth_signing_alg" in values and auth_method != "private_key_jwt":
+        raise invalid("token_endpoint_auth_signing_alg goes with token_endpoint_auth_method private_key_jwt")
 
 
 def _check_tls(values: dict[str, Any]) -> None:
@@ -285,11 +255,12 @@ def _check_tls(values: dict[str, Any]) -> None:
 # Seed 000's credential endpoint (POST /api/v2/credential) takes these RFC 7591 names beside its own; a
 # credential is a machine client, so only these, with what makes sense for one (docs/management-api.md).
 CREDENTIAL_NAMES = {"client_name": "name", "redirect_uris": "redirect"}  # RFC 7591 name -> the seed's
-CREDENTIAL_RFC_ONLY = ("grant_types", "token_endpoint_auth_method", "jwks_uri")
+KEY_NAMES = ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg")  # RFC 7591 §2, RFC 7523: private_key_jwt
+CREDENTIAL_RFC_ONLY = ("grant_types", "token_endpoint_auth_method", *KEY_NAMES)
 TLS_NAMES = ("tls_client_auth_subject_dn", "tls_client_certificate_bound_access_tokens")  # RFC 8705
 CREDENTIAL_GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_REFRESH_TOKEN, GRANT_AUTHORIZATION_CODE)
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
-CREDENTIAL_METHODS = (*SECRET_METHODS, "tls_client_auth")
+CREDENTIAL_METHODS = (*SECRET_METHODS, "tls_client_auth", "private_key_jwt")
 
 
 def credential_tls(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,6 +272,17 @@ def credential_tls(body: Mapping[str, Any]) -> dict[str, Any]:
     _check_tls({**values, "token_endpoint_auth_method": method} if method is not None else values)
     if "tls_client_auth_subject_dn" in values:
         values["tls_client_auth_subject_dn"] = normalise_dn(values["tls_client_auth_subject_dn"])
+    return values
+
+
+def credential_keys(body: Mapping[str, Any], jwks_uri_hosts: Collection[str], *,
+                    method: Any = None) -> dict[str, Any]:
+    """The private_key_jwt metadata of a credential request (``jwks`` or ``jwks_uri``, and
+    ``token_endpoint_auth_signing_alg``), checked as for an OIDC client and paired with the method (the body's
+    ``token_endpoint_auth_method``, else ``method``): what the credential keeps in ``registered_metadata``."""
+    values = {n: check_jwks_uri(body[n], jwks_uri_hosts) if n == "jwks_uri" else _value(n, SUPPORTED[n], body[n])
+              for n in KEY_NAMES if body.get(n) is not None}
+    _check_keys(values, body.get("token_endpoint_auth_method", method))
     return values
 
 
@@ -321,9 +303,8 @@ def credential_fields(body: Mapping[str, Any], default_refresh: str | None) -> t
             if seed in out:
                 raise ApiError(400, "INVALID_REQUEST", f"send {seed} or {rfc}, not both: they name one field")
             out[seed] = out.pop(rfc)
-    if out.pop("jwks_uri", None) is not None:
-        raise invalid("jwks_uri is not supported for credentials: a credential authenticates with its "
-                      "client_secret (client_secret_basic or client_secret_post)")
+    for name in KEY_NAMES:  # credential_keys reads these
+        out.pop(name, None)
     method = out.pop("token_endpoint_auth_method", None)
     if method is not None and method not in CREDENTIAL_METHODS:
         raise invalid(f"token_endpoint_auth_method {_safe(str(method))!r} is not supported for credentials "

@@ -113,7 +113,7 @@ async def register(ctx: Services, body: Mapping[str, Any], *, initial_token: str
             if not await repo.live_initial_token(conn, digest(initial_token), now):
                 raise InvalidToken("the initial access token is invalid, expired, revoked or used up")
     async with _as_registration_errors():
-        meta = metadata.parse(body, dynamic=True)
+        meta = metadata.parse(body, dynamic=True, jwks_uri_hosts=ctx.settings.jwks_uri_allowed_hosts)
         token = new_registration_access_token()
         client, secret = build(meta, client_id=new_client_id(), now=now, scopes_supported=_scopes_supported(ctx),
                                owner_id=user.id if user is not None else None, registration_digest=digest(token),
@@ -186,7 +186,7 @@ async def update(ctx: Services, client_id: str, token: str, body: Mapping[str, A
     fields = {k: v for k, v in body.items() if k not in ("client_id", "client_secret")}
     now = ctx.clock()
     async with _as_registration_errors():
-        meta = metadata.parse(fields, dynamic=True)
+        meta = metadata.parse(fields, dynamic=True, jwks_uri_hosts=ctx.settings.jwks_uri_allowed_hosts)
         if meta.public != client.is_public:
             raise InvalidClientMetadata("token_endpoint_auth_method cannot change between none and a secret "
                                         "method; register a new client")

@@ -7,7 +7,7 @@ Every answer is built as its documented model (keyturn.wire.credentials, which t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, StrictBool, StrictInt
@@ -71,14 +71,20 @@ class CredentialCreate(Strict):
                                            "refresh_token (a refresh lifetime) and authorization_code (with "
                                            "redirect URIs) if wanted")
     token_endpoint_auth_method: Word | None = Field(None, description="client_secret_basic (default), "
-                                                    "client_secret_post or tls_client_auth (RFC 8705, with "
+                                                    "client_secret_post, private_key_jwt (RFC 7523, with jwks or "
+                                                    "jwks_uri; no secret) or tls_client_auth (RFC 8705, with "
                                                     "tls_client_auth_subject_dn); the credential then "
                                                     "authenticates so only")
     tls_client_auth_subject_dn: Text | None = Field(None, description="RFC 8705 §2.1.2: the subject DN (RFC 4514) "
                                                     "of the client certificate, with tls_client_auth")
     tls_client_certificate_bound_access_tokens: StrictBool | None = Field(
         None, description="RFC 8705 §3: access tokens bound to the client certificate (cnf.x5t#S256)")
-    jwks_uri: Text | None = Field(None, description="Refused: a credential authenticates with its client_secret")
+    jwks: dict[str, Any] | None = Field(None, description='private_key_jwt: {"keys": [...]}, 1 to 10 public '
+                                        "EC/RSA/OKP keys (RFC 7517 §5)")
+    jwks_uri: Text | None = Field(None, description="private_key_jwt, instead of jwks: the https URL of the "
+                                  "client's JWK Set; its host must be on KEYTURN_JWKS_URI_ALLOWED_HOSTS")
+    token_endpoint_auth_signing_alg: Word | None = Field(None, description="private_key_jwt: the one alg its "
+                                                         "assertions use (ES256, ES384, PS256, PS384, EdDSA, RS256)")
 
 
 class CredentialUpdate(Strict):
@@ -93,6 +99,13 @@ class CredentialUpdate(Strict):
                                    "the quota")
     expiration: Patch[Word] = Field(None, description="New expiration: an ISO 8601 date-time with an offset, in the "
                                     "future; \"none\" removes it (never expires)")
+    # RFC 7591 §2 / RFC 7523: upgrade to a key pair (the secret is dropped), or replace a keyed credential's keys
+    token_endpoint_auth_method: Patch[Word] = Field(None, description="private_key_jwt only (with jwks or "
+                                                    "jwks_uri): the credential's secret stops working")
+    jwks: Patch[dict[str, Any]] = Field(None, description='private_key_jwt: {"keys": [...]} (replaces the keys)')
+    jwks_uri: Patch[Text] = Field(None, description="private_key_jwt: where its keys are published (replaces them)")
+    token_endpoint_auth_signing_alg: Patch[Word] = Field(None, description="private_key_jwt: the one alg its "
+                                                         "assertions use")
 
 
 @router.post("", response_model=CredentialEnvelope, responses=CREATE_ERRORS,
@@ -141,8 +154,9 @@ async def get_credential(client_id: str, request: Request,
               summary="Same as PUT: a partial update")
 async def update_credential(client_id: str, body: CredentialUpdate, request: Request,
                             principal: Principal = Depends(current_principal)) -> Response:
-    client = await credentials.update(services(request), principal, client_id, body.model_dump(exclude_unset=True))
-    return shape_response(CredentialEnvelope(data=CredentialOut.of(client)))
+    fields = body.model_dump(exclude_unset=True)
+    client = await credentials.update(services(request), principal, client_id, fields)
+    return shape_response(CredentialEnvelope(data=CredentialOut.of(client, rfc7591=uses_rfc7591(fields))))
 
 
 @router.post("/{client_id}/rotate", response_model=CredentialEnvelope, responses=ERRORS,

@@ -59,12 +59,14 @@ class ClientIn(BaseModel):
     # RFC 7591 §2 names (services/oidc/metadata.py SUPPORTED checks their values)
     client_name: Name | None = None
     token_endpoint_auth_method: Word | None = Field(None, description="none, client_secret_basic, "
-                                                    "client_secret_post, private_key_jwt (with jwks), "
+                                                    "client_secret_post, private_key_jwt (with jwks or jwks_uri), "
                                                     "tls_client_auth or self_signed_tls_client_auth (with jwks "
                                                     "whose keys carry x5c) (RFC 8705)")
     jwks: dict[str, Any] | None = Field(None, description='private_key_jwt: {"keys": [...]}, 1 to 10 public '
                                         "EC/RSA/OKP keys (RFC 7517 §5); self_signed_tls_client_auth: its "
                                         "certificates as the keys' x5c")
+    jwks_uri: Uri | None = Field(None, description="private_key_jwt, instead of jwks: the https URL of the "
+                                 "client's JWK Set; its host must be on KEYTURN_JWKS_URI_ALLOWED_HOSTS")
     token_endpoint_auth_signing_alg: Word | None = Field(None, description="private_key_jwt: the one alg its "
                                                          "assertions use (ES256, ES384, PS256, PS384, EdDSA, RS256)")
     grant_types: list[Word] | None = Field(None, max_length=10, description="authorization_code, refresh_token")
@@ -100,8 +102,10 @@ def require_operator(principal: Principal) -> None:
 async def create_client(body: ClientIn, request: Request,
                         principal: Principal = Depends(current_principal)) -> Response:
     require_operator(principal)
-    meta = client_metadata.parse(body.model_dump(exclude_unset=True), dynamic=False)
-    issued = await oidc_clients.create_from(services(request), meta, actor=principal.resource_name)
+    ctx = services(request)
+    meta = client_metadata.parse(body.model_dump(exclude_unset=True), dynamic=False,
+                                 jwks_uri_hosts=ctx.settings.jwks_uri_allowed_hosts)
+    issued = await oidc_clients.create_from(ctx, meta, actor=principal.resource_name)
     return shape_response(ClientEnvelope(data=ClientOut.of(issued.record, issued.secret)), 201)
 
 

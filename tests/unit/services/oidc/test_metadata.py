@@ -3,6 +3,8 @@ is refused naming it; the credential endpoint's RFC 7591 names map onto seed 000
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from keyturn.core.errors import ApiError
@@ -24,7 +26,7 @@ def _refused(body, *, dynamic=True, code="INVALID_CLIENT_METADATA") -> str:
 def test_the_table_is_data_one_line_per_name():
     assert all(isinstance(m, metadata.Meta) for m in SUPPORTED.values())
     assert {"redirect_uris", "token_endpoint_auth_method", "grant_types", "client_name"} <= set(SUPPORTED)
-    assert not {"jwks_uri", "software_statement"} & set(SUPPORTED)
+    assert "software_statement" not in SUPPORTED
     assert SUPPORTED["jwks"].kind == "jwks" and "private_key_jwt" in SUPPORTED["token_endpoint_auth_method"].choices
     assert SUPPORTED["dpop_bound_access_tokens"].kind == "bool"  # RFC 9449 §5.2 (docs/dpop.md)
 
@@ -171,3 +173,21 @@ def test_self_signed_tls_client_auth_keeps_its_certificates_in_jwks():
 ])
 def test_self_signed_refusals(body, named):
     assert named in _refused({"redirect_uris": [URI], **body})
+
+
+def test_jwks_uri_with_an_allowed_host():
+    from tests.assertion_keys import KeyPair
+    hosts = ("keys.example",)
+    meta = parse({"redirect_uris": [URI], "token_endpoint_auth_method": "private_key_jwt",
+                  "jwks_uri": "https://keys.example/jwks"}, dynamic=True, jwks_uri_hosts=hosts)
+    assert meta.info == {"jwks_uri": "https://keys.example/jwks"} and meta.auth_method == "private_key_jwt"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"jwks_uri": "https://keys.example/jwks"}, "private_key_jwt goes with jwks or jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/j",
+          "jwks": KeyPair().jwks}, "not both"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://keys.example/j"}, "https"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://other.example/j"}, "not allowed"),
+    ]
+    for body, says in cases:
+        with pytest.raises(ApiError, match=says):
+            parse({"redirect_uris": [URI], **body}, dynamic=True, jwks_uri_hosts=hosts)
