@@ -10,11 +10,8 @@ in tests/flows/test_mtls.py (here 127.0.0.1 is the trusted proxy).
 from __future__ import annotations
 
 import os
-import ssl
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,45 +19,13 @@ import jwt
 import pytest
 
 from keyturn.core.mtls import thumbprint
-from tests.access.test_live_gateway import _nginx_binary, _wait_port
-from tests.certs import Issued, authority, issue
+from tests.certs import authority, issue
+from tests.mtls_front import CERT_HEADER, nginx_front, tls_client
 from tests.server import LiveServer, free_port, live_database, start_server
 
 pytestmark = pytest.mark.server
-HEADER = "X-SSL-Client-Cert"
+HEADER = CERT_HEADER
 DN = "CN=client-1,O=Keyturn Tests,C=NZ"
-
-
-def nginx_conf(prefix: Path, port: int, keyturn_url: str) -> str:
-    """docs/fapi2.md's configuration, with test ports, paths and a temp prefix."""
-    return f"""
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {prefix}/error.log warn;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
-  fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
-  server {{
-    listen 127.0.0.1:{port} ssl;
-    ssl_certificate {prefix}/server.pem;
-    ssl_certificate_key {prefix}/server.key;
-    ssl_client_certificate {prefix}/ca.pem;
-    ssl_verify_client optional;
-    ssl_verify_depth 2;
-    location / {{
-      proxy_pass {keyturn_url};
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto https;
-      proxy_set_header {HEADER} $ssl_client_escaped_cert;
-    }}
-  }}
-}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -80,37 +45,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack(pki: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    binary = _nginx_binary()  # CI=true: fails loudly when nginx is missing; elsewhere skips with a message
     work = tmp_path_factory.mktemp("mtls")
     with live_database("sqlite", work) as db:
         server = start_server(db, work, env_extra={"KEYTURN_TRUSTED_PROXIES": "127.0.0.1",
                                                    "KEYTURN_MTLS_CERT_HEADER": HEADER,
                                                    "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
-        prefix = work / "nginx"
-        prefix.mkdir()
-        server_cert: Issued = pki["server"]
-        server_cert.write(prefix, "server")
-        (prefix / "ca.pem").write_bytes(pki["ca"].pem)
-        port = free_port()
-        conf = prefix / "nginx.conf"
-        conf.write_text(nginx_conf(prefix, port, server.url))
-        proc = subprocess.Popen([binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_port(port, proc)
-            yield {"server": server, "url": f"https://127.0.0.1:{port}"}
+            with nginx_front(work, free_port(), server.url, pki["ca"], pki["server"]) as url:
+                yield {"server": server, "url": url}
         finally:
-            proc.terminate()
-            proc.wait(10)
             server.stop()
 
 
-def _client(pki: dict[str, Any], name: str | None) -> httpx.Client:
-    """httpx trusting the test CA, presenting the client certificate ``name`` (None: none)."""
-    context = ssl.create_default_context(cafile=pki["ca_pem"])
-    if name:
-        context.load_cert_chain(*pki[name + "-files"])
-    return httpx.Client(verify=context, timeout=10)
+_client = tls_client
 
 
 @pytest.fixture(scope="module")

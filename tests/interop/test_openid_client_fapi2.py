@@ -30,13 +30,13 @@ import pytest
 from jwt.algorithms import ECAlgorithm
 
 from keyturn.core.mtls import thumbprint
-from tests.access.test_live_gateway import _nginx_binary, _wait_port
 from tests.assertion_keys import KeyPair, form
-from tests.certs import Issued, authority, issue
+from tests.certs import authority, issue
 from tests.conftest import IN_CI
 from tests.dpop_keys import DPoPKey
 from tests.interop.test_authlib_code_flow import PASSWORD, _browser_login
-from tests.interop.test_mtls_nginx import HEADER, nginx_conf
+from tests.mtls_front import CERT_HEADER
+from tests.mtls_front import nginx_front as proxy
 from tests.server import LiveServer, free_port, live_database, start_server
 
 pytestmark = pytest.mark.server
@@ -171,28 +171,17 @@ def pki(tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture
 def nginx_front(pki: dict[str, Any], tmp_path: Path) -> Iterator[tuple[LiveServer, str]]:
     """A live server whose issuer is nginx's https URL, nginx verifying client certificates against the test CA."""
-    binary = _nginx_binary()  # CI=true: fails loudly when nginx is missing; elsewhere skips with a message
     port = free_port()
     issuer = f"https://127.0.0.1:{port}"
     with live_database("sqlite", tmp_path) as db:
         server = start_server(db, tmp_path, env_extra={
-            "KEYTURN_ISSUER": issuer, "KEYTURN_TRUSTED_PROXIES": "127.0.0.1", "KEYTURN_MTLS_CERT_HEADER": HEADER,
+            "KEYTURN_ISSUER": issuer, "KEYTURN_TRUSTED_PROXIES": "127.0.0.1", "KEYTURN_MTLS_CERT_HEADER": CERT_HEADER,
             "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
-        prefix = tmp_path / "nginx"
-        prefix.mkdir()
-        server_cert: Issued = pki["server"]
-        server_cert.write(prefix, "server")
-        (prefix / "ca.pem").write_bytes(pki["ca"].pem)
-        conf = prefix / "nginx.conf"
-        conf.write_text(nginx_conf(prefix, port, server.url))
-        proc = subprocess.Popen([binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_port(port, proc)
-            yield server, issuer
+            with proxy(tmp_path, port, server.url, pki["ca"], pki["server"]) as url:
+                assert url == issuer
+                yield server, issuer
         finally:
-            proc.terminate()
-            proc.wait(10)
             server.stop()
 
 
