@@ -42,7 +42,7 @@ import binascii
 import hmac
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote_to_bytes
 
 from keyturn import metrics
@@ -205,25 +205,18 @@ async def _authenticate(ctx: Services, authorization: str | None, params: dict[s
         if client is not None and client.is_public and client.active(now):
             _failed("public_client")
             raise InvalidClient("this grant requires a confidential client", auth_scheme=scheme)
-        _failed("unknown_client" if client is None else "no_secret")
-        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
-        raise InvalidClient("client authentication failed", auth_scheme=scheme)
+        await _refuse(ctx, key, "unknown_client" if client is None else "no_secret", auth_scheme=scheme)
     if method == "private_key_jwt":
         return await _assertion(ctx, client, secret, now, key, ip)
     if client is None or client.is_public:
         _secret_ok_dummy(secret)
-        _failed("unknown_client" if client is None else "public_client")
-        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
-        raise InvalidClient("client authentication failed", auth_scheme=scheme,
-                            detail="unknown client" if client is None else "public client sent a secret")
+        await _refuse(ctx, key, "unknown_client" if client is None else "public_client", auth_scheme=scheme,
+                      detail="unknown client" if client is None else "public client sent a secret")
     if not _secret_ok(client, secret, now) or not client.active(now):
         reason = _inactive_reason(client, now) or "bad_secret"
-        _failed(reason)
-        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
         # The answer is the same for every reason (nothing learnt about the secret); the log says which.
-        raise InvalidClient("client authentication failed", auth_scheme=scheme,
-                            detail="credential expired" if reason == "expired_client"
-                            else "bad secret or client disabled")
+        await _refuse(ctx, key, reason, auth_scheme=scheme,
+                      detail="credential expired" if reason == "expired_client" else "bad secret or client disabled")
     if client.auth_method is not None and client.auth_method != method:
         # RFC 7591 §2: a client registered with token_endpoint_auth_method authenticates that way only
         _failed("wrong_method")
@@ -233,10 +226,18 @@ async def _authenticate(ctx: Services, authorization: str | None, params: dict[s
     return ClientAuth(client, method)
 
 
+async def _refuse(ctx: Services, key: str, reason: str, *, auth_scheme: str | None = None,
+                  detail: str | None = None) -> NoReturn:
+    """A failed client authentication: logged and counted by ``reason``, added to the failures of ``key``
+    (client id and address: the brute-force limit), answered ``invalid_client`` alike whatever the reason."""
+    _failed(reason)
+    await ctx.shared.add("client-auth", key, ctx.settings.client_auth_max_failures, FAILURE_WINDOW)
+    raise InvalidClient("client authentication failed", auth_scheme=auth_scheme, detail=detail)
+
+
 async def _assertion(ctx: Services, client: Client | None, assertion: str, now: float, key: str,
                      ip: str | None) -> ClientAuth:
     """private_key_jwt: the client registered for it, active, and its assertion verified."""
-    limit = ctx.settings.client_auth_max_failures
     reason, detail = "", ""
     if client is None or client.is_public:
         reason, detail = ("unknown_client", "unknown client") if client is None else ("public_client", "public client")
@@ -252,9 +253,7 @@ async def _assertion(ctx: Services, client: Client | None, assertion: str, now: 
         except AssertionRefused as refused:
             reason, detail = refused.reason, refused.detail
     if reason:
-        _failed(reason)
-        await ctx.shared.add("client-auth", key, limit, FAILURE_WINDOW)
-        raise InvalidClient("client authentication failed", detail=detail)
+        await _refuse(ctx, key, reason, detail=detail)
     assert client is not None
     await _allowed_from(ctx, client, ip, key, now)
     return ClientAuth(client, "private_key_jwt")
@@ -299,11 +298,8 @@ async def _certificate_auth(ctx: Services, client: Client, certificate: x509.Cer
     ``self_signed_tls_client_auth`` (a certificate the client registered)."""
     reason = _certificate_refused(ctx, client, certificate, verified) or _inactive_reason(client, now)
     if reason is not None:
-        _failed(reason)
-        await ctx.shared.add("client-auth", key, ctx.settings.client_auth_max_failures, FAILURE_WINDOW)
-        raise InvalidClient("client authentication failed",
-                            detail="no client certificate" if reason == "no_certificate"
-                            else "client certificate refused or client disabled")
+        await _refuse(ctx, key, reason, detail="no client certificate" if reason == "no_certificate"
+                      else "client certificate refused or client disabled")
     await _allowed_from(ctx, client, ip, key, now)
     return ClientAuth(client, client.auth_method or "tls_client_auth")
 
