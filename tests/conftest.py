@@ -15,13 +15,15 @@ loading were most of the rest); a test marked ``real_key_generation`` generates 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +137,41 @@ async def _pg_fingerprint(schema: str) -> list[Any]:
 _PG_TEMPLATE: list[str | None] = []
 
 
+class _SchemaFactory:
+    """Makes the next test's schema (from the recorded template) while a test runs, and drops a finished
+    test's, each in a thread of its own: PostgreSQL's work overlaps the test's instead of adding to it. Each
+    schema still serves one test only."""
+
+    def __init__(self, statements: str) -> None:
+        self._statements = statements
+        self._makes = ThreadPoolExecutor(1, thread_name_prefix="keyturn-test-schema-make")
+        self._drops = ThreadPoolExecutor(1, thread_name_prefix="keyturn-test-schema-drop")
+        self._next: Future[str] | None = None
+
+    def take(self) -> Future[str]:
+        """A fresh schema's name (made now if none is ready); the one after it is started."""
+        ready = self._next or self._makes.submit(self._make)
+        self._next = self._makes.submit(self._make)
+        return ready
+
+    def drop(self, schema: str) -> None:
+        self._drops.submit(lambda: asyncio.run(_pg_schema(False, schema)))
+
+    def close(self) -> None:
+        self._makes.shutdown(wait=True)
+        if self._next is not None and self._next.exception() is None:
+            self.drop(self._next.result())
+        self._drops.shutdown(wait=True)
+
+    def _make(self) -> str:
+        schema = _pg_schema_name()
+        asyncio.run(_pg_schema(True, schema, self._statements))
+        return schema
+
+
+_PG_SCHEMAS: list[_SchemaFactory] = []
+
+
 async def _pg_template() -> str | None:
     """The statements Alembic's upgrade sends to an empty PostgreSQL schema, recorded once per session.
 
@@ -204,12 +241,29 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any,
         return
     require_service("PostgreSQL", "127.0.0.1", 5432)
     template = None if request.node.get_closest_marker("empty_database") else await _pg_template()
-    schema = _pg_schema_name()
-    await _pg_schema(True, schema, template or "")
+    if template is None:
+        schema = _pg_schema_name()
+        await _pg_schema(True, schema)
+        try:
+            yield f"{PG_BASE}?schema={schema}"
+        finally:
+            await _pg_schema(False, schema)
+        return
+    if not _PG_SCHEMAS:
+        _PG_SCHEMAS.append(_SchemaFactory(template))
+    schema = await asyncio.wrap_future(_PG_SCHEMAS[0].take())
     try:
         yield f"{PG_BASE}?schema={schema}"
     finally:
-        await _pg_schema(False, schema)
+        _PG_SCHEMAS[0].drop(schema)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_schemas_dropped() -> Iterator[None]:
+    """At the session's end: the schema made ahead for a next test, and every finished test's, are dropped."""
+    yield
+    while _PG_SCHEMAS:
+        _PG_SCHEMAS.pop().close()
 
 
 @pytest.fixture(autouse=True)
