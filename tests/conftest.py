@@ -6,8 +6,9 @@ skipped with a message otherwise. Each PostgreSQL test gets its own schema.
 Each test's database starts at the migrations' head without migrating (Alembic's upgrade was most of a
 test's set-up): a SQLite test gets a copy of one file migrated once per session; a PostgreSQL test gets a
 fresh schema into which the statements Alembic sent to an empty schema, recorded once per session, are
-replayed in one round trip. A test marked ``empty_database`` (every tests/unit/storage/test_migration_*.py)
-gets an empty file or schema. The app's start still runs ``migrate``: a no-op then.
+replayed in one round trip (made while the previous test runs, dropped in the background after the test;
+never shared). A test marked ``empty_database`` (every tests/unit/storage/test_migration_*.py) gets an empty
+file or schema. The app's start still runs ``migrate``: at head, it reads no migration script.
 
 In-process keyrings draw their signing keys from keys generated once per session (RSA generation and
 loading were most of the rest); a test marked ``real_key_generation`` generates its own, as live servers do.
