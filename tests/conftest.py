@@ -3,18 +3,28 @@
 PostgreSQL (127.0.0.1:5432, database ``test``) is required when ``CI=true`` and
 skipped with a message otherwise. Each PostgreSQL test gets its own schema.
 
-Each SQLite test gets a copy of one database file migrated once per session (Alembic's upgrade is most of
-a test's set-up); a test marked ``empty_database`` (every tests/unit/storage/test_migration_*.py) gets an
-empty file, as PostgreSQL tests get an empty schema. The app's start still runs ``migrate``: a no-op then.
+Each test's database starts at the migrations' head without migrating (Alembic's upgrade was most of a
+test's set-up): a SQLite test gets a copy of one file migrated once per session; a PostgreSQL test gets a
+fresh schema into which the statements Alembic sent to an empty schema, recorded once per session, are
+replayed in one round trip (made while the previous test runs, dropped in the background after the test;
+never shared). A test marked ``empty_database`` (every tests/unit/storage/test_migration_*.py) gets an empty
+file or schema. The app's start still runs ``migrate``: at head, it reads no migration script.
+
+In-process keyrings draw their signing keys from keys generated once per session (RSA generation and
+loading were most of the rest); a test marked ``real_key_generation`` generates its own, as live servers do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 import socket
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +32,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from keyturn.core import jose
 from keyturn.core.models import Principal
 from keyturn.services import credentials as credentials_service
 from keyturn.services.context import Services, build_services
@@ -67,17 +78,132 @@ class Clock:
         self.now += seconds
 
 
-async def _pg_schema(create: bool, schema: str) -> None:
+async def _pg_schema(create: bool, schema: str, statements: str = "") -> None:
+    """Create ``schema`` (then run ``statements`` in it, in the same transaction), or drop it."""
     import asyncpg
     dsn = PG_BASE.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
     try:
-        if create:
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        else:
+        if not create:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            return
+        async with conn.transaction():  # one round trip: a simple query may hold many statements
+            await conn.execute(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}";\n{statements}')
     finally:
         await conn.close()
+
+
+# The per-test schemas of this suite: kt_<creation time>_<random>. One older than STALE_SCHEMA_SECONDS is a
+# killed run's (a test drops its own): the first test of a session drops those, whoever made them.
+_PG_SCHEMA = re.compile(r"kt_(\d+)_[0-9a-f]{8}")
+STALE_SCHEMA_SECONDS = 3 * 3600
+
+
+def _pg_schema_name() -> str:
+    return f"kt_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+async def _pg_drop_stale_schemas() -> None:
+    import asyncpg
+    conn = await asyncpg.connect(PG_BASE.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        names = [r[0] for r in await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kt\\_%'")]
+        for name in names:
+            match = _PG_SCHEMA.fullmatch(name)
+            if match and int(match.group(1)) < time.time() - STALE_SCHEMA_SECONDS:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+async def _pg_fingerprint(schema: str) -> list[Any]:
+    """What a schema holds (columns, constraints, indexes, Alembic's version), its name left out."""
+    import asyncpg
+    conn = await asyncpg.connect(PG_BASE.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = [*await conn.fetch(
+                    "SELECT table_name, column_name, data_type, is_nullable, column_default, character_maximum_length"
+                    " FROM information_schema.columns WHERE table_schema = $1 ORDER BY 1, 2", schema),
+                *await conn.fetch(
+                    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                    " WHERE connamespace = $1::regnamespace ORDER BY 1, 2", schema),
+                *await conn.fetch("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1"
+                                  " ORDER BY 1, 2", schema),
+                *await conn.fetch(f'SELECT version_num FROM "{schema}".alembic_version')]
+    finally:
+        await conn.close()
+    return [tuple(str(v).replace(f"{schema}.", "").replace(f'"{schema}".', "") for v in r) for r in rows]
+
+
+_PG_TEMPLATE: list[str | None] = []
+
+
+class _SchemaFactory:
+    """Makes the next test's schema (from the recorded template) while a test runs, and drops a finished
+    test's, each in a thread of its own: PostgreSQL's work overlaps the test's instead of adding to it. Each
+    schema still serves one test only."""
+
+    def __init__(self, statements: str) -> None:
+        self._statements = statements
+        self._makes = ThreadPoolExecutor(1, thread_name_prefix="keyturn-test-schema-make")
+        self._drops = ThreadPoolExecutor(1, thread_name_prefix="keyturn-test-schema-drop")
+        self._next: Future[str] | None = None
+
+    def take(self) -> Future[str]:
+        """A fresh schema's name (made now if none is ready); the one after it is started."""
+        ready = self._next or self._makes.submit(self._make)
+        self._next = self._makes.submit(self._make)
+        return ready
+
+    def drop(self, schema: str) -> None:
+        self._drops.submit(lambda: asyncio.run(_pg_schema(False, schema)))
+
+    def close(self) -> None:
+        self._makes.shutdown(wait=True)
+        if self._next is not None and self._next.exception() is None:
+            self.drop(self._next.result())
+        self._drops.shutdown(wait=True)
+
+    def _make(self) -> str:
+        schema = _pg_schema_name()
+        asyncio.run(_pg_schema(True, schema, self._statements))
+        return schema
+
+
+_PG_SCHEMAS: list[_SchemaFactory] = []
+
+
+async def _pg_template() -> str | None:
+    """The statements Alembic's upgrade sends to an empty PostgreSQL schema, recorded once per session.
+
+    Replayed into a new schema they make the same schema as the upgrade (checked once here: the catalog of a
+    replayed schema against the migrated one's) in one round trip instead of Alembic's dozens. None when they
+    cannot be replayed as recorded (a statement with bound parameters, or a different result): each test
+    migrates then. The SELECTs (Alembic asking whether its version table exists) are left out."""
+    if not _PG_TEMPLATE:
+        from sqlalchemy import event
+
+        from keyturn.storage.db import make_engine, migrate
+        await _pg_drop_stale_schemas()
+        migrated, replayed = _pg_schema_name(), _pg_schema_name()
+        sent: list[tuple[str, Any]] = []
+        await _pg_schema(True, migrated)
+        engine = make_engine(f"{PG_BASE}?schema={migrated}", pool_size=1)
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append((a[2], a[3])))
+        try:
+            await migrate(engine)
+            writes = [(sql, params) for sql, params in sent if not sql.lstrip().upper().startswith("SELECT")]
+            script = None if any(params for _, params in writes) else ";\n".join(sql for sql, _ in writes)
+            if script is not None:
+                await _pg_schema(True, replayed, script)
+                if await _pg_fingerprint(replayed) != await _pg_fingerprint(migrated):
+                    script = None
+        finally:
+            await engine.dispose()
+            await _pg_schema(False, replayed)
+            await _pg_schema(False, migrated)
+        _PG_TEMPLATE.append(script)
+    return _PG_TEMPLATE[0]
 
 
 _SQLITE_TEMPLATE: list[Any] = []
@@ -115,12 +241,30 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any,
         yield f"sqlite+aiosqlite:///{tmp_path}/keyturn.db"
         return
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    schema = "t_" + uuid.uuid4().hex[:16]
-    await _pg_schema(True, schema)
+    template = None if request.node.get_closest_marker("empty_database") else await _pg_template()
+    if template is None:
+        schema = _pg_schema_name()
+        await _pg_schema(True, schema)
+        try:
+            yield f"{PG_BASE}?schema={schema}"
+        finally:
+            await _pg_schema(False, schema)
+        return
+    if not _PG_SCHEMAS:
+        _PG_SCHEMAS.append(_SchemaFactory(template))
+    schema = await asyncio.wrap_future(_PG_SCHEMAS[0].take())
     try:
         yield f"{PG_BASE}?schema={schema}"
     finally:
-        await _pg_schema(False, schema)
+        _PG_SCHEMAS[0].drop(schema)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_schemas_dropped() -> Iterator[None]:
+    """At the session's end: the schema made ahead for a next test, and every finished test's, are dropped."""
+    yield
+    while _PG_SCHEMAS:
+        _PG_SCHEMAS.pop().close()
 
 
 @pytest.fixture(autouse=True)
@@ -131,6 +275,38 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from keyturn.services import passwords
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+_SIGNING_KEYS: dict[str, list[jose.PrivateKey]] = {}  # per algorithm, generated as tests first need them
+_LOADED_KEYS: dict[tuple[str, bytes | None], jose.PrivateKey] = {}
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_once_per_session(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every in-process start generated its RSA key (≈ 60 ms here) and parsed it back (≈ 40 ms: the key's
+    validation). Here a test's n-th key of an algorithm is the session's n-th, generated once (a test's keys
+    stay distinct: rotations and other workers' keys work as served), and a PEM already parsed is not parsed
+    again (keys are immutable). Live servers (other processes) and tests marked ``real_key_generation``
+    generate and parse their own."""
+    if request.node.get_closest_marker("real_key_generation") is not None:
+        return
+    from keyturn.services import keyring
+    drawn: dict[str, int] = {}
+
+    def generate(alg: str) -> jose.PrivateKey:
+        n = drawn[alg] = drawn.get(alg, -1) + 1
+        keys = _SIGNING_KEYS.setdefault(alg, [])
+        while len(keys) <= n:
+            keys.append(jose.generate_private_key(alg))
+        return keys[n]
+
+    def load(pem: str, password: bytes | None = None) -> jose.PrivateKey:
+        if (pem, password) not in _LOADED_KEYS:
+            _LOADED_KEYS[pem, password] = jose.load_private_pem(pem, password)
+        return _LOADED_KEYS[pem, password]
+
+    monkeypatch.setattr(keyring, "generate_private_key", generate)
+    monkeypatch.setattr(keyring, "load_private_pem", load)
 
 
 @pytest.fixture

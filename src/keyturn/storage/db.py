@@ -265,6 +265,8 @@ def _alembic_config(conn: Connection) -> Config:
 
 
 def _upgrade(conn: Connection) -> None:
+    if set(MigrationContext.configure(conn).get_current_heads()) == _script_heads(conn):
+        return  # at the code's heads, an upgrade applies nothing; Alembic would first read every migration script
     command.upgrade(_alembic_config(conn), "head")
 
 

@@ -10,6 +10,8 @@ from sqlalchemy import event
 
 from keyturn.services.keyring import UNKNOWN_KID_COOLDOWN, KeyRing
 
+pytestmark = pytest.mark.real_key_generation  # the keys a rotation makes are generated here (not the session's)
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
