@@ -44,6 +44,7 @@ from keyturn.storage import purge as store
 
 log = logging.getLogger("keyturn.purge")
 JITTER = 0.2
+STOP_TIMEOUT = 5.0  # seconds stop() waits for a batch in progress before cancelling it
 # The longest window a throttle row counts failures in (services/oidc/login.py; a test holds them equal).
 THROTTLE_WINDOW = 3600.0
 # How long after its expiry a pushed request may still be spent: services/oidc/flow.py's INTERACTION_TTL
@@ -62,6 +63,7 @@ class Purger:
     settings: Settings
     clock: Callable[[], float]
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -109,7 +111,7 @@ class Purger:
                 if deleted:
                     counts[table] += deleted
                     metrics.ROWS_PURGED.labels(table).inc(deleted)
-                if deleted < limit:
+                if deleted < limit or self._stopping.is_set():
                     break
                 await asyncio.sleep(0)  # let requests in between batches
         return counts
@@ -119,7 +121,10 @@ class Purger:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.next_wait())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.next_wait())
+            if self._stopping.is_set():
+                return
             try:
                 counts = await self.run_once()
             except Exception as exc:  # noqa: BLE001 - the next run tries again; serving goes on
@@ -134,8 +139,15 @@ class Purger:
             self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
+        """Let a run in progress finish its batch (a task cancelled inside a transaction could hand its
+        connection back mid-transaction), then end; cancelled only past ``STOP_TIMEOUT``."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._stopping = asyncio.Event()
