@@ -184,6 +184,29 @@ def settle(ctx: Services, outcome: Any) -> Any:
     return outcome
 
 
+USED = object()  # _judge: the token was used before (rotated)
+
+
+def _judge(u: Rotate | Keep, found: Mapping[str, tuple[RefreshToken, Grant]], users: Mapping[str, User]) -> Any:
+    """What a refresh of ``u``'s token answers before anything is written: ``InvalidGrant`` (unknown, another
+    client's — RFC 6749 §6, not consumed —, its grant revoked or expired), :data:`USED` for a token used before,
+    else ``finish``'s answer, or its refusal (an ``OAuthError``)."""
+    hit = found.get(u.digest)
+    if hit is None:
+        return InvalidGrant(BAD_REFRESH)
+    token, grant = hit
+    if token.client_id != u.client_id:
+        return InvalidGrant(BAD_REFRESH, detail="refresh token of another client")
+    if token.used_at is not None:
+        return USED
+    if grant.revoked_at is not None or u.now >= grant.expires_at or u.now >= token.expires_at:
+        return InvalidGrant(BAD_REFRESH, detail="grant revoked or expired")
+    try:
+        return u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None)
+    except OAuthError as refused:
+        return refused
+
+
 async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) -> list[Any]:
     """Batch function (group commit), RFC 9700 §4.14.2: consume each refresh token and issue its successor.
 
@@ -200,22 +223,13 @@ async def rotate_refresh_tokens(conn: AsyncConnection, units: Sequence[Rotate]) 
     candidates: dict[int, Any] = {}
     replays: list[int] = []
     for i, u in enumerate(units):
-        hit = found.get(u.digest)
-        if hit is None:
-            outcomes[i] = InvalidGrant(BAD_REFRESH)
-            continue
-        token, grant = hit
-        if token.client_id != u.client_id:
-            outcomes[i] = InvalidGrant(BAD_REFRESH, detail="refresh token of another client")
-        elif token.used_at is not None:
+        judged = _judge(u, found, users)
+        if judged is USED:
             replays.append(i)
-        elif grant.revoked_at is not None or u.now >= grant.expires_at or u.now >= token.expires_at:
-            outcomes[i] = InvalidGrant(BAD_REFRESH, detail="grant revoked or expired")
+        elif isinstance(judged, OAuthError):  # nothing consumed: the token stays usable
+            outcomes[i] = judged
         else:
-            try:
-                candidates[i] = u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None)
-            except OAuthError as refused:  # nothing consumed: the token stays usable
-                outcomes[i] = refused
+            candidates[i] = judged
     successor_of: dict[str, RefreshToken] = {}
     first: dict[str, int] = {}  # the unit that may consume each digest: the first of the batch to send it
     for i in candidates:
@@ -280,25 +294,14 @@ async def refresh_in_place(conn: AsyncConnection, units: Sequence[Keep]) -> list
     outcomes: list[Any] = []
     extend: dict[str, float] = {}
     for u in units:
-        hit = found.get(u.digest)
-        if hit is None:
-            outcomes.append(InvalidGrant(BAD_REFRESH))
-            continue
-        token, grant = hit
-        if token.client_id != u.client_id:
-            outcomes.append(InvalidGrant(BAD_REFRESH, detail="refresh token of another client"))
-        elif token.used_at is not None:
+        judged = _judge(u, found, users)
+        if judged is USED:
             outcomes.append(InvalidGrant(BAD_REFRESH, detail="refresh token already rotated"))
-        elif grant.revoked_at is not None or u.now >= grant.expires_at or u.now >= token.expires_at:
-            outcomes.append(InvalidGrant(BAD_REFRESH, detail="grant revoked or expired"))
-        else:
-            try:
-                outcomes.append(u.finish(token, grant, users.get(grant.user_id) if grant.user_id else None))
-            except OAuthError as refused:
-                outcomes.append(refused)
-                continue
-            if u.idle:
-                extend[u.digest] = max(extend.get(u.digest, 0.0), refresh_expiry(grant, u.now, u.idle))
+            continue
+        outcomes.append(judged)
+        if not isinstance(judged, OAuthError) and u.idle:
+            grant = found[u.digest][1]
+            extend[u.digest] = max(extend.get(u.digest, 0.0), refresh_expiry(grant, u.now, u.idle))
     await grants_repo.extend_refresh_tokens(conn, extend)
     return outcomes
 
