@@ -30,7 +30,7 @@ def worker(s: Settings, shared: Shared) -> Any:
 
 
 def client(dpop_bound: bool = False) -> Any:
-    return SimpleNamespace(dpop_bound_access_tokens=dpop_bound)
+    return SimpleNamespace(dpop_bound_access_tokens=dpop_bound, fapi2=False, kind="oidc")
 
 
 async def test_a_proof_used_at_one_worker_is_a_replay_at_another_through_redis(redis_prefix: str,
