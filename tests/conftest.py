@@ -223,10 +223,25 @@ async def _sqlite_template(factory: pytest.TempPathFactory) -> Any:
     return _SQLITE_TEMPLATE[0]
 
 
+# The modules that take longest (live servers, fault runs, browsers, the OpenAPI fuzz) are collected first: under
+# `make test` (pytest-xdist, --dist loadfile --no-loadscope-reorder) each process takes the next module in
+# collection order, so a long one never starts when the others are done.
+LONG_FIRST_DIRS = ("faults", "interop", "browser")
+LONG_FIRST_MODULES = ("test_openapi_fuzz.py", "test_policy_centrapay_2026.py", "test_fapi2_conformance.py")
+LONG_MARKERS = ("server", "browser", "faults")
+
+
+def _starts_late(item: pytest.Item) -> bool:
+    return not (item.path.parent.name in LONG_FIRST_DIRS or item.path.name in LONG_FIRST_MODULES
+                or any(item.get_closest_marker(m) is not None for m in LONG_MARKERS))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:  # a migration's test starts from an empty database
         if item.path.name.startswith("test_migration_"):
             item.add_marker(pytest.mark.empty_database)
+    late = {item.path for item in items if _starts_late(item)}  # by module: a module's tests stay together
+    items.sort(key=lambda item: item.path in late)  # stable: the order inside each part is kept
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

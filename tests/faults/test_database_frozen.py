@@ -20,7 +20,7 @@ from keyturn.services.context import Services
 from tests.conftest import CredentialFixture, UserFixture
 from tests.pgcluster import Cluster
 
-pytestmark = [pytest.mark.faults, pytest.mark.postgres]
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.timing]
 BOUND = 1.0
 
 

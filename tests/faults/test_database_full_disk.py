@@ -19,7 +19,7 @@ import pytest
 
 from tests.server import KEYTURN, free_port
 
-pytestmark = [pytest.mark.faults, pytest.mark.server]
+pytestmark = [pytest.mark.faults, pytest.mark.server, pytest.mark.timing]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -19,7 +19,7 @@ from keyturn.rs import JWKSCache, TokenVerifier
 from tests.pgcluster import Cluster
 from tests.server import start_server
 
-pytestmark = [pytest.mark.faults, pytest.mark.server]
+pytestmark = [pytest.mark.faults, pytest.mark.server, pytest.mark.timing]
 OUTAGE_SECONDS = 10.0
 MAX_REQUESTS = 4000
 CONCURRENCY = 8

@@ -20,7 +20,7 @@ from keyturn.web.app import create_app, front
 from tests.conftest import ISSUER
 from tests.pgcluster import Cluster
 
-pytestmark = [pytest.mark.faults]
+pytestmark = [pytest.mark.faults, pytest.mark.timing]
 
 
 @pytest.fixture

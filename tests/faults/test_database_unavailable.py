@@ -22,7 +22,7 @@ from tests.conftest import CredentialFixture, UserFixture
 from tests.oidc.helpers import REDIRECT, authorize_params, make_client, pkce_pair, query_of
 from tests.pgcluster import Cluster
 
-pytestmark = [pytest.mark.faults, pytest.mark.postgres]
+pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.timing]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import pytest
 
 from tests.server import LiveServer, start_server
 
-pytestmark = [pytest.mark.server, pytest.mark.faults]
+pytestmark = [pytest.mark.server, pytest.mark.faults, pytest.mark.timing]
 
 CONNECTIONS = 200
 LIMIT = 32

@@ -117,6 +117,7 @@ def test_two_nodes_share_one_quota(two_nodes: list[LiveServer]) -> None:
     assert all(r.headers["retry-after"] and r.json()["error"] == "invalid_request" for r in refused)
 
 
+@pytest.mark.timing
 def test_nodes_without_redis_fall_back_to_polling(tmp_path: Path) -> None:
     with live_database("postgres", tmp_path) as db:
         a, b = _nodes(db, tmp_path, {"KEYTURN_REDIS_URL": unused_port_url(), "KEYTURN_REDIS_TIMEOUT": "0.25",
@@ -150,6 +151,7 @@ def test_nodes_without_redis_fall_back_to_polling(tmp_path: Path) -> None:
     assert granted == 10  # each node counts its own while Redis is away: weaker, never absent
 
 
+@pytest.mark.timing
 def test_a_frozen_redis_bounds_every_request(tmp_path: Path, redis_process: RedisProcess) -> None:
     with live_database("postgres", tmp_path) as db:
         (node,) = _nodes(db, tmp_path, {"KEYTURN_REDIS_URL": redis_process.url, "KEYTURN_REDIS_TIMEOUT": "0.25"}, 1)

@@ -24,7 +24,7 @@ from keyturn.services.keyring import JWKS_RELOAD_SECONDS, RELOAD_SECONDS
 from tests.conftest import PG_BASE, require_service
 from tests.server import LiveServer, start_server
 
-pytestmark = [pytest.mark.server, pytest.mark.postgres]
+pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.timing]
 
 ISSUER = "http://keyturn.nodes.test"  # both nodes' issuer (the load balancer's name), not either node's address
 CACHE_TTL = 1.0  # KEYTURN_CLIENT_CACHE_TTL's default: the revocation poll of every worker of every node

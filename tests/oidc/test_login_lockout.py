@@ -83,6 +83,7 @@ async def test_an_address_spraying_identifiers_is_locked(client, from_b, ctx, ma
     assert {e["detail"]["scope"] for e in await _events(ctx, "login.locked")} == {"address"}
 
 
+@pytest.mark.timing  # an answer without a delay is timed (< 0.25 s)
 async def test_failures_from_everywhere_only_slow_the_identifier_down(client, ctx, make_user, monkeypatch,
                                                                      app_and_ctx):
     monkeypatch.setattr(login_service, "IDENTIFIER_SLOW_AFTER", 3)
