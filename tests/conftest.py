@@ -236,6 +236,21 @@ def _starts_late(item: pytest.Item) -> bool:
                 or any(item.get_closest_marker(m) is not None for m in LONG_MARKERS))
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadfile``: a module is one unit of work, except the LONG_FIRST_MODULES, whose tests (each
+    long, with no module-wide fixture) are spread one by one."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module.rsplit("/", 1)[-1] in LONG_FIRST_MODULES else module
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:  # a migration's test starts from an empty database
         if item.path.name.startswith("test_migration_"):
@@ -456,3 +471,4 @@ def make_credential(ctx: Services, make_user: Callable[..., Awaitable[UserFixtur
 
 from tests.jwks_server import jwks_server  # noqa: E402,F401  (fixture re-export: a client's https jwks_uri)
 from tests.server import live_server  # noqa: E402,F401  (fixture re-export)
+

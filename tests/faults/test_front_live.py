@@ -29,7 +29,7 @@ import pytest
 
 from tests.server import LiveServer, start_server
 
-pytestmark = [pytest.mark.server, pytest.mark.faults, pytest.mark.timing]
+pytestmark = [pytest.mark.server, pytest.mark.faults]
 
 CONNECTIONS = 200
 LIMIT = 32
@@ -125,6 +125,7 @@ def stopping() -> Iterator[list[LiveServer]]:
         server.stop()
 
 
+@pytest.mark.timing
 def test_load_shedding_answers_503_and_lowers_p99(workdir: Path, stopping: list[LiveServer]) -> None:
     results: dict[str, dict[str, Any]] = {}
     for name, limit in (("limit", LIMIT), ("none", 0)):
@@ -204,6 +205,7 @@ def _connect_refused(port: int) -> bool:
         return True
 
 
+@pytest.mark.timing
 def test_sigterm_finishes_requests_in_flight_then_exits_0(workdir: Path, stopping: list[LiveServer]) -> None:
     server = _serve(workdir, KEYTURN_SHUTDOWN_TIMEOUT="10")
     stopping.append(server)
@@ -250,6 +252,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(workdir: Path, stoppin
         assert refreshed.status_code == 200, refreshed.text
 
 
+@pytest.mark.timing
 def test_sigterm_cancels_what_outlives_the_bound(workdir: Path, stopping: list[LiveServer]) -> None:
     server = _serve(workdir, KEYTURN_SHUTDOWN_TIMEOUT="1")
     stopping.append(server)
