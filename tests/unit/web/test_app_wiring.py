@@ -83,3 +83,13 @@ def test_the_real_table_names_every_route_once():
     seen: list[Any] = [(m, r.path) for r in routes.table() for m in r.methods]
     assert len(seen) == len(set(seen))
     assert {r.path for r in routes.hot()} >= {"/token", "/introspect"}
+
+
+def test_every_app_serves_the_routers_routes_as_built_once(fastapi_app_and_ctx: tuple[FastAPI, Any]):
+    """The routers' routes are the app's own objects, built once per process: FastAPI's include_router would
+    wrap them and rebuild every route's models on each app's first request (~70 ms per worker, per test app)."""
+    served = {id(r) for r in fastapi_app_and_ctx[0].router.routes}
+    for router in routes.ROUTERS:
+        assert router.routes and all(id(r) in served for r in router.routes), router.prefix
+    assert all(isinstance(r, APIRoute) or type(r).__module__.startswith(("starlette", "keyturn"))
+               for r in fastapi_app_and_ctx[0].router.routes)
