@@ -21,8 +21,8 @@ run: $(STAMP)
 	$(BIN)/keyturn serve
 
 ## Install everything (Python, Node and Debian test dependencies), then run the whole test suite;
-## fails below 95% branch coverage. Three processes run the tests (most of a test's time is waiting on a server,
-## a browser or a database), then the `timing` tests (latency bounds) run alone, on an otherwise idle machine.
+## fails below 95% branch coverage. Three processes run the tests (pytest-xdist, by module, the long ones first),
+## then the `timing` tests (latency bounds, percentiles) run alone, on an otherwise idle machine.
 test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist loadfile --no-loadscope-reorder -m "not timing" \

@@ -471,4 +471,3 @@ def make_credential(ctx: Services, make_user: Callable[..., Awaitable[UserFixtur
 
 from tests.jwks_server import jwks_server  # noqa: E402,F401  (fixture re-export: a client's https jwks_uri)
 from tests.server import live_server  # noqa: E402,F401  (fixture re-export)
-
