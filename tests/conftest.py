@@ -237,8 +237,8 @@ def _starts_late(item: pytest.Item) -> bool:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under ``--dist loadfile``: a module is one unit of work, except the LONG_FIRST_MODULES, whose tests (each
-    long, with no module-wide fixture) are spread one by one."""
+    """Under ``--dist loadfile``: a module is one unit of work, except the LONG_FIRST_MODULES, whose tests are
+    spread one by one (none of them has a module-wide fixture; the fuzz's two tests take 50-90 s each)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
